@@ -1,0 +1,67 @@
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Config } from '../shared/config.js';
+import type { Logger } from '../shared/logger.js';
+import type { Queues } from '../shared/queues.js';
+import type { RedisClient } from '../shared/redis.js';
+import type { Signals } from '../shared/signals.js';
+import type { TaskStore } from '../shared/tasks/store.js';
+import { createAuthenticator, presentedKey, type Principal } from './auth.js';
+import { envelopeOf, errorBody, errorHandler } from './errors.js';
+import { healthRoutes } from './routes/health.js';
+import { mjRoutes } from './routes/mj.js';
+import { taskRoutes } from './routes/tasks.js';
+import { createSubmitter } from './submit.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal: Principal;
+  }
+}
+
+export interface AppDeps {
+  config: Config;
+  log: Logger;
+  redis: RedisClient;
+  store: TaskStore;
+  queues: Queues;
+  signals: Signals;
+}
+
+const OPEN_ROUTES = new Set(['/healthz', '/readyz', '/docs']);
+
+/** Builds the API from its dependencies; main.ts opens the connections, tests hand in their own. */
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const { config } = deps;
+  const app = Fastify({
+    loggerInstance: deps.log as FastifyBaseLogger,
+    bodyLimit: config.MAX_BODY_BYTES,
+    requestIdHeader: 'x-request-id',
+    return503OnClosing: true,
+  });
+  const authenticate = createAuthenticator(config);
+  const submitter = createSubmitter({ config, redis: deps.redis, store: deps.store, queues: deps.queues });
+  const cancelDeps = { store: deps.store, queues: deps.queues, signals: deps.signals, redis: deps.redis, prefix: config.QUEUE_PREFIX };
+
+  app.decorateRequest('principal', null as unknown as Principal);
+  app.setErrorHandler(errorHandler);
+  app.setNotFoundHandler((req, reply) =>
+    reply.status(404).send(errorBody(envelopeOf(req), { mjCode: 3, type: 'not_found_error', message: `no route ${req.method} ${req.url.split('?')[0]}` })),
+  );
+  app.addHook('onRequest', async (req, reply) => {
+    if (OPEN_ROUTES.has(req.url.split('?')[0] ?? '')) return;
+    const principal = authenticate(presentedKey(req.headers));
+    if (!principal) {
+      return reply.status(401).send(errorBody(envelopeOf(req), { mjCode: 4, type: 'authentication_error', message: 'missing or unknown API key' }));
+    }
+    req.principal = principal;
+  });
+
+  await app.register(healthRoutes(deps));
+  const mjDeps = { ...cancelDeps, config, submitter, signals: deps.signals };
+  await app.register(mjRoutes(mjDeps, null), { prefix: '/mj' });
+  await app.register(mjRoutes(mjDeps, 'FAST'), { prefix: '/mj-fast/mj' });
+  await app.register(mjRoutes(mjDeps, 'RELAX'), { prefix: '/mj-relax/mj' });
+  await app.register(mjRoutes(mjDeps, 'TURBO'), { prefix: '/mj-turbo/mj' });
+  await app.register(taskRoutes(cancelDeps));
+  return app;
+}

@@ -1,0 +1,46 @@
+import { ConflictError, NotFoundError } from '../shared/errors.js';
+import { parseTaskId } from '../shared/ids.js';
+import { globalKeys, keyspace } from '../shared/keys.js';
+import type { Queues } from '../shared/queues.js';
+import type { RedisClient } from '../shared/redis.js';
+import type { Signals } from '../shared/signals.js';
+import { errorOf, type Task } from '../shared/tasks/model.js';
+import type { TaskStore } from '../shared/tasks/store.js';
+
+export interface CancelDeps {
+  store: TaskStore;
+  queues: Queues;
+  signals: Signals;
+  redis: RedisClient;
+  prefix: string;
+}
+
+/**
+ * Cancels a queued or running task from any API node. The task record decides: once it is
+ * `canceled` no worker will move it again. Then, best effort and in this order, the waiting job
+ * is removed, the worker holding a running job is told to abort its upstream call, and a task
+ * already submitted upstream is handed to the MJ tracker to cancel there.
+ */
+export async function cancelTask(deps: CancelDeps, task: Task): Promise<Task> {
+  const now = Date.now();
+  const res = await deps.store.update(task, {
+    status: 'canceled',
+    patch: { completed_at: now, error: errorOf('canceled', 'canceled', 'canceled by client') },
+  });
+  if (!res) throw new NotFoundError('task not found');
+  if (!res.applied) throw new ConflictError(`task already finished (${res.status}); only queued or running tasks can be canceled`);
+  const p = parseTaskId(task.id);
+  if (p) {
+    // A job that a worker holds is locked and stays; the worker learns from the signal below.
+    await deps.queues
+      .get(p)
+      .remove(task.id)
+      .catch(() => 0);
+    await deps.signals.publish(globalKeys(deps.prefix).cancelChannel, task.id).catch(() => undefined);
+    if (task.upstream?.id) {
+      const ks = keyspace(deps.prefix, p);
+      await deps.redis.multi().hdel(ks.inflight, task.id).rpush(ks.upstreamCancels, JSON.stringify({ channel: task.upstream.channel, id: task.upstream.id })).exec();
+    }
+  }
+  return (await deps.store.get(task.id)) ?? task;
+}

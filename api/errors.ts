@@ -1,0 +1,90 @@
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import {
+  BannedPromptError,
+  ConflictError,
+  NotFoundError,
+  QueueFullError,
+  RateLimitedError,
+  StoreUnavailableError,
+  ValidationError,
+} from '../shared/errors.js';
+import { MJ_CODES } from '../shared/mj/protocol.js';
+
+/** Which error envelope a route speaks. */
+export type Envelope = 'mj' | 'openai';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    envelope?: Envelope;
+  }
+}
+
+/** Parses input with a zod schema; the first problem becomes a ValidationError naming its field. */
+export function parse<S extends z.ZodType>(schema: S, value: unknown, root = 'body'): z.infer<S> {
+  const r = schema.safeParse(value ?? {});
+  if (r.success) return r.data;
+  const issue = r.error.issues[0];
+  const field = issue ? fieldName(issue.path) : root;
+  throw new ValidationError(field || root, issue?.message ?? 'is invalid');
+}
+
+function fieldName(path: PropertyKey[]): string {
+  return path.reduce<string>((acc, p) => (typeof p === 'number' ? `${acc}[${p}]` : acc ? `${acc}.${String(p)}` : String(p)), '');
+}
+
+interface Mapped {
+  status: number;
+  mjCode: number;
+  type: string;
+  message: string;
+  param?: string;
+  properties?: Record<string, unknown>;
+  retryAfter?: number;
+}
+
+function map(err: unknown): Mapped {
+  if (err instanceof ValidationError)
+    return { status: 400, mjCode: MJ_CODES.VALIDATION_ERROR, type: 'invalid_request_error', message: err.message, param: err.field };
+  if (err instanceof NotFoundError) return { status: 404, mjCode: MJ_CODES.NOT_FOUND, type: 'not_found_error', message: err.message };
+  if (err instanceof ConflictError)
+    return { status: 409, mjCode: MJ_CODES.VALIDATION_ERROR, type: 'invalid_request_error', message: err.message, param: err.field };
+  if (err instanceof BannedPromptError)
+    return {
+      status: 400,
+      mjCode: MJ_CODES.BANNED_PROMPT,
+      type: 'invalid_request_error',
+      message: err.message,
+      param: 'prompt',
+      properties: { bannedWord: err.bannedWord },
+    };
+  if (err instanceof QueueFullError)
+    return { status: 429, mjCode: MJ_CODES.QUEUE_REJECTED, type: 'queue_full', message: err.message, retryAfter: 5 };
+  if (err instanceof RateLimitedError)
+    return { status: 429, mjCode: MJ_CODES.QUEUE_REJECTED, type: 'rate_limit_exceeded', message: err.message, retryAfter: err.retryAfterSeconds };
+  if (err instanceof StoreUnavailableError)
+    return { status: 503, mjCode: MJ_CODES.FAILURE, type: 'service_unavailable', message: 'storage unavailable, nothing was stored; retry later', retryAfter: 1 };
+  const fe = err as FastifyError;
+  if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500)
+    return { status: fe.statusCode, mjCode: MJ_CODES.VALIDATION_ERROR, type: 'invalid_request_error', message: `body: ${fe.message}`, param: 'body' };
+  return { status: 500, mjCode: MJ_CODES.FAILURE, type: 'internal_error', message: 'internal error' };
+}
+
+export function errorBody(envelope: Envelope, m: Pick<Mapped, 'mjCode' | 'type' | 'message' | 'param' | 'properties'>) {
+  return envelope === 'mj'
+    ? { code: m.mjCode, description: m.message, result: null, properties: m.properties ?? {} }
+    : { error: { message: m.message, type: m.type, param: m.param ?? null, code: m.type } };
+}
+
+/** The one place errors become HTTP statuses and MJ/OpenAI envelopes. */
+export function errorHandler(err: unknown, req: FastifyRequest, reply: FastifyReply) {
+  const m = map(err);
+  if (m.status >= 500) req.log.error({ err }, 'request failed');
+  else req.log.info({ status: m.status, type: m.type }, 'request refused');
+  if (m.retryAfter) void reply.header('retry-after', String(m.retryAfter));
+  return reply.status(m.status).send(errorBody(envelopeOf(req), m));
+}
+
+export function envelopeOf(req: FastifyRequest): Envelope {
+  return req.routeOptions.config?.envelope ?? (/^\/mj(-[a-z]+\/mj)?\//.test(req.url) ? 'mj' : 'openai');
+}

@@ -1,0 +1,47 @@
+import type { AddressInfo } from 'node:net';
+import type { Config } from '../shared/config.js';
+import type { Logger } from '../shared/logger.js';
+import { isMain, runMain } from '../shared/process.js';
+import { createQueues } from '../shared/queues.js';
+import { close, connect, createRedis } from '../shared/redis.js';
+import { createSignals } from '../shared/signals.js';
+import { createTaskStore } from '../shared/tasks/store.js';
+import { buildApp } from './app.js';
+
+export interface RunningApi {
+  url: string;
+  stop(): Promise<void>;
+}
+
+/** The API role: opens its connections, listens, and closes them in reverse order on stop. */
+export async function startApi(config: Config, log: Logger): Promise<RunningApi> {
+  if (config.API_KEYS.length === 0 && config.ADMIN_KEYS.length === 0) {
+    throw new Error('API_KEYS is empty: set comma-separated tenant:secret pairs (npm start generates one for single-node use)');
+  }
+  const redis = createRedis(config, 'producer', 'api');
+  const sub = createRedis(config, 'worker', 'api-sub');
+  await connect(redis, config.REDIS_URL);
+  await connect(sub, config.REDIS_URL);
+  const queues = createQueues({ redis, prefix: config.QUEUE_PREFIX, shards: config.QUEUE_SHARDS });
+  const store = createTaskStore({ redis, queues, config });
+  const signals = createSignals({ pub: redis, sub });
+  const app = await buildApp({ config, log, redis, store, queues, signals });
+  await app.listen({ host: config.HOST, port: config.PORT });
+  const { port } = app.server.address() as AddressInfo;
+  const url = `http://${config.HOST.includes(':') ? `[${config.HOST}]` : config.HOST}:${port}`;
+  log.info({ url }, 'api listening');
+  return {
+    url,
+    async stop() {
+      await app.close();
+      await signals.close();
+      await queues.close();
+      await close(sub);
+      await close(redis);
+    },
+  };
+}
+
+if (isMain(import.meta.url)) {
+  void runMain('api', async (config, log) => (await startApi(config, log)).stop);
+}

@@ -1,0 +1,109 @@
+import { z } from 'zod';
+
+/**
+ * The one reader of `process.env`. Every variable of SPEC §2 that relayq uses is parsed here,
+ * once, at start; a bad value stops the process with every problem listed.
+ */
+
+const bool = z
+  .enum(['true', 'false', '1', '0', ''])
+  .transform((v) => v === 'true' || v === '1');
+
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
+  z.coerce.number().int().min(min).max(max);
+
+const csv = z
+  .string()
+  .transform((s) =>
+    s
+      .split(',')
+      .map((p) => p.trim())
+      .filter((p) => p.length > 0),
+  );
+
+const optionalUrl = z.union([z.literal(''), z.url({ protocol: /^https?$/ })]).default('');
+
+export const QUEUE_NAMES = ['mj', 'image', 'audio', 'text', 'webhook'] as const;
+export type QueueName = (typeof QUEUE_NAMES)[number];
+
+const apiKeys = csv.transform((pairs, ctx) => {
+  const keys: { tenant: string; secret: string }[] = [];
+  for (const pair of pairs) {
+    const at = pair.indexOf(':');
+    const tenant = pair.slice(0, at);
+    const secret = pair.slice(at + 1);
+    if (at <= 0 || secret.length < 8 || !/^[A-Za-z0-9_.-]+$/.test(tenant)) {
+      // Never echo the secret itself: only its position.
+      ctx.addIssue({
+        code: 'custom',
+        message: `entry ${keys.length + 1} must be tenant:secret (tenant of letters, digits, _.-; secret of 8+ characters)`,
+      });
+      return z.NEVER;
+    }
+    keys.push({ tenant, secret });
+  }
+  return keys;
+});
+
+const schema = z.object({
+  REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://').default('redis://127.0.0.1:6379'),
+  REDIS_CLUSTER_NODES: csv.default([]),
+  QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, _ and - only').default('relayq'),
+  QUEUE_SHARDS: int(1, 64).default(1),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  PORT: int(0, 65535).default(8080),
+  API_KEYS: apiKeys.default([]),
+  ADMIN_KEYS: csv.default([]),
+  MJ_UPSTREAM_URL: optionalUrl,
+  MJ_UPSTREAM_SECRET: z.string().default(''),
+  OPENAI_UPSTREAM_URL: optionalUrl,
+  OPENAI_UPSTREAM_KEY: z.string().default(''),
+  WORKER_QUEUES: csv.pipe(z.array(z.enum(QUEUE_NAMES))).default([...QUEUE_NAMES]),
+  TASK_RETENTION_SECONDS: int(60).default(604800),
+  SYNC_WAIT_SECONDS: int(0, 3600).default(60),
+  MAX_BODY_BYTES: int(1024).default(26214400),
+  MAX_QUEUE_DEPTH: int(1).default(100000),
+  RATE_LIMIT_PER_MINUTE: int(1).default(600),
+  WEBHOOK_ALLOW_PRIVATE: bool.default(false),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  SHUTDOWN_GRACE_SECONDS: int(0, 3600).default(30),
+  MJ_UPSTREAM_TIMEOUT_SECONDS: int(1).default(600),
+  MJ_POLL_INTERVAL_MS: int(50, 60000).default(1000),
+  MJ_CONCURRENCY: int(1, 1000).default(20),
+  MJ_BANNED_WORDS: csv.default([]),
+  JOB_ATTEMPTS: int(1, 50).default(5),
+  RETRY_BASE_DELAY_MS: int(1).default(1000),
+  UPSTREAM_TIMEOUT_SECONDS: int(1).default(60),
+  SIM_PORT: int(0, 65535).default(8090),
+  SIM_MJ_DURATION_MS: int(0).default(8000),
+});
+
+export type Config = z.infer<typeof schema>;
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration: ${problems.join('; ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Parses the environment (by default `process.env`); throws ConfigError listing every bad variable. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  // Empty strings mean "unset" for every variable, as in most .env files.
+  const defined = Object.fromEntries(
+    Object.keys(schema.shape)
+      .map((k) => [k, env[k]] as const)
+      .filter(([, v]) => v !== undefined && v !== ''),
+  );
+  const parsed = schema.safeParse(defined);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.') || 'env'}: ${i.message}`));
+  }
+  return parsed.data;
+}
+
+/** The MJ upstream channel, when one is configured. */
+export function mjUpstream(config: Config): { name: string; baseUrl: string; secret: string } | null {
+  if (!config.MJ_UPSTREAM_URL) return null;
+  return { name: 'default', baseUrl: config.MJ_UPSTREAM_URL.replace(/\/+$/, ''), secret: config.MJ_UPSTREAM_SECRET };
+}

@@ -1,0 +1,95 @@
+/**
+ * Errors that say what to do next. The worker's dispatcher decides retries from the class,
+ * the API's error handler decides the HTTP status from it; nobody matches message text.
+ */
+
+/** Bad input from a client; `field` names what to fix. */
+export class ValidationError extends Error {
+  override name = 'ValidationError';
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
+    super(`${field}: ${message}`);
+  }
+}
+
+export class NotFoundError extends Error {
+  override name = 'NotFoundError';
+}
+
+/** The request is valid but conflicts with the current state (e.g. action on an unfinished task). */
+export class ConflictError extends Error {
+  override name = 'ConflictError';
+  constructor(
+    message: string,
+    readonly field?: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Redis could not be reached or refused the write; nothing was stored. */
+export class StoreUnavailableError extends Error {
+  override name = 'StoreUnavailableError';
+  constructor(cause: unknown) {
+    super('task store unavailable', { cause });
+  }
+}
+
+/** The queue holds more than MAX_QUEUE_DEPTH waiting jobs. */
+export class QueueFullError extends Error {
+  override name = 'QueueFullError';
+  constructor(
+    readonly queue: string,
+    readonly depth: number,
+  ) {
+    super(`queue ${queue} is full (${depth} waiting); retry later`);
+  }
+}
+
+export class RateLimitedError extends Error {
+  override name = 'RateLimitedError';
+  constructor(readonly retryAfterSeconds: number) {
+    super(`rate limit exceeded; retry after ${retryAfterSeconds} s`);
+  }
+}
+
+export class BannedPromptError extends Error {
+  override name = 'BannedPromptError';
+  constructor(readonly bannedWord: string) {
+    super(`prompt contains a banned word: ${bannedWord}`);
+  }
+}
+
+/** Worth another try later: 408/409/425/429/5xx, timeouts, resets. */
+export class RetryableUpstreamError extends Error {
+  override name = 'RetryableUpstreamError';
+  constructor(
+    message: string,
+    readonly status?: number,
+    readonly retryAfterMs?: number,
+  ) {
+    super(message);
+  }
+}
+
+/** The upstream refused for good (other 4xx, malformed success bodies, refusal codes). */
+export class PermanentUpstreamError extends Error {
+  override name = 'PermanentUpstreamError';
+  constructor(
+    message: string,
+    readonly status?: number,
+    readonly code?: string | number,
+  ) {
+    super(message);
+  }
+}
+
+/** The client canceled the task while a worker held it; nothing to retry. */
+export class CanceledError extends Error {
+  override name = 'CanceledError';
+  constructor() {
+    super('canceled by client');
+  }
+}

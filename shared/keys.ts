@@ -1,0 +1,49 @@
+import type { QueueName } from './config.js';
+import type { Placement } from './ids.js';
+
+/**
+ * The Redis key layout (a wire format: renaming a key is a migration).
+ *
+ * Everything one atomic operation touches carries the hash tag of its queue and shard —
+ * `{mj}`, `{text}`, or `{text:3}` for shard 3 — so it stays in one Redis Cluster slot:
+ *
+ *   <prefix>:{mj}:mj:*                 BullMQ's own keys (BullMQ prefix `<prefix>:{mj}`)
+ *   <prefix>:{mj}:task:<id>            task hash, one JSON value per field
+ *   <prefix>:{mj}:blobs:<id>           binary inputs of the task (hash of buffers)
+ *   <prefix>:{mj}:tenant:<t>:tasks     zset of the tenant's task ids by creation time
+ *   <prefix>:{mj}:tenant:<t>:active    zset of the tenant's unfinished task ids
+ *   <prefix>:{mj}:inflight             hash id → upstream tracking record (MJ tracker)
+ *   <prefix>:{mj}:upstream-cancels     list of upstream ids to cancel (MJ tracker)
+ *
+ * Keys that are not part of a multi-key operation live outside any tag.
+ */
+export function tag(p: Placement): string {
+  return p.shard === 0 ? `{${p.queue}}` : `{${p.queue}:${p.shard}}`;
+}
+
+export function keyspace(prefix: string, p: Placement) {
+  const base = `${prefix}:${tag(p)}`;
+  return {
+    /** BullMQ `prefix` option: its keys become `<base>:<queue>:...`. */
+    bullPrefix: base,
+    task: (id: string) => `${base}:task:${id}`,
+    blobs: (id: string) => `${base}:blobs:${id}`,
+    tenantTasks: (tenant: string) => `${base}:tenant:${tenant}:tasks`,
+    tenantActive: (tenant: string) => `${base}:tenant:${tenant}:active`,
+    inflight: `${base}:inflight`,
+    upstreamCancels: `${base}:upstream-cancels`,
+  };
+}
+
+export type Keyspace = ReturnType<typeof keyspace>;
+
+/** Every placement of a queue, shard 0 first. */
+export function placements(queue: QueueName, shards: number): Placement[] {
+  return Array.from({ length: shards }, (_, shard) => ({ queue, shard }));
+}
+
+export const globalKeys = (prefix: string) => ({
+  rate: (tenant: string, window: number) => `${prefix}:rate:${tenant}:${window}`,
+  trackerLock: (queue: QueueName) => `${prefix}:lock:tracker:${queue}`,
+  cancelChannel: `${prefix}:cancel`,
+});

@@ -1,0 +1,44 @@
+import { Queue, type JobsOptions } from 'bullmq';
+import type { QueueName } from './config.js';
+import type { Placement } from './ids.js';
+import { keyspace, placements } from './keys.js';
+import type { RedisClient } from './redis.js';
+
+export interface Queues {
+  /** The BullMQ queue of a placement (created on first use; all share one connection). */
+  get(p: Placement): Queue;
+  /** A shard for a new task of this queue, spreading load evenly. */
+  pick(queue: QueueName): Placement;
+  /** Jobs waiting to start in a placement (wait + prioritized + delayed retries). */
+  depth(p: Placement): Promise<number>;
+  close(): Promise<void>;
+}
+
+export function createQueues(deps: { redis: RedisClient; prefix: string; shards: number }): Queues {
+  const cache = new Map<string, Queue>();
+  let next = 0;
+  const get = (p: Placement) => {
+    const id = `${p.queue}:${p.shard}`;
+    let q = cache.get(id);
+    if (!q) {
+      q = new Queue(p.queue, { connection: deps.redis, prefix: keyspace(deps.prefix, p).bullPrefix });
+      cache.set(id, q);
+    }
+    return q;
+  };
+  return {
+    get,
+    pick(queue) {
+      const all = placements(queue, deps.shards);
+      next = (next + 1) % all.length;
+      return all[next] ?? { queue, shard: 0 };
+    },
+    depth: (p) => get(p).getJobCountByTypes('wait', 'prioritized', 'paused'),
+    async close() {
+      await Promise.all([...cache.values()].map((q) => q.close()));
+      cache.clear();
+    },
+  };
+}
+
+export type { JobsOptions };

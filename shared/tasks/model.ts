@@ -1,0 +1,116 @@
+/** The task: one record per submitted job (SPEC §4). Field names are a wire format. */
+
+export const TASK_STATUSES = ['queued', 'running', 'requires_action', 'succeeded', 'failed', 'canceled'] as const;
+export type TaskStatus = (typeof TASK_STATUSES)[number];
+
+export const TERMINAL: ReadonlySet<TaskStatus> = new Set(['succeeded', 'failed', 'canceled']);
+export const isTerminal = (s: TaskStatus) => TERMINAL.has(s);
+
+export const MJ_KINDS = [
+  'mj.imagine',
+  'mj.blend',
+  'mj.describe',
+  'mj.shorten',
+  'mj.action',
+  'mj.modal',
+  'mj.swap_face',
+] as const;
+export type MjKind = (typeof MJ_KINDS)[number];
+
+export const TASK_KINDS = [
+  ...MJ_KINDS,
+  'image.generate',
+  'image.edit',
+  'audio.speech',
+  'audio.transcription',
+  'audio.translation',
+  'text.completion',
+  'chat.completion',
+  'embedding',
+] as const;
+export type TaskKind = (typeof TASK_KINDS)[number];
+
+export interface TaskError {
+  type: 'upstream_error' | 'timeout' | 'canceled' | 'invalid_request' | 'internal_error';
+  code: string;
+  message: string;
+}
+
+export const MJ_ACTIONS = [
+  'IMAGINE',
+  'UPSCALE',
+  'VARIATION',
+  'REROLL',
+  'ZOOM',
+  'PAN',
+  'DESCRIBE',
+  'BLEND',
+  'SHORTEN',
+  'SWAP_FACE',
+  'ACTION',
+] as const;
+export type MjAction = (typeof MJ_ACTIONS)[number];
+
+export interface MjButton {
+  customId: string;
+  emoji: string;
+  label: string;
+  type: number;
+  style: number;
+}
+
+/** What an MJ task was asked for; written once at creation. */
+export interface MjRequest {
+  action: MjAction;
+  prompt: string;
+  description: string;
+  state: string | null;
+  botType: 'MID_JOURNEY' | 'NIJI_JOURNEY' | 'INSIGHT_FACE';
+  mode: 'FAST' | 'RELAX' | 'TURBO' | null;
+  notifyHook: string | null;
+  /** For actions: the relayq parent task and the button clicked. */
+  parentId: string | null;
+  customId: string | null;
+  dimensions: 'PORTRAIT' | 'SQUARE' | 'LANDSCAPE' | null;
+  link: string | null;
+}
+
+/** Where the task lives upstream. Clients never see these ids. */
+export interface UpstreamRef {
+  channel: string;
+  id: string | null;
+  /** The upstream's MODAL task id between its action answer (code 21) and our modal call. */
+  modalId: string | null;
+  status: string | null;
+}
+
+export interface Task {
+  id: string;
+  kind: TaskKind;
+  tenant: string;
+  status: TaskStatus;
+  /** 0–100 */
+  progress: number;
+  created_at: number;
+  started_at: number | null;
+  completed_at: number | null;
+  attempts: number;
+  output: unknown;
+  error: TaskError | null;
+  metadata: Record<string, unknown>;
+  mj: MjRequest | null;
+  upstream: UpstreamRef | null;
+  /** MJ progress as the upstream reports it: preview or final image, buttons, properties. */
+  image_url: string | null;
+  buttons: MjButton[];
+  properties: Record<string, unknown>;
+  /** MJ modal step input (prompt); the mask is a blob. */
+  modal: { prompt: string | null; mask: boolean } | null;
+  seed: string | null;
+}
+
+export type TaskPatch = Partial<Omit<Task, 'id' | 'kind' | 'tenant' | 'status' | 'created_at'>>;
+
+export function errorOf(type: TaskError['type'], code: string, message: string): TaskError {
+  return { type, code, message };
+}

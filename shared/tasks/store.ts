@@ -1,0 +1,263 @@
+import { readFileSync } from 'node:fs';
+import { Job } from 'bullmq';
+import type { Result } from 'ioredis';
+import type { Config, QueueName } from '../config.js';
+import { StoreUnavailableError } from '../errors.js';
+import { parseTaskId, type Placement } from '../ids.js';
+import { keyspace, placements } from '../keys.js';
+import type { Queues } from '../queues.js';
+import type { RedisClient } from '../redis.js';
+import type { Task, TaskPatch, TaskStatus } from './model.js';
+
+const UPDATE_LUA = readFileSync(new URL('./update.lua', import.meta.url), 'utf8');
+
+declare module 'ioredis' {
+  // eslint-disable-next-line @typescript-eslint/no-unused-vars
+  interface RedisCommander<Context> {
+    relayqTaskUpdate(...args: (string | number)[]): Result<[number, string] | null, Context>;
+    relayqTaskAnnotate(...args: string[]): Result<number, Context>;
+  }
+}
+
+export interface Blob {
+  type: string;
+  data: Buffer;
+}
+
+/** Binary inputs of a task by name (`image0`, `mask`, …). Never in job data. */
+export type Blobs = Record<string, Blob>;
+
+export interface JobSpec {
+  name: string;
+  data: Record<string, unknown>;
+  options: import('bullmq').JobsOptions;
+}
+
+export interface UpdateResult {
+  applied: boolean;
+  status: TaskStatus;
+}
+
+export interface TaskChange {
+  status?: TaskStatus;
+  /** Apply only when the task is currently in one of these statuses. */
+  from?: TaskStatus[];
+  patch?: TaskPatch;
+}
+
+export interface TaskStore {
+  /** Writes the task, its blobs, its index entries and (optionally) its job in one MULTI/EXEC. */
+  create(task: Task, opts?: { blobs?: Blobs; job?: JobSpec }): Promise<void>;
+  get(id: string): Promise<Task | null>;
+  getMany(ids: string[]): Promise<Task[]>;
+  /** Moves a task forward; null when it does not exist. Finished tasks never change. */
+  update(task: Pick<Task, 'id' | 'tenant'>, change: TaskChange): Promise<UpdateResult | null>;
+  /** `update` plus new blobs and a job, atomically (the MJ modal step). */
+  updateAndEnqueue(task: Pick<Task, 'id' | 'tenant'>, change: TaskChange, opts: { blobs?: Blobs; job: JobSpec }): Promise<UpdateResult | null>;
+  /** Adds facts to a task whatever its status (e.g. the seed of a finished image); no-op when it is gone. */
+  annotate(id: string, patch: Pick<TaskPatch, 'seed'>): Promise<boolean>;
+  listByTenant(tenant: string, queue: QueueName, limit: number): Promise<Task[]>;
+  activeByTenant(tenant: string, queue: QueueName): Promise<Task[]>;
+  blobs(id: string): Promise<Blobs>;
+}
+
+function encode(obj: Record<string, unknown>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(obj)) if (v !== undefined) out[k] = JSON.stringify(v);
+  return out;
+}
+
+function decode(hash: Record<string, string>): Task | null {
+  if (!hash.id) return null;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(hash)) out[k] = JSON.parse(v);
+  return out as unknown as Task;
+}
+
+/** Any failure talking to Redis means nothing can be promised: callers answer 503. */
+async function io<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw new StoreUnavailableError(err);
+  }
+}
+
+function execOk(results: [Error | null, unknown][] | null): unknown[] {
+  if (!results) throw new Error('transaction aborted');
+  return results.map(([err, res]) => {
+    if (err) throw err;
+    return res;
+  });
+}
+
+export function createTaskStore(deps: { redis: RedisClient; queues: Queues; config: Pick<Config, 'QUEUE_PREFIX' | 'QUEUE_SHARDS' | 'TASK_RETENTION_SECONDS'> }): TaskStore {
+  const { redis, queues, config } = deps;
+  const prefix = config.QUEUE_PREFIX;
+  redis.defineCommand('relayqTaskUpdate', { numberOfKeys: 3, lua: UPDATE_LUA });
+  // HSET only into an existing record: a write must never resurrect an expired task without a TTL.
+  redis.defineCommand('relayqTaskAnnotate', {
+    numberOfKeys: 1,
+    lua: "if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end redis.call('HSET', KEYS[1], unpack(ARGV)) return 1",
+  });
+  const ks = (p: Placement) => keyspace(prefix, p);
+  const place = (id: string) => parseTaskId(id);
+
+  const updateArgs = (task: Pick<Task, 'id' | 'tenant'>, p: Placement, change: TaskChange) => {
+    const k = ks(p);
+    const fields = Object.entries(encode((change.patch ?? {}) as Record<string, unknown>)).flat();
+    return [
+      k.task(task.id),
+      k.blobs(task.id),
+      k.tenantActive(task.tenant),
+      change.status ?? '',
+      (change.from ?? []).join(','),
+      config.TASK_RETENTION_SECONDS,
+      task.id,
+      ...fields,
+    ];
+  };
+
+  const toResult = (res: [number, string] | null): UpdateResult | null =>
+    res ? { applied: res[0] === 1, status: res[1] as TaskStatus } : null;
+
+  // The BullMQ queue's client carries its Lua commands, so its MULTI can hold the job add.
+  const multiFor = async (p: Placement) => {
+    const client = (await queues.get(p).client) as unknown as { multi(): Multi };
+    return client.multi();
+  };
+
+  // Returns how many commands it queued, so callers can find their own results.
+  function stageBlobs(m: Multi, key: string, blobs: Blobs | undefined): number {
+    const entries = Object.entries(blobs ?? {});
+    if (entries.length === 0) return 0;
+    const fields: Record<string, string | Buffer> = {};
+    for (const [name, b] of entries) {
+      fields[name] = b.data;
+      fields[`${name}:type`] = b.type;
+    }
+    m.hset(key, fields);
+    return 1;
+  }
+
+  function stageJob(m: Multi, p: Placement, taskId: string, job: JobSpec) {
+    const j = new Job(queues.get(p), job.name, job.data, { ...job.options, jobId: taskId }, taskId);
+    // Queues the add into the MULTI synchronously; the promise settles with the transaction.
+    void (j.addJob(m as never) as Promise<unknown>).catch(() => undefined);
+  }
+
+  return {
+    async create(task, opts = {}) {
+      const p = place(task.id);
+      if (!p) throw new Error(`not a task id: ${task.id}`);
+      const k = ks(p);
+      await io(async () => {
+        const m = await multiFor(p);
+        m.hset(k.task(task.id), encode(task as unknown as Record<string, unknown>));
+        stageBlobs(m, k.blobs(task.id), opts.blobs);
+        m.zadd(k.tenantTasks(task.tenant), task.created_at, task.id);
+        m.zadd(k.tenantActive(task.tenant), task.created_at, task.id);
+        if (opts.job) stageJob(m, p, task.id, opts.job);
+        execOk(await m.exec());
+      });
+    },
+
+    async get(id) {
+      const p = place(id);
+      if (!p) return null;
+      return io(async () => decode(await redis.hgetall(ks(p).task(id))));
+    },
+
+    async getMany(ids) {
+      const valid = ids.map((id) => ({ id, p: place(id) })).filter((x): x is { id: string; p: Placement } => x.p !== null);
+      if (valid.length === 0) return [];
+      // One round trip per placement keeps a cluster pipeline inside one slot.
+      return io(async () => {
+        const results = await Promise.all(valid.map(({ id, p }) => redis.hgetall(ks(p).task(id))));
+        return results.map(decode).filter((t): t is Task => t !== null);
+      });
+    },
+
+    async update(task, change) {
+      const p = place(task.id);
+      if (!p) return null;
+      return io(async () => toResult(await redis.relayqTaskUpdate(...updateArgs(task, p, change))));
+    },
+
+    async updateAndEnqueue(task, change, opts) {
+      const p = place(task.id);
+      if (!p) return null;
+      return io(async () => {
+        const m = await multiFor(p);
+        const at = stageBlobs(m, ks(p).blobs(task.id), opts.blobs);
+        m.relayqTaskUpdate(...updateArgs(task, p, change));
+        stageJob(m, p, task.id, opts.job);
+        const results = execOk(await m.exec());
+        return toResult(results[at] as [number, string] | null);
+      });
+    },
+
+    async annotate(id, patch) {
+      const p = place(id);
+      if (!p) return false;
+      const fields = Object.entries(encode(patch)).flat();
+      if (fields.length === 0) return false;
+      return io(async () => (await redis.relayqTaskAnnotate(ks(p).task(id), ...fields)) === 1);
+    },
+
+    async listByTenant(tenant, queue, limit) {
+      return io(async () => {
+        const perShard = await Promise.all(
+          placements(queue, config.QUEUE_SHARDS).map((p) => redis.zrevrange(ks(p).tenantTasks(tenant), 0, limit - 1, 'WITHSCORES')),
+        );
+        const entries: { id: string; score: number }[] = [];
+        for (const flat of perShard) for (let i = 0; i + 1 < flat.length; i += 2) entries.push({ id: flat[i]!, score: Number(flat[i + 1]) });
+        entries.sort((a, b) => b.score - a.score);
+        const ids = entries.slice(0, limit).map((e) => e.id);
+        const tasks = await this.getMany(ids);
+        await pruneExpired(ids, tasks, (p) => ks(p).tenantTasks(tenant));
+        return tasks;
+      });
+    },
+
+    async activeByTenant(tenant, queue) {
+      return io(async () => {
+        const perShard = await Promise.all(
+          placements(queue, config.QUEUE_SHARDS).map((p) => redis.zrange(ks(p).tenantActive(tenant), 0, 999)),
+        );
+        return this.getMany(perShard.flat());
+      });
+    },
+
+    async blobs(id) {
+      const p = place(id);
+      if (!p) return {};
+      return io(async () => {
+        const hash = await redis.hgetallBuffer(ks(p).blobs(id));
+        const out: Blobs = {};
+        for (const [field, value] of Object.entries(hash)) {
+          if (field.endsWith(':type')) continue;
+          out[field] = { data: value, type: hash[`${field}:type`]?.toString() ?? 'application/octet-stream' };
+        }
+        return out;
+      });
+    },
+  };
+
+  // Index entries of tasks whose records expired are removed as they are found.
+  async function pruneExpired(ids: string[], found: Task[], keyOf: (p: Placement) => string) {
+    const alive = new Set(found.map((t) => t.id));
+    for (const id of ids) {
+      const p = place(id);
+      if (p && !alive.has(id)) await redis.zrem(keyOf(p), id);
+    }
+  }
+}
+
+/** The part of an ioredis MULTI the store uses (BullMQ's augmented transaction). */
+interface Multi {
+  hset(key: string, fields: Record<string, string | Buffer>): Multi;
+  zadd(key: string, score: number, member: string): Multi;
+  relayqTaskUpdate(...args: (string | number)[]): Multi;
+  exec(): Promise<[Error | null, unknown][] | null>;
+}

@@ -1,0 +1,35 @@
+-- Moves a task forward atomically. A finished task never changes again; status never moves back.
+-- KEYS[1] task hash, KEYS[2] blobs hash, KEYS[3] tenant active zset
+-- ARGV[1] new status ('' = keep), ARGV[2] allowed current statuses (comma list, '' = any unfinished)
+-- ARGV[3] retention seconds, ARGV[4] task id, ARGV[5..] field, JSON value pairs
+-- Returns { applied (0|1), status after the call } or false when the task does not exist.
+local cur = redis.call('HGET', KEYS[1], 'status')
+if not cur then return false end
+cur = string.sub(cur, 2, -2)
+local rank = { queued = 0, requires_action = 0, running = 1, succeeded = 2, failed = 2, canceled = 2 }
+if rank[cur] == 2 then return { 0, cur } end
+if ARGV[2] ~= '' then
+  local ok = false
+  for s in string.gmatch(ARGV[2], '[^,]+') do
+    if s == cur then ok = true end
+  end
+  if not ok then return { 0, cur } end
+end
+local new = ARGV[1]
+if new ~= '' and rank[new] < rank[cur] then return { 0, cur } end
+local fields = {}
+for i = 5, #ARGV do fields[#fields + 1] = ARGV[i] end
+if new ~= '' then
+  fields[#fields + 1] = 'status'
+  fields[#fields + 1] = '"' .. new .. '"'
+end
+if #fields > 0 then redis.call('HSET', KEYS[1], unpack(fields)) end
+if new ~= '' and rank[new] == 2 then
+  local ttl = tonumber(ARGV[3])
+  redis.call('EXPIRE', KEYS[1], ttl)
+  redis.call('EXPIRE', KEYS[2], ttl)
+  redis.call('ZREM', KEYS[3], ARGV[4])
+  return { 1, new }
+end
+if new ~= '' then return { 1, new } end
+return { 1, cur }

@@ -1,0 +1,49 @@
+import type { Task } from './model.js';
+
+/** The generic task object of `/v1/tasks` (SPEC §4). */
+export interface TaskObject {
+  id: string;
+  object: 'task';
+  kind: Task['kind'];
+  status: Task['status'];
+  progress: number;
+  queue_position: number | null;
+  created_at: number;
+  started_at: number | null;
+  completed_at: number | null;
+  attempts: number;
+  output: unknown;
+  error: Task['error'];
+  metadata: Record<string, unknown>;
+  urls: { get: string; cancel: string; events: string; content: string };
+}
+
+/** Output of an MJ task in the generic view: what a client needs without the MJ envelope. */
+function mjOutput(task: Task): unknown {
+  if (task.status !== 'succeeded') return task.output ?? null;
+  return {
+    image_url: task.image_url,
+    buttons: task.buttons,
+    ...(typeof task.properties.finalPrompt === 'string' ? { final_prompt: task.properties.finalPrompt } : {}),
+  };
+}
+
+export function toTaskObject(task: Task, baseUrl: string, queuePosition: number | null = null): TaskObject {
+  const self = `${baseUrl}/v1/tasks/${task.id}`;
+  return {
+    id: task.id,
+    object: 'task',
+    kind: task.kind,
+    status: task.status,
+    progress: task.progress,
+    queue_position: task.status === 'queued' ? queuePosition : null,
+    created_at: task.created_at,
+    started_at: task.started_at,
+    completed_at: task.completed_at,
+    attempts: task.attempts,
+    output: task.kind.startsWith('mj.') ? mjOutput(task) : (task.output ?? null),
+    error: task.error,
+    metadata: task.metadata,
+    urls: { get: self, cancel: `${self}/cancel`, events: `${self}/events`, content: `${self}/content` },
+  };
+}

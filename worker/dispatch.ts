@@ -1,0 +1,150 @@
+import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import type { Config, QueueName } from '../shared/config.js';
+import { CanceledError, PermanentUpstreamError, RetryableUpstreamError, ValidationError } from '../shared/errors.js';
+import { jobKinds, type JobData, type JobName } from '../shared/jobs/registry.js';
+import { globalKeys, keyspace, placements } from '../shared/keys.js';
+import type { Logger } from '../shared/logger.js';
+import type { RedisClient } from '../shared/redis.js';
+import type { Signals } from '../shared/signals.js';
+import { errorOf, type TaskError } from '../shared/tasks/model.js';
+import type { TaskStore } from '../shared/tasks/store.js';
+
+export interface JobContext<N extends JobName> {
+  job: Job;
+  data: JobData<N>;
+  log: Logger;
+  /** Aborted when the client cancels the task this job works on. */
+  signal: AbortSignal;
+}
+
+export type Processor<N extends JobName> = (ctx: JobContext<N>) => Promise<void>;
+/** One processor per job kind: a missing one is a compile error (and a startup error). */
+export type Processors = { [N in JobName]: Processor<N> };
+
+export interface DispatchDeps {
+  config: Config;
+  log: Logger;
+  connection: RedisClient;
+  store: TaskStore;
+  signals: Signals;
+  processors: Processors;
+}
+
+const MAX_BACKOFF_MS = 10 * 60_000;
+
+/**
+ * Delay before the next attempt: the upstream's Retry-After when it gave one, else exponential
+ * from the base delay with full jitter in its upper half.
+ */
+export function backoffDelay(attemptsMade: number, baseMs: number, err: unknown, random = Math.random): number {
+  const retryAfter = err instanceof RetryableUpstreamError ? err.retryAfterMs : undefined;
+  if (retryAfter !== undefined) return Math.min(retryAfter + Math.floor(random() * baseMs * 0.1), MAX_BACKOFF_MS * 6);
+  const exp = Math.min(baseMs * 2 ** Math.max(0, attemptsMade - 1), MAX_BACKOFF_MS);
+  return Math.floor(exp / 2 + random() * (exp / 2));
+}
+
+/** Whether an error ends the task now; everything else is retried while attempts remain. */
+const isPermanent = (err: unknown) => err instanceof PermanentUpstreamError || err instanceof ValidationError;
+
+function taskErrorOf(err: unknown, attempts: number): TaskError {
+  if (err instanceof PermanentUpstreamError) return errorOf('upstream_error', String(err.code ?? err.status ?? 'upstream_refused'), err.message);
+  if (err instanceof RetryableUpstreamError)
+    return errorOf('upstream_error', String(err.status ?? 'upstream_unavailable'), `${err.message} (gave up after ${attempts} attempts)`);
+  if (err instanceof ValidationError) return errorOf('invalid_request', 'invalid_job', err.message);
+  return errorOf('internal_error', 'internal_error', `internal error (gave up after ${attempts} attempts)`);
+}
+
+/**
+ * The one place that knows BullMQ's error semantics: validates job data again, runs the
+ * processor, turns permanent failures into UnrecoverableError and records the final failure on
+ * the task before BullMQ gives up on the job.
+ */
+export function createDispatcher(deps: DispatchDeps) {
+  const { config, log, store } = deps;
+  const active = new Map<string, AbortController>();
+  const workers: Worker[] = [];
+
+  const missing = Object.keys(jobKinds).filter((k) => typeof (deps.processors as Record<string, unknown>)[k] !== 'function');
+  if (missing.length > 0) throw new Error(`no processor for job kinds: ${missing.join(', ')}`);
+
+  async function failTask(taskId: string, error: TaskError) {
+    const task = await store.get(taskId);
+    if (task) await store.update(task, { status: 'failed', patch: { completed_at: Date.now(), error } });
+  }
+
+  async function process(job: Job): Promise<void> {
+    const name = job.name as JobName;
+    const contract = jobKinds[name];
+    if (!contract) throw new UnrecoverableError(`unknown job kind ${job.name}`);
+    const parsed = contract.schema.safeParse(job.data);
+    if (!parsed.success) {
+      log.error({ jobId: job.id, kind: job.name }, 'invalid job data');
+      throw new UnrecoverableError(`invalid job data for ${job.name}`);
+    }
+    const data = parsed.data as JobData<typeof name>;
+    const attempt = job.attemptsMade + 1;
+    const jlog = log.child({ taskId: data.taskId, jobId: job.id, kind: job.name, attempt });
+    const ac = new AbortController();
+    active.set(data.taskId, ac);
+    try {
+      await (deps.processors[name] as Processor<typeof name>)({ job, data, log: jlog, signal: ac.signal });
+    } catch (err) {
+      // The task is already canceled; the job has nothing left to do.
+      if (err instanceof CanceledError || ac.signal.aborted) return;
+      const attempts = job.opts.attempts ?? 1;
+      const permanent = isPermanent(err);
+      jlog.warn({ err, permanent, attemptsLeft: attempts - attempt }, 'job attempt failed');
+      if (permanent || attempt >= attempts) {
+        if (name === 'mj.submit') await failTask(data.taskId, taskErrorOf(err, attempt));
+        if (permanent) throw new UnrecoverableError((err as Error).message);
+      }
+      throw err;
+    } finally {
+      active.delete(data.taskId);
+    }
+  }
+
+  return {
+    async start(queues: QueueName[]) {
+      // Cancel requests from any API node reach the job holding the task here.
+      await deps.signals.subscribe(globalKeys(config.QUEUE_PREFIX).cancelChannel, (taskId) => active.get(taskId)?.abort());
+      const served = new Set(Object.values(jobKinds).map((k) => k.queue));
+      for (const queue of queues.filter((q) => served.has(q))) {
+        for (const p of placements(queue, config.QUEUE_SHARDS)) {
+          const worker = new Worker(queue, process, {
+            connection: deps.connection,
+            prefix: keyspace(config.QUEUE_PREFIX, p).bullPrefix,
+            concurrency: config.MJ_CONCURRENCY,
+            maxStalledCount: 3,
+            settings: { backoffStrategy: (made: number, _type?: string, err?: Error) => backoffDelay(made, config.RETRY_BASE_DELAY_MS, err) },
+          });
+          worker.on('error', (err) => log.warn({ err, queue }, 'worker connection error'));
+          // A job that stalled too often fails outside `process`: its task must still end.
+          // (failTask never touches a finished task, so the usual final failure is a no-op here.)
+          worker.on('failed', (job) => {
+            if (!job || job.name !== 'mj.submit') return;
+            void job
+              .getState()
+              .then((state) =>
+                state === 'failed' ? failTask((job.data as { taskId: string }).taskId, errorOf('internal_error', 'job_failed', 'the job failed on every worker that took it')) : undefined,
+              )
+              .catch(() => undefined);
+          });
+          workers.push(worker);
+        }
+      }
+      log.info({ queues, workers: workers.length }, 'workers started');
+    },
+
+    /** Stops taking jobs; in-flight jobs get `graceMs` to finish, then stall and move to another worker. */
+    async close(graceMs: number) {
+      const closing = Promise.all(workers.map((w) => w.close()));
+      const timer = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), graceMs).unref());
+      if ((await Promise.race([closing, timer])) === 'timeout') {
+        log.warn({ graceMs }, 'grace period over; leaving unfinished jobs to other workers');
+        // Their locks lapse and BullMQ's stalled-job check hands them to a live worker.
+        await Promise.all(workers.map((w) => w.close(true)));
+      }
+    },
+  };
+}

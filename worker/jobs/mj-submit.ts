@@ -1,0 +1,108 @@
+import { toDataUrl } from '../../shared/dataurl.js';
+import { PermanentUpstreamError, ValidationError } from '../../shared/errors.js';
+import { parseTaskId } from '../../shared/ids.js';
+import { MJ_CODES } from '../../shared/mj/protocol.js';
+import { isTerminal, type Task } from '../../shared/tasks/model.js';
+import type { Blobs, TaskStore } from '../../shared/tasks/store.js';
+import type { Processor } from '../dispatch.js';
+import type { MjTracker } from '../mj-tracker.js';
+import type { MjClient, SubmitAnswer } from '../upstream/mj-client.js';
+
+export interface MjSubmitDeps {
+  store: TaskStore;
+  tracker: MjTracker;
+  /** The client of a channel; the default channel when `name` is null. */
+  client: (name: string | null) => MjClient | null;
+}
+
+const images = (blobs: Blobs) =>
+  Object.keys(blobs)
+    .filter((k) => k.startsWith('image'))
+    .sort((a, b) => Number(a.slice(5)) - Number(b.slice(5)))
+    .map((k) => toDataUrl(blobs[k]!));
+
+/** The upstream route and body of a first submission (everything but actions). */
+function firstRequest(task: Task, blobs: Blobs): [string, Record<string, unknown>] {
+  const mj = task.mj!;
+  const bot = { botType: mj.botType };
+  switch (task.kind) {
+    case 'mj.imagine':
+      return ['/mj/submit/imagine', { prompt: mj.prompt, base64Array: images(blobs), ...bot }];
+    case 'mj.blend':
+      return ['/mj/submit/blend', { base64Array: images(blobs), dimensions: mj.dimensions ?? 'SQUARE', ...bot }];
+    case 'mj.describe':
+      return ['/mj/submit/describe', mj.link ? { link: mj.link, ...bot } : { base64: images(blobs)[0], ...bot }];
+    case 'mj.shorten':
+      return ['/mj/submit/shorten', { prompt: mj.prompt, ...bot }];
+    case 'mj.swap_face':
+      return ['/mj/insight-face/swap', { sourceBase64: blobOf(blobs, 'source'), targetBase64: blobOf(blobs, 'target') }];
+    default:
+      throw new ValidationError('kind', `${task.kind} is not a first submission`);
+  }
+}
+
+function blobOf(blobs: Blobs, name: string): string {
+  const b = blobs[name];
+  if (!b) throw new ValidationError(name, 'input image is missing (expired?)');
+  return toDataUrl(b);
+}
+
+/**
+ * Submits an MJ task upstream and hands it to the tracker. Safe to run twice (BullMQ delivers
+ * at least once): a task already submitted is only handed to the tracker again.
+ */
+export function createMjSubmit(deps: MjSubmitDeps): Processor<'mj.submit'> {
+  const { store } = deps;
+
+  async function submitAction(client: MjClient, task: Task, signal: AbortSignal): Promise<SubmitAnswer> {
+    const mj = task.mj!;
+    const parent = mj.parentId ? await store.get(mj.parentId) : null;
+    if (!parent?.upstream?.id) throw new PermanentUpstreamError('the parent task is gone or was never submitted upstream');
+    const blobs = task.modal?.mask ? await store.blobs(task.id) : {};
+    const confirm = (modalId: string, prompt: string | null) =>
+      client.submit('/mj/submit/modal', { taskId: modalId, ...(prompt ? { prompt } : {}), ...(blobs.mask ? { maskBase64: toDataUrl(blobs.mask) } : {}) }, mj.mode, signal);
+
+    // A retry after the upstream created its MODAL task goes straight to the modal step.
+    if (task.modal && task.upstream?.modalId) return confirm(task.upstream.modalId, task.modal.prompt);
+    const answer = await client.submit('/mj/submit/action', { taskId: parent.upstream.id, customId: mj.customId }, mj.mode, signal);
+    if (answer.code !== MJ_CODES.EXISTED) return answer;
+    // Code 21: the upstream wants its modal step. Our client already gave its input (task.modal),
+    // or, for remix-on-upstream cases, we confirm with the prompt the upstream suggested.
+    await store.update(task, { from: ['queued'], patch: { upstream: { ...task.upstream!, modalId: answer.upstreamId } } });
+    const suggested = typeof answer.properties.finalPrompt === 'string' ? answer.properties.finalPrompt : parent.mj?.prompt ?? null;
+    return confirm(answer.upstreamId, task.modal?.prompt ?? suggested);
+  }
+
+  return async ({ data, job, log, signal }) => {
+    const task = await store.get(data.taskId);
+    if (!task) return log.warn('task no longer exists; dropping job');
+    if (isTerminal(task.status) || task.status === 'requires_action') return;
+    const p = parseTaskId(task.id)!;
+    const channel = task.upstream?.channel ?? null;
+    const client = deps.client(channel);
+    if (!client) throw new PermanentUpstreamError(`no MJ upstream channel ${channel ?? '(default)'} is configured`);
+    if (task.status === 'running' && task.upstream?.id) {
+      // Submitted before a crash: only the hand-over to the tracker may be missing.
+      return deps.tracker.track(task, p, client.channel.name, task.upstream.id);
+    }
+    await store.update(task, { from: ['queued'], patch: { attempts: job.attemptsMade + 1 } });
+
+    let answer: SubmitAnswer;
+    if (task.kind === 'mj.action') answer = await submitAction(client, task, signal);
+    else {
+      const [path, body] = firstRequest(task, task.kind === 'mj.shorten' ? {} : await store.blobs(task.id));
+      answer = await client.submit(path, body, task.mj?.mode ?? null, signal);
+    }
+    if (answer.code === MJ_CODES.EXISTED) throw new PermanentUpstreamError('upstream asked for a modal step this task cannot give');
+
+    const upstream = { channel: client.channel.name, id: answer.upstreamId, modalId: null, status: 'SUBMITTED' };
+    const res = await store.update(task, { status: 'running', from: ['queued'], patch: { started_at: Date.now(), progress: 0, upstream } });
+    if (!res?.applied) {
+      // Canceled while we were submitting: the upstream work is not wanted.
+      await client.cancel(answer.upstreamId).catch(() => undefined);
+      return;
+    }
+    await deps.tracker.track(task, p, client.channel.name, answer.upstreamId);
+    log.info({ channel: client.channel.name, code: answer.code }, 'submitted upstream');
+  };
+}

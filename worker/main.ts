@@ -1,0 +1,53 @@
+import { mjUpstream, type Config } from '../shared/config.js';
+import type { Logger } from '../shared/logger.js';
+import { isMain, runMain } from '../shared/process.js';
+import { createQueues } from '../shared/queues.js';
+import { close, connect, createRedis } from '../shared/redis.js';
+import { createSignals } from '../shared/signals.js';
+import { createTaskStore } from '../shared/tasks/store.js';
+import { createDispatcher, type Processors } from './dispatch.js';
+import { createMjSeed } from './jobs/mj-seed.js';
+import { createMjSubmit } from './jobs/mj-submit.js';
+import { createMjTracker } from './mj-tracker.js';
+import { createMjClient, type MjClient } from './upstream/mj-client.js';
+
+/** The worker role: BullMQ workers for WORKER_QUEUES plus the MJ tracker. */
+export async function startWorker(config: Config, log: Logger): Promise<() => Promise<void>> {
+  if (config.API_KEYS.length === 0 && config.ADMIN_KEYS.length === 0) {
+    throw new Error('API_KEYS is empty: set the same tenant:secret pairs as the API');
+  }
+  const redis = createRedis(config, 'worker', 'worker');
+  const sub = createRedis(config, 'worker', 'worker-sub');
+  await connect(redis, config.REDIS_URL);
+  await connect(sub, config.REDIS_URL);
+  const queues = createQueues({ redis, prefix: config.QUEUE_PREFIX, shards: config.QUEUE_SHARDS });
+  const store = createTaskStore({ redis, queues, config });
+  const signals = createSignals({ pub: redis, sub });
+
+  const upstream = mjUpstream(config);
+  const mjDefault = upstream ? createMjClient(upstream, config.UPSTREAM_TIMEOUT_SECONDS * 1000) : null;
+  if (!mjDefault && config.WORKER_QUEUES.includes('mj')) log.warn('MJ_UPSTREAM_URL is not set: MJ tasks will fail with "no MJ upstream channel"');
+  const mjClient = (name: string | null): MjClient | null => (name === null || name === mjDefault?.channel.name ? mjDefault : null);
+
+  const tracker = createMjTracker({ config, redis, store, signals, log: log.child({ component: 'mj-tracker' }), client: mjClient });
+  const processors: Processors = {
+    'mj.submit': createMjSubmit({ store, tracker, client: mjClient }),
+    'mj.seed': createMjSeed({ store, signals, prefix: config.QUEUE_PREFIX, client: mjClient }),
+  };
+  const dispatcher = createDispatcher({ config, log, connection: redis, store, signals, processors });
+  await dispatcher.start(config.WORKER_QUEUES);
+  if (config.WORKER_QUEUES.includes('mj')) tracker.start();
+
+  return async () => {
+    await tracker.stop();
+    await dispatcher.close(config.SHUTDOWN_GRACE_SECONDS * 1000);
+    await signals.close();
+    await queues.close();
+    await close(sub);
+    await close(redis);
+  };
+}
+
+if (isMain(import.meta.url)) {
+  void runMain('worker', startWorker);
+}

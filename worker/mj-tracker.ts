@@ -1,0 +1,220 @@
+import { randomUUID } from 'node:crypto';
+import type { Config } from '../shared/config.js';
+import type { Placement } from '../shared/ids.js';
+import { globalKeys, keyspace, placements } from '../shared/keys.js';
+import type { Logger } from '../shared/logger.js';
+import { parseProgress, type UpstreamTask } from '../shared/mj/protocol.js';
+import type { RedisClient } from '../shared/redis.js';
+import type { Signals } from '../shared/signals.js';
+import { errorOf, type Task } from '../shared/tasks/model.js';
+import type { TaskChange, TaskStore } from '../shared/tasks/store.js';
+import type { MjClient } from './upstream/mj-client.js';
+
+/** One in-flight upstream task, stored in the `inflight` hash of its placement. */
+export interface Inflight {
+  tenant: string;
+  channel: string;
+  upstreamId: string;
+  /** What we last copied from the upstream, to write only on change. */
+  fingerprint: string;
+  /** When the upstream last showed progress (or when tracking began). */
+  changedAt: number;
+  /** Since when successful polls have not returned the task; null while it is seen. */
+  missingSince: number | null;
+}
+
+export interface TrackerDeps {
+  config: Pick<Config, 'QUEUE_PREFIX' | 'QUEUE_SHARDS' | 'MJ_UPSTREAM_TIMEOUT_SECONDS' | 'MJ_POLL_INTERVAL_MS'>;
+  redis: RedisClient;
+  store: TaskStore;
+  signals: Signals;
+  log: Logger;
+  client: (channel: string) => MjClient | null;
+  /** Called after every change applied to a task (webhooks hook in here). */
+  onChange?: (task: Pick<Task, 'id' | 'tenant'>) => Promise<void>;
+}
+
+/** Upstream ids asked for in one list-by-condition request. */
+const BATCH = 500;
+
+const fingerprintOf = (u: UpstreamTask) =>
+  [u.status, u.progress, u.imageUrl, u.failReason, u.buttons?.length ?? 0, u.properties?.finalPrompt ?? ''].join('|');
+
+/** The properties relayed to clients: the results, never upstream-internal ids. */
+function clientProperties(u: UpstreamTask): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const k of ['finalPrompt', 'finalZhPrompt', 'promptEn']) if (u.properties?.[k] !== undefined) out[k] = u.properties[k];
+  if (u.promptEn) out.promptEn = u.promptEn;
+  return out;
+}
+
+/** What an upstream task's state means for ours; null when there is nothing to write. */
+export function changeFor(u: UpstreamTask, entry: Inflight, now: number): TaskChange | null {
+  const upstream = { channel: entry.channel, id: entry.upstreamId, modalId: null, status: u.status ?? null };
+  const base = { image_url: u.imageUrl ?? null, properties: clientProperties(u), upstream };
+  switch (u.status) {
+    case 'SUCCESS':
+      return { status: 'succeeded', patch: { ...base, progress: 100, completed_at: now, buttons: u.buttons ?? [] } };
+    case 'FAILURE':
+    case 'CANCEL':
+      return {
+        status: 'failed',
+        patch: { ...base, completed_at: now, error: errorOf('upstream_error', 'upstream_failed', u.failReason || `upstream task ended in ${u.status}`) },
+      };
+    case 'SUBMITTED':
+    case 'IN_PROGRESS':
+    case 'NOT_START':
+      return { status: 'running', patch: { ...base, progress: parseProgress(u.progress) ?? 0 } };
+    default:
+      return null;
+  }
+}
+
+/**
+ * Follows MJ tasks upstream without holding a worker slot. Every worker serving `mj` runs the
+ * loop; a short Redis lock lets one of them poll per tick, with one batched
+ * `list-by-condition` request per upstream for all in-flight tasks. State lives in Redis only,
+ * so any worker can take over at the next tick.
+ */
+export function createMjTracker(deps: TrackerDeps) {
+  const { config, redis, store, log } = deps;
+  const prefix = config.QUEUE_PREFIX;
+  const lockKey = globalKeys(prefix).trackerLock('mj');
+  const timeoutMs = config.MJ_UPSTREAM_TIMEOUT_SECONDS * 1000;
+  // An upstream that stops returning a task gets a shorter leash than one that is slow.
+  const lostAfterMs = Math.min(timeoutMs, 120_000);
+  const owner = randomUUID();
+  let timer: NodeJS.Timeout | null = null;
+  let running: Promise<void> | null = null;
+  let stopped = false;
+
+  async function track(task: Pick<Task, 'id' | 'tenant'>, p: Placement, channel: string, upstreamId: string): Promise<void> {
+    const entry: Inflight = { tenant: task.tenant, channel, upstreamId, fingerprint: '', changedAt: Date.now(), missingSince: null };
+    await redis.hset(keyspace(prefix, p).inflight, task.id, JSON.stringify(entry));
+  }
+
+  /** Writes a change; returns whether the task is still to be followed. */
+  async function apply(p: Placement, id: string, entry: Inflight, change: TaskChange): Promise<boolean> {
+    const res = await store.update({ id, tenant: entry.tenant }, change);
+    const inflight = keyspace(prefix, p).inflight;
+    const ended = !res || res.status === 'succeeded' || res.status === 'failed' || res.status === 'canceled';
+    if (ended) {
+      await redis.hdel(inflight, id);
+      // Finished here (e.g. canceled by the client) while the upstream still works on it.
+      if (res && !res.applied && res.status === 'canceled') await deps.client(entry.channel)?.cancel(entry.upstreamId).catch(() => undefined);
+    }
+    if (res?.applied) {
+      await deps.signals.publish(`${prefix}:task:${id}`, res.status).catch(() => undefined);
+      await deps.onChange?.({ id, tenant: entry.tenant });
+    }
+    return !ended;
+  }
+
+  async function drainCancels(p: Placement) {
+    const key = keyspace(prefix, p).upstreamCancels;
+    const items = (await redis.lpop(key, 100)) ?? [];
+    for (const raw of items) {
+      const { channel, id } = JSON.parse(raw) as { channel: string; id: string };
+      await deps
+        .client(channel)
+        ?.cancel(id)
+        .catch((err: unknown) => log.info({ err, channel }, 'upstream cancel failed'));
+    }
+  }
+
+  async function pollPlacement(p: Placement, now: number) {
+    const raw = await redis.hgetall(keyspace(prefix, p).inflight);
+    const byChannel = new Map<string, [string, Inflight][]>();
+    for (const [id, json] of Object.entries(raw)) {
+      const entry = JSON.parse(json) as Inflight;
+      const list = byChannel.get(entry.channel) ?? [];
+      list.push([id, entry]);
+      byChannel.set(entry.channel, list);
+    }
+    for (const [channel, entries] of byChannel) {
+      const client = deps.client(channel);
+      for (let i = 0; i < entries.length; i += BATCH) {
+        const batch = entries.slice(i, i + BATCH);
+        let found: Map<string, UpstreamTask> | null = null;
+        try {
+          const list = client ? await client.listByCondition(batch.map(([, e]) => e.upstreamId)) : [];
+          found = new Map(list.map((u) => [u.id, u]));
+        } catch (err) {
+          log.warn({ err, channel, tasks: batch.length }, 'upstream poll failed');
+        }
+        await Promise.all(batch.map(([id, entry]) => follow(p, id, entry, found?.get(entry.upstreamId), found !== null, now)));
+      }
+    }
+  }
+
+  async function follow(p: Placement, id: string, entry: Inflight, u: UpstreamTask | undefined, polled: boolean, now: number) {
+    const inflight = keyspace(prefix, p).inflight;
+    if (u) {
+      const fp = fingerprintOf(u);
+      if (fp !== entry.fingerprint) {
+        const change = changeFor(u, entry, now);
+        const tracking = change ? await apply(p, id, entry, change) : true;
+        if (tracking) await redis.hset(inflight, id, JSON.stringify({ ...entry, fingerprint: fp, changedAt: now, missingSince: null }));
+        return;
+      }
+      if (entry.missingSince !== null) await redis.hset(inflight, id, JSON.stringify({ ...entry, missingSince: null }));
+    } else if (polled && entry.missingSince === null) {
+      await redis.hset(inflight, id, JSON.stringify({ ...entry, missingSince: now }));
+      return;
+    }
+    const lost = entry.missingSince !== null && now - entry.missingSince > lostAfterMs;
+    const stale = now - entry.changedAt > timeoutMs;
+    if (lost || stale) {
+      const message = lost
+        ? `upstream no longer reports this task (missing for ${Math.round((now - entry.missingSince!) / 1000)} s)`
+        : `upstream made no progress for ${formatDuration(timeoutMs)}`;
+      log.warn({ taskId: id, channel: entry.channel, lost }, 'upstream task timed out');
+      await apply(p, id, entry, { status: 'failed', patch: { completed_at: now, error: errorOf('timeout', lost ? 'upstream_lost' : 'upstream_timeout', message) } });
+      await deps.client(entry.channel)?.cancel(entry.upstreamId).catch(() => undefined);
+    }
+  }
+
+  /** One polling round, if this process holds the lock for this tick. */
+  async function tick(): Promise<boolean> {
+    const got = await redis.set(lockKey, owner, 'PX', config.MJ_POLL_INTERVAL_MS, 'NX');
+    if (got !== 'OK') return false;
+    const now = Date.now();
+    for (const p of placements('mj', config.QUEUE_SHARDS)) {
+      await drainCancels(p);
+      await pollPlacement(p, now);
+    }
+    return true;
+  }
+
+  const loop = () => {
+    if (stopped) return;
+    running = tick()
+      .then(() => undefined)
+      .catch((err: unknown) => log.warn({ err }, 'tracker tick failed'))
+      .finally(() => {
+        running = null;
+        if (!stopped) timer = setTimeout(loop, config.MJ_POLL_INTERVAL_MS);
+      });
+  };
+
+  return {
+    track,
+    tick,
+    start() {
+      stopped = false;
+      loop();
+    },
+    async stop() {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      await running;
+    },
+  };
+}
+
+export type MjTracker = ReturnType<typeof createMjTracker>;
+
+function formatDuration(ms: number): string {
+  const s = Math.round(ms / 1000);
+  return s >= 60 && s % 60 === 0 ? `${s / 60} min` : `${s} s`;
+}
