@@ -83,7 +83,7 @@ export function createSimMj(opts: SimMjOptions) {
       return { ...common, status: 'SUBMITTED', progress: '0%', startTime: t.startAt, finishTime: null, imageUrl: null, failReason: null, buttons: [], properties: {} };
     if (elapsed < t.durationMs) {
       const pct = Math.min(99, Math.floor((elapsed / t.durationMs) * 100));
-      return { ...common, status: 'IN_PROGRESS', progress: `${pct}%`, startTime: t.startAt, finishTime: null, imageUrl: `${base}/sim/preview/${t.id}-${pct}.webp`, failReason: null, buttons: [], properties: {} };
+      return { ...common, status: 'IN_PROGRESS', progress: `${pct}%`, startTime: t.startAt, finishTime: null, imageUrl: `${base}/sim/preview/${t.hash}-${pct}.webp`, failReason: null, buttons: [], properties: {} };
     }
     if (t.fate === 'fail') return { ...common, status: 'FAILURE', progress: '', startTime: t.startAt, finishTime: end, imageUrl: null, failReason: '[Invalid parameter] Invalid value', buttons: [], properties: {} };
     const fp = finalPrompt(t);
@@ -93,7 +93,7 @@ export function createSimMj(opts: SimMjOptions) {
       progress: '100%',
       startTime: t.startAt,
       finishTime: end,
-      imageUrl: t.result === 'describe' || t.result === 'shorten' ? null : `${base}/sim/image/${t.id}.png`,
+      imageUrl: t.result === 'describe' || t.result === 'shorten' ? null : `${base}/sim/image/${t.hash}.png`,
       failReason: null,
       buttons: buttonsOf(t),
       properties: { ...(fp ? { finalPrompt: fp } : {}), messageHash: t.hash },

@@ -1,0 +1,184 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { KEYS, PNG, PNG2, startStack, type Stack } from '../support/stack.js';
+
+/** Submissions without a worker: what the API answers and what it stores. */
+describe('MJ submit routes', () => {
+  let s: Stack;
+  beforeAll(async () => {
+    s = await startStack({ worker: false, env: { MAX_QUEUE_DEPTH: '1000', MJ_BANNED_WORDS: 'forbiddenword' } });
+  });
+  afterAll(() => s.close());
+
+  const routes: [string, Record<string, unknown>][] = [
+    ['/mj/submit/imagine', { prompt: 'a cat', base64Array: [PNG] }],
+    ['/mj/submit/blend', { base64Array: [PNG, PNG2], dimensions: 'PORTRAIT' }],
+    ['/mj/submit/describe', { base64: PNG }],
+    ['/mj/submit/describe', { link: 'https://example.com/cat.png' }],
+    ['/mj/submit/shorten', { prompt: 'a very long prompt about a cat' }],
+    ['/mj/insight-face/swap', { sourceBase64: PNG, targetBase64: PNG2 }],
+  ];
+
+  it.each(routes)('accepts %s with code 1 or 22 and a relayq task id', async (path, body) => {
+    const r = await s.call('POST', path, { body: { ...body, state: 'st-1' } });
+    expect(r.status).toBe(200);
+    expect([1, 22]).toContain(r.body.code);
+    expect(r.body.result).toMatch(/^mj_[0-9A-Za-z]{20}$/);
+    const f = await s.call('GET', `/mj/task/${r.body.result}/fetch`);
+    expect(f.body).toMatchObject({ id: r.body.result, status: 'NOT_START', state: 'st-1', progress: '0%', startTime: null, finishTime: null, buttons: [] });
+  });
+
+  it('answers 22 with numberOfQueues when tasks wait ahead', async () => {
+    const first = await s.call('POST', '/mj/submit/imagine', { body: { prompt: 'first' } });
+    const second = await s.call('POST', '/mj/submit/imagine', { body: { prompt: 'second' } });
+    expect(second.body.code).toBe(22);
+    expect(second.body.properties.numberOfQueues).toBeGreaterThanOrEqual(1);
+    expect(second.body.description).toMatch(/In queue/);
+    expect(first.body.result).not.toBe(second.body.result);
+  });
+
+  it('stores the task and its job together', async () => {
+    const r = await s.call('POST', '/mj/submit/imagine', { body: { prompt: 'stored' } });
+    const id = r.body.result as string;
+    const keys = await s.keys();
+    expect(keys).toContain(`${s.config.QUEUE_PREFIX}:{mj}:task:${id}`);
+    expect(keys).toContain(`${s.config.QUEUE_PREFIX}:{mj}:mj:${id}`);
+  });
+
+  it('keeps images in the blob store, not in job data', async () => {
+    const r = await s.call('POST', '/mj/submit/imagine', { body: { prompt: 'with image', base64Array: [PNG] } });
+    const id = r.body.result as string;
+    const job = await s.redis.hget(`${s.config.QUEUE_PREFIX}:{mj}:mj:${id}`, 'data');
+    expect(JSON.parse(job!)).toEqual({ taskId: id });
+    const blob = await s.redis.hgetBuffer(`${s.config.QUEUE_PREFIX}:{mj}:blobs:${id}`, 'image0');
+    expect(blob?.equals(Buffer.from(PNG.split(',')[1]!, 'base64'))).toBe(true);
+  });
+
+  it('passes the speed mode of /mj-fast, /mj-relax and /mj-turbo into the task', async () => {
+    for (const [prefix, mode] of [['/mj-fast', 'FAST'], ['/mj-relax', 'RELAX'], ['/mj-turbo', 'TURBO']] as const) {
+      const r = await s.call('POST', `${prefix}/mj/submit/imagine`, { body: { prompt: 'fast cat' } });
+      expect(r.body.code === 1 || r.body.code === 22).toBe(true);
+      const f = await s.call('GET', `${prefix}/mj/task/${r.body.result}/fetch`);
+      expect(f.body.properties.mode).toBe(mode);
+    }
+  });
+
+  it('refuses a banned prompt with code 24 naming the word', async () => {
+    const r = await s.call('POST', '/mj/submit/imagine', { body: { prompt: 'a ForbiddenWord here' } });
+    expect(r.status).toBe(400);
+    expect(r.body).toMatchObject({ code: 24, result: null, properties: { bannedWord: 'forbiddenword' } });
+  });
+
+  it('answers code 3 with HTTP 404 for an action on an unknown parent', async () => {
+    const r = await s.call('POST', '/mj/submit/action', { body: { taskId: 'mj_AAAAAAAAAAAAAAAAAAAA', customId: 'MJ::JOB::upsample::1::x' } });
+    expect(r.status).toBe(404);
+    expect(r.body.code).toBe(3);
+  });
+
+  it('answers code 3 with HTTP 404 for a modal on an unknown task', async () => {
+    const r = await s.call('POST', '/mj/submit/modal', { body: { taskId: '1689231405853400', prompt: 'x' } });
+    expect(r.status).toBe(404);
+    expect(r.body.code).toBe(3);
+  });
+
+  it('refuses an action on a parent that has not finished with code 4', async () => {
+    const parent = await s.call('POST', '/mj/submit/imagine', { body: { prompt: 'unfinished' } });
+    const r = await s.call('POST', '/mj/submit/action', { body: { taskId: parent.body.result, customId: 'MJ::JOB::upsample::1::x' } });
+    expect(r.status).toBe(400);
+    expect(r.body.code).toBe(4);
+    expect(r.body.description).toMatch(/^taskId: parent task must be SUCCESS/);
+  });
+
+  it('answers 404 for fetch of an unknown id', async () => {
+    const r = await s.call('GET', '/mj/task/mj_AAAAAAAAAAAAAAAAAAAA/fetch');
+    expect(r.status).toBe(404);
+    expect(r.body.code).toBe(3);
+  });
+
+  it('lists by condition, omitting unknown ids', async () => {
+    const a = await s.call('POST', '/mj/submit/imagine', { body: { prompt: 'a' } });
+    const b = await s.call('POST', '/mj/submit/imagine', { body: { prompt: 'b' } });
+    const r = await s.call('POST', '/mj/task/list-by-condition', { body: { ids: [a.body.result, 'nope', 'mj_AAAAAAAAAAAAAAAAAAAA', b.body.result] } });
+    expect(r.status).toBe(200);
+    expect(r.body.map((t: { id: string }) => t.id).sort()).toEqual([a.body.result, b.body.result].sort());
+    const empty = await s.call('POST', '/mj/task/list-by-condition', { body: {} });
+    expect(empty.body).toEqual([]);
+  });
+
+  it('lists the tenant latest tasks and its queue', async () => {
+    const r = await s.call('POST', '/mj/submit/imagine', { body: { prompt: 'listed' } });
+    const list = await s.call('GET', '/mj/task/list');
+    expect(list.body[0].id).toBe(r.body.result);
+    expect(list.body.length).toBeLessThanOrEqual(100);
+    const queue = await s.call('GET', '/mj/task/queue');
+    expect(queue.body.map((t: { id: string }) => t.id)).toContain(r.body.result);
+    expect(queue.body.every((t: { status: string }) => t.status === 'NOT_START' || t.status === 'SUBMITTED' || t.status === 'IN_PROGRESS')).toBe(true);
+    const times = queue.body.map((t: { submitTime: number }) => t.submitTime);
+    expect([...times].sort((x, y) => x - y)).toEqual(times);
+  });
+});
+
+describe('authentication', () => {
+  let s: Stack;
+  beforeAll(async () => {
+    s = await startStack({ worker: false });
+  });
+  afterAll(() => s.close());
+
+  it('accepts Bearer, a bare Authorization and mj-api-secret', async () => {
+    for (const headers of [{ authorization: `Bearer ${KEYS.acme}` }, { authorization: KEYS.acme }, { 'mj-api-secret': KEYS.acme }]) {
+      const r = await s.call('POST', '/mj/submit/imagine', { key: null, headers, body: { prompt: 'auth' } });
+      expect(r.status).toBe(200);
+    }
+  });
+
+  it('answers 401 with a JSON body for a missing or unknown key', async () => {
+    for (const key of [null, 'sk-wrong-0123456789']) {
+      const r = await s.call('POST', '/mj/submit/imagine', { key, body: { prompt: 'x' } });
+      expect(r.status).toBe(401);
+      expect(r.body.description).toMatch(/API key/);
+      const v1 = await s.call('GET', '/v1/tasks/mj_AAAAAAAAAAAAAAAAAAAA', { key });
+      expect(v1.status).toBe(401);
+      expect(v1.body.error.type).toBe('authentication_error');
+    }
+  });
+
+  it('leaves /healthz and /readyz open', async () => {
+    expect((await s.call('GET', '/healthz', { key: null })).status).toBe(200);
+    expect((await s.call('GET', '/readyz', { key: null })).body).toEqual({ status: 'ready' });
+  });
+});
+
+describe('backlog limit', () => {
+  let s: Stack;
+  beforeAll(async () => {
+    s = await startStack({ worker: false, env: { MAX_QUEUE_DEPTH: '2' } });
+  });
+  afterAll(() => s.close());
+
+  it('refuses with code 23 and HTTP 429 once MAX_QUEUE_DEPTH tasks wait', async () => {
+    await s.call('POST', '/mj/submit/imagine', { body: { prompt: '1' } });
+    await s.call('POST', '/mj/submit/imagine', { body: { prompt: '2' } });
+    const before = (await s.keys()).length;
+    const r = await s.call('POST', '/mj/submit/imagine', { body: { prompt: '3' } });
+    expect(r.status).toBe(429);
+    expect(r.body).toMatchObject({ code: 23, result: null });
+    expect(r.headers.get('retry-after')).toBeTruthy();
+    expect((await s.keys()).length).toBe(before);
+  });
+});
+
+describe('rate limit', () => {
+  let s: Stack;
+  beforeAll(async () => {
+    s = await startStack({ worker: false, env: { RATE_LIMIT_PER_MINUTE: '3' } });
+  });
+  afterAll(() => s.close());
+
+  it('answers 429 with Retry-After past the per-tenant limit, and other tenants still submit', async () => {
+    for (let i = 0; i < 3; i++) expect((await s.call('POST', '/mj/submit/imagine', { body: { prompt: `p${i}` } })).status).toBe(200);
+    const r = await s.call('POST', '/mj/submit/imagine', { body: { prompt: 'over' } });
+    expect(r.status).toBe(429);
+    expect(Number(r.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect((await s.call('POST', '/mj/submit/imagine', { key: KEYS.beta, body: { prompt: 'beta' } })).status).toBe(200);
+  });
+});

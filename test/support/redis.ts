@@ -1,0 +1,99 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+
+/** A Redis this test run owns: it can be stopped and started again (fault tests). */
+export interface LaunchedRedis {
+  url: string;
+  stop(): Promise<void>;
+  start(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export const hasRedisServer = () => spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status === 0;
+
+async function waitReady(url: string, up: boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const r = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 500 });
+    r.on('error', () => undefined);
+    const ok = await r
+      .connect()
+      .then(() => r.ping())
+      .then(() => true)
+      .catch(() => false);
+    r.disconnect();
+    if (ok === up) return;
+    await new Promise((res) => setTimeout(res, 50));
+  }
+  throw new Error(`redis at ${url} did not become ${up ? 'ready' : 'unreachable'}`);
+}
+
+/** Starts `redis-server` from PATH on a free port, with no persistence and noeviction. */
+export async function launchRedisServer(): Promise<LaunchedRedis> {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'relayq-redis-'));
+  const url = `redis://127.0.0.1:${port}`;
+  let proc: ChildProcess | null = null;
+  const start = async () => {
+    proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--maxmemory-policy', 'noeviction'], {
+      stdio: 'ignore',
+    });
+    await waitReady(url, true);
+  };
+  const stop = async () => {
+    const p = proc;
+    proc = null;
+    if (!p || p.exitCode !== null) return;
+    const exited = new Promise((res) => p.once('exit', res));
+    p.kill('SIGKILL');
+    await exited;
+    await waitReady(url, false);
+  };
+  await start();
+  return {
+    url,
+    start,
+    stop,
+    async close() {
+      await stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A Redis container, where Docker works and no redis-server binary is installed. */
+export async function launchRedisContainer(): Promise<LaunchedRedis> {
+  const { GenericContainer } = await import('testcontainers');
+  const container = await new GenericContainer('redis:7-alpine').withExposedPorts(6379).start();
+  const url = `redis://${container.getHost()}:${container.getMappedPort(6379)}`;
+  return {
+    url,
+    start: async () => {
+      await container.restart();
+    },
+    stop: async () => {
+      await container.stop({ remove: false });
+    },
+    close: async () => {
+      await container.stop();
+    },
+  };
+}
+
+/** redis-server when on PATH, else Testcontainers. */
+export const launchRedis = () => (hasRedisServer() ? launchRedisServer() : launchRedisContainer());

@@ -1,0 +1,47 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../shared/config.js';
+
+describe('config', () => {
+  it('has the defaults of SPEC §2', () => {
+    const c = loadConfig({});
+    expect(c).toMatchObject({
+      REDIS_URL: 'redis://127.0.0.1:6379',
+      QUEUE_PREFIX: 'relayq',
+      QUEUE_SHARDS: 1,
+      HOST: '127.0.0.1',
+      PORT: 8080,
+      API_KEYS: [],
+      TASK_RETENTION_SECONDS: 604800,
+      SYNC_WAIT_SECONDS: 60,
+      MAX_BODY_BYTES: 26214400,
+      MAX_QUEUE_DEPTH: 100000,
+      WEBHOOK_ALLOW_PRIVATE: false,
+      LOG_LEVEL: 'info',
+      RATE_LIMIT_PER_MINUTE: 600,
+      MJ_UPSTREAM_TIMEOUT_SECONDS: 600,
+      SHUTDOWN_GRACE_SECONDS: 30,
+    });
+    expect(c.WORKER_QUEUES).toEqual(['mj', 'image', 'audio', 'text', 'webhook']);
+  });
+
+  it('reads tenant:secret pairs', () => {
+    const c = loadConfig({ API_KEYS: 'acme:sk-1234567890, beta:sk-abcdefghij' });
+    expect(c.API_KEYS).toEqual([
+      { tenant: 'acme', secret: 'sk-1234567890' },
+      { tenant: 'beta', secret: 'sk-abcdefghij' },
+    ]);
+  });
+
+  it('lists every bad variable at once and never echoes a secret', () => {
+    let err: unknown;
+    try {
+      loadConfig({ PORT: 'eighty', WORKER_QUEUES: 'mj,video', API_KEYS: 'nocolon-supersecretvalue', REDIS_URL: 'http://x' });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    const problems = (err as ConfigError).problems.join('\n');
+    for (const name of ['PORT', 'WORKER_QUEUES', 'API_KEYS', 'REDIS_URL']) expect(problems).toContain(name);
+    expect(problems).not.toContain('supersecretvalue');
+  });
+});
