@@ -72,6 +72,8 @@ const schema = z.object({
   MJ_CONCURRENCY: int(1, 1000).default(20),
   MJ_BANNED_WORDS: csv.default([]),
   JOB_ATTEMPTS: int(1, 50).default(5),
+  /** BullMQ job lock; a dead worker's job is taken over after about this long. */
+  WORKER_LOCK_MS: int(500).default(30000),
   RETRY_BASE_DELAY_MS: int(1).default(1000),
   UPSTREAM_TIMEOUT_SECONDS: int(1).default(60),
   SIM_PORT: int(0, 65535).default(8090),

@@ -116,6 +116,8 @@ export function createDispatcher(deps: DispatchDeps) {
             prefix: keyspace(config.QUEUE_PREFIX, p).bullPrefix,
             concurrency: config.MJ_CONCURRENCY,
             maxStalledCount: 3,
+            lockDuration: config.WORKER_LOCK_MS,
+            stalledInterval: config.WORKER_LOCK_MS,
             settings: { backoffStrategy: (made: number, _type?: string, err?: Error) => backoffDelay(made, config.RETRY_BASE_DELAY_MS, err) },
           });
           worker.on('error', (err) => log.warn({ err, queue }, 'worker connection error'));

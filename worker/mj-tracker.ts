@@ -162,14 +162,16 @@ export function createMjTracker(deps: TrackerDeps) {
       await redis.hset(inflight, id, JSON.stringify({ ...entry, missingSince: now }));
       return;
     }
-    const lost = entry.missingSince !== null && now - entry.missingSince > lostAfterMs;
+    const missing = entry.missingSince !== null;
+    const lost = missing && now - entry.missingSince! > lostAfterMs;
     const stale = now - entry.changedAt > timeoutMs;
     if (lost || stale) {
-      const message = lost
+      // A task the upstream no longer returns gets that reason, whichever limit came first.
+      const message = missing
         ? `upstream no longer reports this task (missing for ${Math.round((now - entry.missingSince!) / 1000)} s)`
         : `upstream made no progress for ${formatDuration(timeoutMs)}`;
-      log.warn({ taskId: id, channel: entry.channel, lost }, 'upstream task timed out');
-      await apply(p, id, entry, { status: 'failed', patch: { completed_at: now, error: errorOf('timeout', lost ? 'upstream_lost' : 'upstream_timeout', message) } });
+      log.warn({ taskId: id, channel: entry.channel, missing }, 'upstream task timed out');
+      await apply(p, id, entry, { status: 'failed', patch: { completed_at: now, error: errorOf('timeout', missing ? 'upstream_lost' : 'upstream_timeout', message) } });
       await deps.client(entry.channel)?.cancel(entry.upstreamId).catch(() => undefined);
     }
   }

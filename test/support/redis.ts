@@ -43,14 +43,14 @@ async function waitReady(url: string, up: boolean, timeoutMs = 10_000): Promise<
   throw new Error(`redis at ${url} did not become ${up ? 'ready' : 'unreachable'}`);
 }
 
-/** Starts `redis-server` from PATH on a free port, with no persistence and noeviction. */
-export async function launchRedisServer(): Promise<LaunchedRedis> {
+/** Starts `redis-server` from PATH on a free port with noeviction; with `persist`, AOF keeps data across restarts. */
+export async function launchRedisServer(opts: { persist?: boolean } = {}): Promise<LaunchedRedis> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'relayq-redis-'));
   const url = `redis://127.0.0.1:${port}`;
   let proc: ChildProcess | null = null;
   const start = async () => {
-    proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--maxmemory-policy', 'noeviction'], {
+    proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', opts.persist ? 'yes' : 'no', '--appendfsync', 'always', '--dir', dir, '--maxmemory-policy', 'noeviction'], {
       stdio: 'ignore',
     });
     await waitReady(url, true);
@@ -96,4 +96,4 @@ export async function launchRedisContainer(): Promise<LaunchedRedis> {
 }
 
 /** redis-server when on PATH, else Testcontainers. */
-export const launchRedis = () => (hasRedisServer() ? launchRedisServer() : launchRedisContainer());
+export const launchRedis = (opts: { persist?: boolean } = {}) => (hasRedisServer() ? launchRedisServer(opts) : launchRedisContainer());
