@@ -48,7 +48,7 @@ describe('MJ cancel', () => {
     const submitted = () => s.sim.requests.filter((q) => q.path === '/mj/submit/imagine').length;
     const before = submitted();
     const { body } = await s.call('POST', '/mj/submit/imagine', { body: { prompt: 'hanging submit' } });
-    await waitFor(async () => (await s.redis.exists(jobKey(body.result))) && (await s.call('GET', `/v1/tasks/${body.result}`)).body.attempts === 1, { what: 'the worker to take the job' });
+    await waitFor(async () => submitted() === before + 1, { what: 'the upstream to hold the submit' });
     const other = await startApi(s.config, createLogger('silent'));
     try {
       const r = await client(other.url)('POST', `/mj/task/${body.result}/cancel`);
