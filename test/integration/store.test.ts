@@ -1,0 +1,87 @@
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { inject } from 'vitest';
+import { loadConfig } from '../../shared/config.js';
+import { newTaskId } from '../../shared/ids.js';
+import { createQueues, type Queues } from '../../shared/queues.js';
+import { newTask } from '../../shared/tasks/new.js';
+import { createTaskStore, type TaskStore } from '../../shared/tasks/store.js';
+
+describe('task store', () => {
+  let redis: Redis;
+  let queues: Queues;
+  let store: TaskStore;
+  const prefix = `t${randomBytes(5).toString('hex')}`;
+  const config = loadConfig({ QUEUE_PREFIX: prefix, TASK_RETENTION_SECONDS: '120' });
+  const make = () => newTask({ id: newTaskId({ queue: 'mj', shard: 0 }), kind: 'mj.imagine', tenant: 'acme' });
+  const blob = { type: 'image/png', data: Buffer.from([1, 2, 3]) };
+
+  beforeAll(() => {
+    redis = new Redis(inject('redisUrl'), { maxRetriesPerRequest: null });
+    queues = createQueues({ redis, prefix, shards: 1 });
+    store = createTaskStore({ redis, queues, config });
+  });
+  afterAll(async () => {
+    const keys = await redis.keys(`${prefix}:*`);
+    if (keys.length) await redis.del(...keys);
+    await queues.close();
+    redis.disconnect();
+  });
+
+  it('reads back exactly what it wrote', async () => {
+    const t = make();
+    await store.create(t, { blobs: { image0: blob } });
+    expect(await store.get(t.id)).toEqual(t);
+    expect((await store.blobs(t.id)).image0).toEqual(blob);
+  });
+
+  it('moves status forward only', async () => {
+    const t = make();
+    await store.create(t);
+    expect(await store.update(t, { status: 'running' })).toEqual({ applied: true, status: 'running' });
+    expect(await store.update(t, { status: 'queued' })).toEqual({ applied: false, status: 'running' });
+    expect(await store.update(t, { status: 'succeeded', patch: { progress: 100 } })).toEqual({ applied: true, status: 'succeeded' });
+    expect(await store.update(t, { status: 'failed' })).toEqual({ applied: false, status: 'succeeded' });
+    expect(await store.update(t, { patch: { progress: 3 } })).toEqual({ applied: false, status: 'succeeded' });
+    expect((await store.get(t.id))?.progress).toBe(100);
+  });
+
+  it('applies a change only from the statuses it names', async () => {
+    const t = make();
+    await store.create(t);
+    expect(await store.update(t, { status: 'running', from: ['requires_action'] })).toEqual({ applied: false, status: 'queued' });
+    expect(await store.update(t, { status: 'running', from: ['queued'] })).toEqual({ applied: true, status: 'running' });
+  });
+
+  it('keeps an unfinished task forever and a finished one, with its blobs, for TASK_RETENTION_SECONDS', async () => {
+    const t = make();
+    await store.create(t, { blobs: { image0: blob } });
+    const key = `${prefix}:{mj}:task:${t.id}`;
+    const blobs = `${prefix}:{mj}:blobs:${t.id}`;
+    expect(await redis.ttl(key)).toBe(-1);
+    await store.update(t, { status: 'failed' });
+    expect(await redis.ttl(key)).toBeGreaterThan(100);
+    expect(await redis.ttl(blobs)).toBeGreaterThan(100);
+    expect(await redis.zscore(`${prefix}:{mj}:tenant:acme:active`, t.id)).toBeNull();
+  });
+
+  it('writes nothing when the job cannot be added', async () => {
+    const t = make();
+    const before = await redis.keys(`${prefix}:*`);
+    // BullMQ refuses these options; the whole transaction must be dropped with it.
+    await expect(store.create(t, { blobs: { image0: blob }, job: { name: 'mj.submit', data: { taskId: t.id }, options: { priority: 1.5 } } })).rejects.toThrow();
+    expect((await redis.keys(`${prefix}:*`)).sort()).toEqual(before.sort());
+  });
+
+  it('annotates a finished task but never resurrects an expired one', async () => {
+    const t = make();
+    await store.create(t);
+    await store.update(t, { status: 'succeeded' });
+    expect(await store.annotate(t.id, { seed: '42' })).toBe(true);
+    expect((await store.get(t.id))?.seed).toBe('42');
+    const gone = make();
+    expect(await store.annotate(gone.id, { seed: '1' })).toBe(false);
+    expect(await redis.exists(`${prefix}:{mj}:task:${gone.id}`)).toBe(0);
+  });
+});

@@ -1,0 +1,42 @@
+import { describe, expect, it } from 'vitest';
+import { PermanentUpstreamError, RetryableUpstreamError } from '../../shared/errors.js';
+import { backoffDelay } from '../../worker/dispatch.js';
+import { parseRetryAfter, RETRYABLE_STATUSES } from '../../worker/upstream/http.js';
+
+describe('retry classification', () => {
+  it('retries exactly the statuses of SPEC §7', () => {
+    expect([...RETRYABLE_STATUSES].sort((a, b) => a - b)).toEqual([408, 409, 425, 429, 500, 502, 503, 504]);
+  });
+
+  it('reads Retry-After as seconds or an HTTP date', () => {
+    expect(parseRetryAfter('3')).toBe(3000);
+    expect(parseRetryAfter('0.5')).toBe(500);
+    const now = Date.parse('2026-01-01T00:00:00Z');
+    expect(parseRetryAfter('Thu, 01 Jan 2026 00:00:10 GMT', now)).toBe(10_000);
+    expect(parseRetryAfter(null)).toBeUndefined();
+    expect(parseRetryAfter('later')).toBeUndefined();
+  });
+});
+
+describe('backoff', () => {
+  const mid = () => 0.5;
+  it('grows exponentially from the base delay, with jitter in the upper half', () => {
+    const err = new RetryableUpstreamError('503', 503);
+    expect(backoffDelay(1, 1000, err, () => 0)).toBe(500);
+    expect(backoffDelay(1, 1000, err, () => 0.999)).toBeLessThan(1000);
+    expect(backoffDelay(2, 1000, err, mid)).toBe(1500);
+    expect(backoffDelay(3, 1000, err, mid)).toBe(3000);
+  });
+
+  it('honours Retry-After over the schedule', () => {
+    expect(backoffDelay(1, 1000, new RetryableUpstreamError('429', 429, 7000), () => 0)).toBe(7000);
+  });
+
+  it('is capped at ten minutes', () => {
+    expect(backoffDelay(30, 1000, new Error('x'), () => 0.999)).toBeLessThanOrEqual(600_000);
+  });
+
+  it('treats a permanent error like any other for delay (it is never retried anyway)', () => {
+    expect(backoffDelay(1, 10, new PermanentUpstreamError('400'), mid)).toBe(7);
+  });
+});
