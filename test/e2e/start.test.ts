@@ -1,0 +1,53 @@
+import { randomBytes } from 'node:crypto';
+import { afterAll, describe, expect, inject, it } from 'vitest';
+import { killGroup, run, runRole, type Proc } from '../support/proc.js';
+import { client, mjUntil } from '../support/stack.js';
+
+const procs: Proc[] = [];
+afterAll(() => procs.forEach((p) => killGroup(p)));
+const prefix = () => `e${randomBytes(4).toString('hex')}`;
+
+describe('npm start', () => {
+  it('prints a key once, simulates the upstream loudly, and runs an imagine to SUCCESS', async () => {
+    const p = run('npm', ['start'], { REDIS_URL: inject('redisUrl'), PORT: '0', QUEUE_PREFIX: prefix(), SIM_MJ_DURATION_MS: '300' });
+    procs.push(p);
+    const [, key] = await p.waitForOutput(/^\s+(sk-[A-Za-z0-9]{40})$/m);
+    const [, url] = await p.waitForOutput(/listening on (http:\/\/\S+)/);
+    expect(p.out()).toMatch(/SIMULATOR/);
+    expect(p.out().split(key!).length - 1).toBe(1); // printed once, never logged
+    const call = client(url!);
+    const r = await call('POST', '/mj/submit/imagine', { key: key!, body: { prompt: 'a cat in a hat' } });
+    expect(r.body.code).toBe(1);
+    const done = await mjUntil(call, r.body.result, ['SUCCESS'], key!);
+    expect(done.imageUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/sim\/image\//);
+    expect(p.out()).not.toMatch(/authorization|bearer/i); // request logs carry no credentials
+    killGroup(p, 'SIGTERM');
+    expect(await p.exited).toBe(0);
+  });
+});
+
+describe('split roles refuse a bad start with one readable line', () => {
+  it.each([
+    ['api/main.ts', 'API_KEYS is empty'],
+    ['worker/main.ts', 'API_KEYS is empty'],
+  ])('%s without API_KEYS', async (entry, reason) => {
+    const p = runRole(entry, { REDIS_URL: inject('redisUrl'), PORT: '0' });
+    expect(await p.exited).toBe(1);
+    expect(p.err()).toContain(reason);
+    expect(p.err().trim().split('\n')).toHaveLength(1);
+  });
+
+  it('lists every invalid variable', async () => {
+    const p = runRole('api/main.ts', { PORT: 'http', QUEUE_SHARDS: '0', API_KEYS: 'acme:sk-0123456789' });
+    expect(await p.exited).toBe(1);
+    expect(p.err()).toMatch(/PORT/);
+    expect(p.err()).toMatch(/QUEUE_SHARDS/);
+  });
+
+  it('says when Redis is unreachable', async () => {
+    const p = runRole('worker/main.ts', { REDIS_URL: 'redis://:hunter2@127.0.0.1:1', API_KEYS: 'acme:sk-0123456789' });
+    expect(await p.exited).toBe(1);
+    expect(p.err()).toMatch(/Redis unreachable at redis:\/\/\*\*\*@127\.0\.0\.1:1/);
+    expect(p.err()).not.toContain('hunter2');
+  });
+});

@@ -1,0 +1,65 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { killGroup, runRole, type Proc } from '../support/proc.js';
+import { KEYS, mjUntil, startStack, waitFor, type Stack } from '../support/stack.js';
+
+/** SPEC §8.1 and §8.6 with real worker processes. */
+describe('worker processes', () => {
+  let s: Stack;
+  const procs: Proc[] = [];
+  beforeAll(async () => {
+    s = await startStack({ worker: false, sim: { mjDurationMs: 300 }, env: { WORKER_LOCK_MS: '1000' } });
+  });
+  afterAll(async () => {
+    procs.forEach((p) => killGroup(p));
+    await s.close();
+  });
+
+  const env = () => ({
+    REDIS_URL: s.config.REDIS_URL,
+    QUEUE_PREFIX: s.config.QUEUE_PREFIX,
+    API_KEYS: `acme:${KEYS.acme}`,
+    MJ_UPSTREAM_URL: s.sim.url,
+    MJ_POLL_INTERVAL_MS: '50',
+    RETRY_BASE_DELAY_MS: '5',
+    WORKER_LOCK_MS: '1000',
+    LOG_LEVEL: 'info',
+  });
+  const worker = (extra: Record<string, string> = {}) => {
+    const p = runRole('worker/main.ts', { ...env(), ...extra });
+    procs.push(p);
+    return p;
+  };
+  const submits = () => s.sim.requests.filter((r) => r.path === '/mj/submit/imagine').length;
+
+  it('recovers a job whose worker was SIGKILLed mid-call on another worker', async () => {
+    s.sim.faults.add({ route: 'submit', kind: 'hang', times: 1 });
+    const first = worker();
+    await first.waitForOutput(/workers started/);
+    const before = submits();
+    const { body } = await s.call('POST', '/mj/submit/imagine', { body: { prompt: 'outlives its worker' } });
+    await waitFor(async () => submits() === before + 1, { what: 'the first worker to call upstream' });
+    killGroup(first, 'SIGKILL');
+    await first.exited;
+    const second = worker();
+    await second.waitForOutput(/workers started/);
+    const done = await mjUntil(s.call, body.result, ['SUCCESS'], undefined, 20_000);
+    expect(done.status).toBe('SUCCESS');
+    killGroup(second, 'SIGTERM');
+    expect(await second.exited).toBe(0);
+  });
+
+  it('finishes the job in hand on SIGTERM, then exits 0', async () => {
+    s.sim.faults.add({ route: 'submit', kind: 'latency', ms: 1500, times: 1 });
+    const w = worker({ SHUTDOWN_GRACE_SECONDS: '10' });
+    await w.waitForOutput(/workers started/);
+    const before = submits();
+    const { body } = await s.call('POST', '/mj/submit/imagine', { body: { prompt: 'finish me' } });
+    await waitFor(async () => submits() === before + 1, { what: 'the worker to call upstream' });
+    killGroup(w, 'SIGTERM');
+    expect(await w.exited).toBe(0);
+    // The submit completed before exit: the task is running upstream, not back in the queue.
+    const t = (await s.call('GET', `/v1/tasks/${body.result}`)).body;
+    expect(t.status).toBe('running');
+    expect(submits()).toBe(before + 1);
+  });
+});
