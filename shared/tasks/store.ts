@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { Job } from 'bullmq';
+import { Job, type JobsOptions } from 'bullmq';
 import type { Result } from 'ioredis';
 import type { Config, QueueName } from '../config.js';
 import { StoreUnavailableError } from '../errors.js';
@@ -12,7 +12,6 @@ import type { Task, TaskPatch, TaskStatus } from './model.js';
 const UPDATE_LUA = readFileSync(new URL('./update.lua', import.meta.url), 'utf8');
 
 declare module 'ioredis' {
-  // eslint-disable-next-line @typescript-eslint/no-unused-vars
   interface RedisCommander<Context> {
     relayqTaskUpdate(...args: (string | number)[]): Result<[number, string] | null, Context>;
     relayqTaskAnnotate(...args: string[]): Result<number, Context>;
@@ -30,7 +29,7 @@ export type Blobs = Record<string, Blob>;
 export interface JobSpec {
   name: string;
   data: Record<string, unknown>;
-  options: import('bullmq').JobsOptions;
+  options: JobsOptions;
 }
 
 export interface UpdateResult {

@@ -125,7 +125,7 @@ describe('authentication', () => {
   afterAll(() => s.close());
 
   it('accepts Bearer, a bare Authorization and mj-api-secret', async () => {
-    for (const headers of [{ authorization: `Bearer ${KEYS.acme}` }, { authorization: KEYS.acme }, { 'mj-api-secret': KEYS.acme }]) {
+    for (const headers of [{ authorization: `Bearer ${KEYS.acme}` }, { authorization: KEYS.acme }, { 'mj-api-secret': KEYS.acme }] as Record<string, string>[]) {
       const r = await s.call('POST', '/mj/submit/imagine', { key: null, headers, body: { prompt: 'auth' } });
       expect(r.status).toBe(200);
     }

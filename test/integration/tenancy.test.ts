@@ -21,15 +21,17 @@ describe('tenant isolation', () => {
 
   const beta = { key: KEYS.beta };
 
-  it.each([
-    ['GET', () => `/mj/task/${done}/fetch`, undefined],
-    ['GET', () => `/mj/task/${done}/image-seed`, undefined],
-    ['POST', () => `/mj/task/${queued}/cancel`, undefined],
-    ['GET', () => `/v1/tasks/${done}`, undefined],
-    ['POST', () => `/v1/tasks/${queued}/cancel`, undefined],
-    ['POST', () => '/mj/submit/action', () => ({ taskId: done, customId: 'MJ::JOB::upsample::1::x' })],
-    ['POST', () => '/mj/submit/modal', () => ({ taskId: modal, prompt: 'steal', maskBase64: PNG })],
-  ] as const)('%s %s answers 404 to another tenant', async (method, path, body) => {
+  const cases: [string, string, () => string, (() => unknown) | undefined][] = [
+    ['fetch', 'GET', () => `/mj/task/${done}/fetch`, undefined],
+    ['image-seed', 'GET', () => `/mj/task/${done}/image-seed`, undefined],
+    ['MJ cancel', 'POST', () => `/mj/task/${queued}/cancel`, undefined],
+    ['generic get', 'GET', () => `/v1/tasks/${done}`, undefined],
+    ['generic cancel', 'POST', () => `/v1/tasks/${queued}/cancel`, undefined],
+    ['action on a foreign parent', 'POST', () => '/mj/submit/action', () => ({ taskId: done, customId: 'MJ::JOB::upsample::1::x' })],
+    ['modal on a foreign task', 'POST', () => '/mj/submit/modal', () => ({ taskId: modal, prompt: 'steal', maskBase64: PNG })],
+  ];
+
+  it.each(cases)('%s answers 404 to another tenant', async (_label, method, path, body) => {
     const r = await s.call(method, path(), { ...beta, body: body?.() });
     expect(r.status).toBe(404);
     expect(JSON.stringify(r.body)).not.toContain('acme secret plan');

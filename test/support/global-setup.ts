@@ -11,7 +11,6 @@ let launched: LaunchedRedis | null = null;
 
 /** REDIS_URL when set; else a redis-server of our own on a free port; else a container. */
 export async function setup(project: TestProject) {
-  // eslint-disable-next-line no-restricted-properties
   const fromEnv = process.env.REDIS_URL;
   if (fromEnv) {
     project.provide('redisUrl', fromEnv);
