@@ -50,6 +50,7 @@ export async function launchRedisServer(opts: { persist?: boolean } = {}): Promi
   const url = `redis://127.0.0.1:${port}`;
   let proc: ChildProcess | null = null;
   const start = async () => {
+    if (proc && proc.exitCode === null) return; // already running
     proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', opts.persist ? 'yes' : 'no', '--appendfsync', 'always', '--dir', dir, '--maxmemory-policy', 'noeviction'], {
       stdio: 'ignore',
     });
