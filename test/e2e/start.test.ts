@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { killGroup, run, runRole, type Proc } from '../support/proc.js';
+import { groupExited, killGroup, run, runRole, type Proc } from '../support/proc.js';
 import { client, mjUntil } from '../support/stack.js';
 
 const procs: Proc[] = [];
@@ -23,8 +23,9 @@ describe('npm start', () => {
     expect(p.out()).not.toMatch(/authorization|bearer/i); // request logs carry no credentials
     // npm re-raises the signal, so its own status says little; relayq's shutdown is in the log.
     killGroup(p, 'SIGTERM');
-    await p.exited;
+    await groupExited(p);
     expect(p.out()).toMatch(/"signal":"SIGTERM","msg":"shutting down"/);
+    expect(p.out()).not.toMatch(/shutdown failed/);
   });
 });
 

@@ -54,3 +54,17 @@ export function killGroup(p: Proc, signal: NodeJS.Signals = 'SIGKILL') {
     // already gone
   }
 }
+
+/** Resolves once no process of the group is left (npm and the node process it started). */
+export async function groupExited(p: Proc, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      process.kill(-p.child.pid!, 0);
+    } catch {
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error('process group still running');
+}
