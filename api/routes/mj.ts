@@ -111,7 +111,7 @@ export function mjRoutes(deps: MjRouteDeps, mode: Mode) {
       return submit(req, 'mj.swap_face', mj, { source: parseDataUrl(b.sourceBase64) as Blob, target: parseDataUrl(b.targetBase64) as Blob });
     });
 
-    app.post('/submit/action', async (req, reply) => {
+    app.post('/submit/action', async (req) => {
       const b = parse(s.actionBody, req.body);
       const parent = await visibleTask(req, b.taskId, 'parent task');
       if (parent.status !== 'succeeded') throw new ValidationError('taskId', `parent task must be SUCCESS (it is ${toMjTask(parent).status})`);
@@ -138,7 +138,6 @@ export function mjRoutes(deps: MjRouteDeps, mode: Mode) {
         build: (id) => newTask({ id, kind: 'mj.action', tenant: req.principal.tenant, status: 'requires_action', mj, upstream }),
       });
       const finalPrompt = typeof parent.properties.finalPrompt === 'string' && parent.kind !== 'mj.imagine' ? parent.properties.finalPrompt : mj.prompt;
-      void reply.status(200);
       return { code: MJ_CODES.EXISTED, description: 'Waiting for window confirm', result: task.id, properties: { finalPrompt, remix: true } };
     });
 

@@ -118,3 +118,23 @@ describe('MJ submit retries', () => {
     expect(calls).toBe(4);
   });
 });
+
+describe('worker slots', () => {
+  let s: Stack;
+  beforeAll(async () => {
+    s = await startStack({ env: { MJ_CONCURRENCY: '1' } });
+  });
+  afterAll(() => s.close());
+
+  it('are free while upstream work runs: one slot keeps five long MJ tasks in progress at once', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) ids.push((await s.call('POST', '/mj/submit/imagine', { body: { prompt: `slow ${i} --sim-ms 4000` } })).body.result);
+    await waitFor(
+      async () => {
+        const r = await s.call('POST', '/mj/task/list-by-condition', { body: { ids } });
+        return r.body.length === 5 && r.body.every((t: { status: string }) => t.status === 'IN_PROGRESS');
+      },
+      { timeoutMs: 4000, what: 'all five tasks in progress together' },
+    );
+  });
+});
