@@ -46,7 +46,8 @@ export function mjRoutes(deps: MjRouteDeps, mode: Mode) {
     customId: null,
     dimensions: null,
     link: null,
-    ...fields,
+    // Absent optional fields keep their defaults.
+    ...(Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined)) as typeof fields),
   });
 
   function checkBanned(prompt: string) {

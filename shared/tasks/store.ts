@@ -145,6 +145,15 @@ export function createTaskStore(deps: { redis: RedisClient; queues: Queues; conf
     void (j.addJob(m as never) as Promise<unknown>).catch(() => undefined);
   }
 
+  async function getMany(ids: string[]): Promise<Task[]> {
+    const valid = ids.map((id) => ({ id, p: place(id) })).filter((x): x is { id: string; p: Placement } => x.p !== null);
+    if (valid.length === 0) return [];
+    return io(async () => {
+      const results = await Promise.all(valid.map(({ id, p }) => redis.hgetall(ks(p).task(id))));
+      return results.map(decode).filter((t): t is Task => t !== null);
+    });
+  }
+
   return {
     async create(task, opts = {}) {
       const p = place(task.id);
@@ -167,15 +176,7 @@ export function createTaskStore(deps: { redis: RedisClient; queues: Queues; conf
       return io(async () => decode(await redis.hgetall(ks(p).task(id))));
     },
 
-    async getMany(ids) {
-      const valid = ids.map((id) => ({ id, p: place(id) })).filter((x): x is { id: string; p: Placement } => x.p !== null);
-      if (valid.length === 0) return [];
-      // One round trip per placement keeps a cluster pipeline inside one slot.
-      return io(async () => {
-        const results = await Promise.all(valid.map(({ id, p }) => redis.hgetall(ks(p).task(id))));
-        return results.map(decode).filter((t): t is Task => t !== null);
-      });
-    },
+    getMany,
 
     async update(task, change) {
       const p = place(task.id);
@@ -213,7 +214,7 @@ export function createTaskStore(deps: { redis: RedisClient; queues: Queues; conf
         for (const flat of perShard) for (let i = 0; i + 1 < flat.length; i += 2) entries.push({ id: flat[i]!, score: Number(flat[i + 1]) });
         entries.sort((a, b) => b.score - a.score);
         const ids = entries.slice(0, limit).map((e) => e.id);
-        const tasks = await this.getMany(ids);
+        const tasks = await getMany(ids);
         await pruneExpired(ids, tasks, (p) => ks(p).tenantTasks(tenant));
         return tasks;
       });
@@ -224,7 +225,7 @@ export function createTaskStore(deps: { redis: RedisClient; queues: Queues; conf
         const perShard = await Promise.all(
           placements(queue, config.QUEUE_SHARDS).map((p) => redis.zrange(ks(p).tenantActive(tenant), 0, 999)),
         );
-        return this.getMany(perShard.flat());
+        return getMany(perShard.flat());
       });
     },
 
