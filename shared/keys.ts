@@ -9,7 +9,10 @@ import type { Placement } from './ids.js';
  *
  *   <prefix>:{mj}:mj:*                 BullMQ's own keys (BullMQ prefix `<prefix>:{mj}`)
  *   <prefix>:{mj}:task:<id>            task hash, one JSON value per field
- *   <prefix>:{mj}:blobs:<id>           binary inputs of the task (hash of buffers)
+ *   <prefix>:{mj}:blobs:<id>           binary inputs and outputs of the task (hash of buffers)
+ *   <prefix>:{mj}:events:<id>          stream of the task's changes (SSE, waiting calls)
+ *   <prefix>:{mj}:tokens:<id>          stream of a streaming completion's chunks
+ *   <prefix>:{mj}:idem:<t>:<hash>      Idempotency-Key → task id, 24 h
  *   <prefix>:{mj}:tenant:<t>:tasks     zset of the tenant's task ids by creation time
  *   <prefix>:{mj}:tenant:<t>:active    zset of the tenant's unfinished task ids
  *   <prefix>:{mj}:inflight             hash id → upstream tracking record (MJ tracker)
@@ -28,6 +31,9 @@ export function keyspace(prefix: string, p: Placement) {
     bullPrefix: base,
     task: (id: string) => `${base}:task:${id}`,
     blobs: (id: string) => `${base}:blobs:${id}`,
+    events: (id: string) => `${base}:events:${id}`,
+    tokens: (id: string) => `${base}:tokens:${id}`,
+    idempotency: (tenant: string, keyHash: string) => `${base}:idem:${tenant}:${keyHash}`,
     tenantTasks: (tenant: string) => `${base}:tenant:${tenant}:tasks`,
     tenantActive: (tenant: string) => `${base}:tenant:${tenant}:active`,
     inflight: `${base}:inflight`,
@@ -46,4 +52,7 @@ export const globalKeys = (prefix: string) => ({
   rate: (tenant: string, window: number) => `${prefix}:rate:${tenant}:${window}`,
   trackerLock: (queue: QueueName) => `${prefix}:lock:tracker:${queue}`,
   cancelChannel: `${prefix}:cancel`,
+  /** Announces every change of one task (published by the update script). */
+  taskChannel: (id: string) => `${prefix}:task:${id}`,
+  models: `${prefix}:models`,
 });

@@ -29,7 +29,7 @@ export async function startWorker(config: Config, log: Logger): Promise<() => Pr
   if (!mjDefault && config.WORKER_QUEUES.includes('mj')) log.warn('MJ_UPSTREAM_URL is not set: MJ tasks will fail with "no MJ upstream channel"');
   const mjClient = (name: string | null): MjClient | null => (name === null || name === mjDefault?.channel.name ? mjDefault : null);
 
-  const tracker = createMjTracker({ config, redis, store, signals, log: log.child({ component: 'mj-tracker' }), client: mjClient });
+  const tracker = createMjTracker({ config, redis, store, log: log.child({ component: 'mj-tracker' }), client: mjClient });
   const processors: Processors = {
     'mj.submit': createMjSubmit({ store, tracker, client: mjClient }),
     'mj.seed': createMjSeed({ store, signals, prefix: config.QUEUE_PREFIX, client: mjClient }),

@@ -5,7 +5,6 @@ import { globalKeys, keyspace, placements } from '../shared/keys.js';
 import type { Logger } from '../shared/logger.js';
 import { parseProgress, type UpstreamTask } from '../shared/mj/protocol.js';
 import type { RedisClient } from '../shared/redis.js';
-import type { Signals } from '../shared/signals.js';
 import { errorOf, type Task } from '../shared/tasks/model.js';
 import type { TaskChange, TaskStore } from '../shared/tasks/store.js';
 import type { MjClient } from './upstream/mj-client.js';
@@ -27,7 +26,6 @@ export interface TrackerDeps {
   config: Pick<Config, 'QUEUE_PREFIX' | 'QUEUE_SHARDS' | 'MJ_UPSTREAM_TIMEOUT_SECONDS' | 'MJ_POLL_INTERVAL_MS'>;
   redis: RedisClient;
   store: TaskStore;
-  signals: Signals;
   log: Logger;
   client: (channel: string) => MjClient | null;
   /** Called after every change applied to a task (webhooks hook in here). */
@@ -103,10 +101,7 @@ export function createMjTracker(deps: TrackerDeps) {
       // Finished here (e.g. canceled by the client) while the upstream still works on it.
       if (res && !res.applied && res.status === 'canceled') await deps.client(entry.channel)?.cancel(entry.upstreamId).catch(() => undefined);
     }
-    if (res?.applied) {
-      await deps.signals.publish(`${prefix}:task:${id}`, res.status).catch(() => undefined);
-      await deps.onChange?.({ id, tenant: entry.tenant });
-    }
+    if (res?.applied) await deps.onChange?.({ id, tenant: entry.tenant });
     return !ended;
   }
 

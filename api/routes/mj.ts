@@ -3,6 +3,7 @@ import type { Config } from '../../shared/config.js';
 import { parseDataUrl } from '../../shared/dataurl.js';
 import { BannedPromptError, ConflictError, NotFoundError, ValidationError } from '../../shared/errors.js';
 import { parseTaskId } from '../../shared/ids.js';
+import { globalKeys } from '../../shared/keys.js';
 import { classifyCustomId } from '../../shared/mj/buttons.js';
 import { MJ_CODES, type MjSubmitResult } from '../../shared/mj/protocol.js';
 import { toMjTask } from '../../shared/mj/view.js';
@@ -199,7 +200,7 @@ export function mjRoutes(deps: MjRouteDeps, mode: Mode) {
       if (task.status !== 'succeeded' || !task.upstream?.id) throw new ValidationError('id', 'the task has no finished image yet');
       if (!task.seed) {
         // A worker asks the upstream; we wait on the task's signal channel (listening first).
-        const channel = `${config.QUEUE_PREFIX}:task:${task.id}`;
+        const channel = globalKeys(config.QUEUE_PREFIX).taskChannel(task.id);
         const job = submitter.jobFor('mj.seed', task.id);
         const msg = await nextMessage(deps.signals, channel, 30_000, async () => {
           await deps.queues.get(parseTaskId(task.id) ?? { queue: 'mj', shard: 0 }).add(job.name, job.data, { ...job.options, jobId: `seed-${task.id}-${Date.now()}` });

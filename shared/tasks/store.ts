@@ -4,7 +4,7 @@ import type { Result } from 'ioredis';
 import type { Config, QueueName } from '../config.js';
 import { StoreUnavailableError } from '../errors.js';
 import { parseTaskId, type Placement } from '../ids.js';
-import { keyspace, placements } from '../keys.js';
+import { globalKeys, keyspace, placements } from '../keys.js';
 import type { Queues } from '../queues.js';
 import type { RedisClient } from '../redis.js';
 import type { Task, TaskPatch, TaskStatus } from './model.js';
@@ -21,6 +21,8 @@ declare module 'ioredis' {
 export interface Blob {
   type: string;
   data: Buffer;
+  /** The uploaded file name, for multipart uploads. */
+  filename?: string;
 }
 
 /** Binary inputs of a task by name (`image0`, `mask`, …). Never in job data. */
@@ -30,6 +32,14 @@ export interface JobSpec {
   name: string;
   data: Record<string, unknown>;
   options: JobsOptions;
+}
+
+/** One change of a task: its status after the change, the fields it touched, its progress if set. */
+export interface TaskEvent {
+  id: string;
+  status: TaskStatus;
+  fields: string[];
+  progress: number | null;
 }
 
 export interface UpdateResult {
@@ -55,6 +65,10 @@ export interface TaskStore {
   updateAndEnqueue(task: Pick<Task, 'id' | 'tenant'>, change: TaskChange, opts: { blobs?: Blobs; job: JobSpec }): Promise<UpdateResult | null>;
   /** Adds facts to a task whatever its status (e.g. the seed of a finished image); no-op when it is gone. */
   annotate(id: string, patch: Pick<TaskPatch, 'seed'>): Promise<boolean>;
+  /** Adds blobs (outputs) to an existing task; no-op when it is gone. */
+  putBlobs(id: string, blobs: Blobs): Promise<boolean>;
+  /** Entries of the task's event stream after `afterId` ('0' for all). */
+  events(id: string, afterId: string): Promise<TaskEvent[]>;
   listByTenant(tenant: string, queue: QueueName, limit: number): Promise<Task[]>;
   activeByTenant(tenant: string, queue: QueueName): Promise<Task[]>;
   blobs(id: string): Promise<Blobs>;
@@ -93,7 +107,7 @@ function execOk(results: [Error | null, unknown][] | null): unknown[] {
 export function createTaskStore(deps: { redis: RedisClient; queues: Queues; config: Pick<Config, 'QUEUE_PREFIX' | 'QUEUE_SHARDS' | 'TASK_RETENTION_SECONDS'> }): TaskStore {
   const { redis, queues, config } = deps;
   const prefix = config.QUEUE_PREFIX;
-  redis.defineCommand('relayqTaskUpdate', { numberOfKeys: 3, lua: UPDATE_LUA });
+  redis.defineCommand('relayqTaskUpdate', { numberOfKeys: 4, lua: UPDATE_LUA });
   // HSET only into an existing record: a write must never resurrect an expired task without a TTL.
   redis.defineCommand('relayqTaskAnnotate', {
     numberOfKeys: 1,
@@ -109,10 +123,12 @@ export function createTaskStore(deps: { redis: RedisClient; queues: Queues; conf
       k.task(task.id),
       k.blobs(task.id),
       k.tenantActive(task.tenant),
+      k.events(task.id),
       change.status ?? '',
       (change.from ?? []).join(','),
       config.TASK_RETENTION_SECONDS,
       task.id,
+      globalKeys(prefix).taskChannel(task.id),
       ...fields,
     ];
   };
@@ -134,6 +150,7 @@ export function createTaskStore(deps: { redis: RedisClient; queues: Queues; conf
     for (const [name, b] of entries) {
       fields[name] = b.data;
       fields[`${name}:type`] = b.type;
+      if (b.filename) fields[`${name}:filename`] = b.filename;
     }
     m.hset(key, fields);
     return 1;
@@ -165,6 +182,7 @@ export function createTaskStore(deps: { redis: RedisClient; queues: Queues; conf
         stageBlobs(m, k.blobs(task.id), opts.blobs);
         m.zadd(k.tenantTasks(task.tenant), task.created_at, task.id);
         m.zadd(k.tenantActive(task.tenant), task.created_at, task.id);
+        m.xadd(k.events(task.id), '*', 's', task.status, 'k', '', 'g', '');
         if (opts.job) stageJob(m, p, task.id, opts.job);
         execOk(await m.exec());
       });
@@ -205,6 +223,34 @@ export function createTaskStore(deps: { redis: RedisClient; queues: Queues; conf
       return io(async () => (await redis.relayqTaskAnnotate(ks(p).task(id), ...fields)) === 1);
     },
 
+    async putBlobs(id, blobs) {
+      const p = place(id);
+      if (!p) return false;
+      return io(async () => {
+        if (!(await redis.exists(ks(p).task(id)))) return false;
+        const fields: (string | Buffer)[] = [];
+        for (const [name, b] of Object.entries(blobs)) {
+          fields.push(name, b.data, `${name}:type`, b.type);
+          if (b.filename) fields.push(`${name}:filename`, b.filename);
+        }
+        await redis.hset(ks(p).blobs(id), ...(fields as string[]));
+        return true;
+      });
+    },
+
+    async events(id, afterId) {
+      const p = place(id);
+      if (!p) return [];
+      return io(async () => {
+        const entries = await redis.xrange(ks(p).events(id), afterId === '0' ? '-' : `(${afterId}`, '+', 'COUNT', 1000);
+        return entries.map(([eid, kv]) => {
+          const f: Record<string, string> = {};
+          for (let i = 0; i + 1 < kv.length; i += 2) f[kv[i]!] = kv[i + 1]!;
+          return { id: eid, status: f.s as TaskStatus, fields: f.k ? f.k.split(',') : [], progress: f.g ? Number(f.g) : null };
+        });
+      });
+    },
+
     async listByTenant(tenant, queue, limit) {
       return io(async () => {
         const perShard = await Promise.all(
@@ -236,8 +282,9 @@ export function createTaskStore(deps: { redis: RedisClient; queues: Queues; conf
         const hash = await redis.hgetallBuffer(ks(p).blobs(id));
         const out: Blobs = {};
         for (const [field, value] of Object.entries(hash)) {
-          if (field.endsWith(':type')) continue;
-          out[field] = { data: value, type: hash[`${field}:type`]?.toString() ?? 'application/octet-stream' };
+          if (field.includes(':')) continue;
+          const filename = hash[`${field}:filename`]?.toString();
+          out[field] = { data: value, type: hash[`${field}:type`]?.toString() ?? 'application/octet-stream', ...(filename ? { filename } : {}) };
         }
         return out;
       });
@@ -257,6 +304,7 @@ export function createTaskStore(deps: { redis: RedisClient; queues: Queues; conf
 /** The part of an ioredis MULTI the store uses (BullMQ's augmented transaction). */
 interface Multi {
   hset(key: string, fields: Record<string, string | Buffer>): Multi;
+  xadd(key: string, ...args: string[]): Multi;
   zadd(key: string, score: number, member: string): Multi;
   relayqTaskUpdate(...args: (string | number)[]): Multi;
   exec(): Promise<[Error | null, unknown][] | null>;

@@ -1,7 +1,9 @@
 -- Moves a task forward atomically. A finished task never changes again; status never moves back.
--- KEYS[1] task hash, KEYS[2] blobs hash, KEYS[3] tenant active zset
+-- Every applied change is appended to the task's event stream and announced on its channel, so
+-- readers (SSE, waiting calls) see every change in order.
+-- KEYS[1] task hash, KEYS[2] blobs hash, KEYS[3] tenant active zset, KEYS[4] event stream
 -- ARGV[1] new status ('' = keep), ARGV[2] allowed current statuses (comma list, '' = any unfinished)
--- ARGV[3] retention seconds, ARGV[4] task id, ARGV[5..] field, JSON value pairs
+-- ARGV[3] retention seconds, ARGV[4] task id, ARGV[5] notify channel, ARGV[6..] field, JSON value pairs
 -- Returns { applied (0|1), status after the call } or false when the task does not exist.
 local cur = redis.call('HGET', KEYS[1], 'status')
 if not cur then return false end
@@ -18,18 +20,28 @@ end
 local new = ARGV[1]
 if new ~= '' and rank[new] < rank[cur] then return { 0, cur } end
 local fields = {}
-for i = 5, #ARGV do fields[#fields + 1] = ARGV[i] end
+local names = {}
+local progress = ''
+for i = 6, #ARGV, 2 do
+  fields[#fields + 1] = ARGV[i]
+  fields[#fields + 1] = ARGV[i + 1]
+  names[#names + 1] = ARGV[i]
+  if ARGV[i] == 'progress' then progress = ARGV[i + 1] end
+end
 if new ~= '' then
   fields[#fields + 1] = 'status'
   fields[#fields + 1] = '"' .. new .. '"'
 end
 if #fields > 0 then redis.call('HSET', KEYS[1], unpack(fields)) end
-if new ~= '' and rank[new] == 2 then
+local after = cur
+if new ~= '' then after = new end
+redis.call('XADD', KEYS[4], 'MAXLEN', '~', 1000, '*', 's', after, 'k', table.concat(names, ','), 'g', progress)
+if rank[after] == 2 then
   local ttl = tonumber(ARGV[3])
   redis.call('EXPIRE', KEYS[1], ttl)
   redis.call('EXPIRE', KEYS[2], ttl)
+  redis.call('EXPIRE', KEYS[4], ttl)
   redis.call('ZREM', KEYS[3], ARGV[4])
-  return { 1, new }
 end
-if new ~= '' then return { 1, new } end
-return { 1, cur }
+redis.call('PUBLISH', ARGV[5], after)
+return { 1, after }

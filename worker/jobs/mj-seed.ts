@@ -1,3 +1,4 @@
+import { globalKeys } from '../../shared/keys.js';
 import type { Signals } from '../../shared/signals.js';
 import type { TaskStore } from '../../shared/tasks/store.js';
 import type { Processor } from '../dispatch.js';
@@ -13,7 +14,7 @@ export interface MjSeedDeps {
 /** Fetches the seed of a finished image, keeps it on the task and wakes the waiting API call. */
 export function createMjSeed(deps: MjSeedDeps): Processor<'mj.seed'> {
   return async ({ data, job }) => {
-    const channel = `${deps.prefix}:task:${data.taskId}`;
+    const channel = globalKeys(deps.prefix).taskChannel(data.taskId);
     const task = await deps.store.get(data.taskId);
     const client = deps.client(task?.upstream?.channel ?? null);
     if (!task?.upstream?.id || !client) return void (await deps.signals.publish(channel, 'seed-missing'));
