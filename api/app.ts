@@ -9,6 +9,7 @@ import { createAuthenticator, presentedKey, type Principal } from './auth.js';
 import { envelopeOf, errorBody, errorHandler } from './errors.js';
 import { healthRoutes } from './routes/health.js';
 import { mjRoutes } from './routes/mj.js';
+import { openaiRoutes } from './routes/openai.js';
 import { taskRoutes } from './routes/tasks.js';
 import { createSubmitter } from './submit.js';
 
@@ -62,6 +63,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(mjRoutes(mjDeps, 'FAST'), { prefix: '/mj-fast/mj' });
   await app.register(mjRoutes(mjDeps, 'RELAX'), { prefix: '/mj-relax/mj' });
   await app.register(mjRoutes(mjDeps, 'TURBO'), { prefix: '/mj-turbo/mj' });
-  await app.register(taskRoutes(cancelDeps));
+  await app.register(taskRoutes({ ...cancelDeps, signals: deps.signals }));
+  await app.register(openaiRoutes({ config, redis: deps.redis, store: deps.store, queues: deps.queues, signals: deps.signals, submitter }));
   return app;
 }

@@ -7,6 +7,7 @@ import {
   QueueFullError,
   RateLimitedError,
   StoreUnavailableError,
+  TooLargeError,
   ValidationError,
 } from '../shared/errors.js';
 import { MJ_CODES } from '../shared/mj/protocol.js';
@@ -44,6 +45,8 @@ interface Mapped {
 }
 
 function map(err: unknown): Mapped {
+  if (err instanceof TooLargeError)
+    return { status: 413, mjCode: MJ_CODES.VALIDATION_ERROR, type: 'invalid_request_error', message: err.message, param: err.field };
   if (err instanceof ValidationError)
     return { status: 400, mjCode: MJ_CODES.VALIDATION_ERROR, type: 'invalid_request_error', message: err.message, param: err.field };
   if (err instanceof NotFoundError) return { status: 404, mjCode: MJ_CODES.NOT_FOUND, type: 'not_found_error', message: err.message };

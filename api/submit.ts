@@ -1,8 +1,9 @@
+import { createHash } from 'node:crypto';
 import type { Config, QueueName } from '../shared/config.js';
-import { QueueFullError, RateLimitedError, StoreUnavailableError } from '../shared/errors.js';
+import { ConflictError, QueueFullError, RateLimitedError, StoreUnavailableError, ValidationError } from '../shared/errors.js';
 import { newTaskId, type Placement } from '../shared/ids.js';
 import { jobKinds, type JobName } from '../shared/jobs/registry.js';
-import { globalKeys } from '../shared/keys.js';
+import { globalKeys, keyspace } from '../shared/keys.js';
 import type { Queues } from '../shared/queues.js';
 import type { RedisClient } from '../shared/redis.js';
 import type { Task } from '../shared/tasks/model.js';
@@ -19,7 +20,11 @@ export interface Submitted {
   task: Task;
   /** Tasks waiting ahead of this one when it was accepted. */
   ahead: number;
+  /** The Idempotency-Key named an earlier task: this is that task, nothing new was created. */
+  replayed: boolean;
 }
+
+const IDEMPOTENCY_SECONDS = 24 * 3600;
 
 /**
  * The path every submission takes: rate limit, backlog check, then the task, its blobs and its
@@ -42,8 +47,8 @@ export function createSubmitter(deps: SubmitDeps) {
     if (count > config.RATE_LIMIT_PER_MINUTE) throw new RateLimitedError(Math.max(1, Math.ceil(((window + 1) * 60000 - now) / 1000)));
   }
 
-  async function admit(queue: QueueName): Promise<{ placement: Placement; ahead: number }> {
-    const placement = queues.pick(queue);
+  async function admit(queue: QueueName, at?: Placement): Promise<{ placement: Placement; ahead: number }> {
+    const placement = at ?? queues.pick(queue);
     let ahead: number;
     try {
       ahead = await queues.depth(placement);
@@ -64,14 +69,76 @@ export function createSubmitter(deps: SubmitDeps) {
      * Creates a task. With `job`, it is queued for a worker; without, it waits for the client
      * (an MJ task in MODAL).
      */
-    async submit(args: { tenant: string; queue: QueueName; build: (id: string) => Task; blobs?: Blobs; job: JobName | null }): Promise<Submitted> {
-      await rateLimit(args.tenant);
-      const { placement, ahead } = await admit(args.queue);
-      const task = args.build(newTaskId(placement));
-      await store.create(task, { blobs: args.blobs, job: args.job ? jobFor(args.job, task.id) : undefined });
-      return { task, ahead };
+    async submit(args: {
+      tenant: string;
+      queue: QueueName;
+      build: (id: string) => Task;
+      blobs?: Blobs;
+      job: JobName | null;
+      idempotencyKey?: string | undefined;
+    }): Promise<Submitted> {
+      const idem = args.idempotencyKey !== undefined ? claimKey(args.tenant, args.queue, args.idempotencyKey) : null;
+      if (idem) {
+        const earlier = await idem.earlier();
+        if (earlier) return { task: earlier, ahead: 0, replayed: true };
+      }
+      try {
+        await rateLimit(args.tenant);
+        const { placement, ahead } = await admit(args.queue, idem?.placement);
+        const task = args.build(idem?.id ?? newTaskId(placement));
+        await store.create(task, { blobs: args.blobs, job: args.job ? jobFor(args.job, task.id) : undefined });
+        return { task, ahead, replayed: false };
+      } catch (err) {
+        await idem?.release();
+        throw err;
+      }
     },
   };
+
+  /**
+   * An Idempotency-Key claims a task id for 24 h before the task exists (SET NX), under the hash
+   * tag of the shard the key hashes to, so the task lands where its key points.
+   */
+  function claimKey(tenant: string, queue: QueueName, key: string) {
+    if (key.length === 0 || key.length > 255 || !/^[\x21-\x7e]+$/.test(key)) {
+      throw new ValidationError('Idempotency-Key', 'must be 1 to 255 visible ASCII characters');
+    }
+    const digest = createHash('sha256').update(key).digest();
+    const placement = queues.placementFor(queue, digest.readUInt32BE(0));
+    const redisKey = keyspace(config.QUEUE_PREFIX, placement).idempotency(tenant, digest.toString('base64url'));
+    const id = newTaskId(placement);
+    return {
+      placement,
+      id,
+      /** The task an earlier request with this key created, or null when this request is the first. */
+      async earlier(): Promise<Task | null> {
+        let claimed: string | null;
+        let existing: string | null = null;
+        try {
+          claimed = await redis.set(redisKey, id, 'EX', IDEMPOTENCY_SECONDS, 'NX');
+          if (!claimed) existing = await redis.get(redisKey);
+        } catch (err) {
+          throw new StoreUnavailableError(err);
+        }
+        if (claimed || !existing) return null;
+        const task = await store.get(existing);
+        if (!task) throw new ConflictError('a request with this Idempotency-Key is still being processed; retry shortly', 'Idempotency-Key');
+        return task;
+      },
+      /** Frees the key when the task could not be created, so a retry can succeed. */
+      async release() {
+        await redis
+          .eval("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0", 1, redisKey, id)
+          .catch(() => undefined);
+      },
+    };
+  }
 }
 
 export type Submitter = ReturnType<typeof createSubmitter>;
+
+/** The `Idempotency-Key` header of a request, if it sent one. */
+export function idempotencyKeyOf(req: { headers: Record<string, string | string[] | undefined> }): string | undefined {
+  const v = req.headers['idempotency-key'];
+  return Array.isArray(v) ? v[0] : v;
+}

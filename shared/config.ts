@@ -70,6 +70,11 @@ const schema = z.object({
   MJ_UPSTREAM_TIMEOUT_SECONDS: int(1).default(600),
   MJ_POLL_INTERVAL_MS: int(50, 60000).default(1000),
   MJ_CONCURRENCY: int(1, 1000).default(20),
+  TEXT_CONCURRENCY: int(1, 1000).default(50),
+  IMAGE_CONCURRENCY: int(1, 1000).default(10),
+  AUDIO_CONCURRENCY: int(1, 1000).default(10),
+  /** Largest binary input or output kept in the blob store, per blob. */
+  BLOB_MAX_BYTES: int(1024).default(26214400),
   MJ_BANNED_WORDS: csv.default([]),
   JOB_ATTEMPTS: int(1, 50).default(5),
   /** BullMQ job lock; a dead worker's job is taken over after about this long. */
@@ -102,6 +107,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.') || 'env'}: ${i.message}`));
   }
   return parsed.data;
+}
+
+/** The OpenAI-compatible upstream, when one is configured (base URL including `/v1`). */
+export function openaiUpstream(config: Config): { name: string; baseUrl: string; key: string } | null {
+  if (!config.OPENAI_UPSTREAM_URL) return null;
+  return { name: 'default', baseUrl: config.OPENAI_UPSTREAM_URL.replace(/\/+$/, ''), key: config.OPENAI_UPSTREAM_KEY };
 }
 
 /** The MJ upstream channel, when one is configured. */

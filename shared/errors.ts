@@ -14,6 +14,11 @@ export class ValidationError extends Error {
   }
 }
 
+/** An input over a size limit; `field` names it. */
+export class TooLargeError extends ValidationError {
+  override name = 'TooLargeError';
+}
+
 export class NotFoundError extends Error {
   override name = 'NotFoundError';
 }
@@ -81,6 +86,8 @@ export class PermanentUpstreamError extends Error {
     message: string,
     readonly status?: number,
     readonly code?: string | number,
+    /** The upstream's own answer, to relay to the client unchanged. */
+    readonly response?: { body: Buffer; contentType: string },
   ) {
     super(message);
   }

@@ -9,6 +9,8 @@ export interface Queues {
   get(p: Placement): Queue;
   /** A shard for a new task of this queue, spreading load evenly. */
   pick(queue: QueueName): Placement;
+  /** The shard a number maps to (e.g. a hash, so one idempotency key always lands on one shard). */
+  placementFor(queue: QueueName, n: number): Placement;
   /** Jobs waiting to start in a placement (wait + prioritized + delayed retries). */
   depth(p: Placement): Promise<number>;
   close(): Promise<void>;
@@ -33,6 +35,7 @@ export function createQueues(deps: { redis: RedisClient; prefix: string; shards:
       next = (next + 1) % all.length;
       return all[next] ?? { queue, shard: 0 };
     },
+    placementFor: (queue, n) => ({ queue, shard: Math.abs(n) % deps.shards }),
     depth: (p) => get(p).getJobCountByTypes('wait', 'prioritized', 'paused'),
     async close() {
       await Promise.all([...cache.values()].map((q) => q.close()));

@@ -1,7 +1,9 @@
+import multipart from '@fastify/multipart';
 import Fastify from 'fastify';
 import type { AddressInfo } from 'node:net';
 import { createFaults, type Faults, type FaultRule } from './faults.js';
 import { createSimMj, type SimMj } from './mj.js';
+import { createSimOpenAi } from './openai.js';
 
 export interface SimOptions {
   host?: string;
@@ -10,6 +12,8 @@ export interface SimOptions {
   mjDurationMs?: number;
   /** Expected `mj-api-secret`; empty accepts any. */
   mjSecret?: string;
+  /** Expected OpenAI bearer key; empty accepts any. */
+  openaiKey?: string;
 }
 
 export interface SimRequest {
@@ -17,6 +21,7 @@ export interface SimRequest {
   path: string;
   at: number;
   ids?: number;
+  body?: unknown;
 }
 
 export interface Sim {
@@ -29,7 +34,8 @@ export interface Sim {
 }
 
 /**
- * The upstream simulator: a Midjourney-proxy (under `/mj`, `/mj-fast/mj`, …) with fault
+ * The upstream simulator: a Midjourney-proxy (under `/mj`, `/mj-fast/mj`, …) and an
+ * OpenAI-compatible API (under `/v1`), with fault
  * injection, controllable in-process or over HTTP (`POST /_sim/faults`, `DELETE /_sim/faults`,
  * `GET /_sim/requests`).
  */
@@ -37,16 +43,20 @@ export async function startSim(opts: SimOptions = {}): Promise<Sim> {
   const app = Fastify({ bodyLimit: 64 * 1024 * 1024 });
   const faults = createFaults();
   const requests: SimRequest[] = [];
+  const record = (e: Omit<SimRequest, 'at'>) => {
+    requests.push({ ...e, at: Date.now() });
+    if (requests.length > 10000) requests.splice(0, 5000);
+  };
   const mj = createSimMj({
     durationMs: opts.mjDurationMs ?? 8000,
     secret: opts.mjSecret ?? '',
     faults,
-    log: (e) => {
-      requests.push({ ...e, at: Date.now() });
-      if (requests.length > 10000) requests.splice(0, 5000);
-    },
+    log: (e) => record(e),
   });
   for (const prefix of ['/mj', '/mj-fast/mj', '/mj-relax/mj', '/mj-turbo/mj']) await app.register(async (scope) => mj.routes(scope), { prefix });
+  await app.register(multipart, { limits: { fileSize: 64 * 1024 * 1024 } });
+  const openai = createSimOpenAi({ key: opts.openaiKey ?? '', faults, log: (e) => record({ ...e }) });
+  await app.register(async (scope) => openai.routes(scope), { prefix: '/v1' });
   app.post('/_sim/faults', async (req) => {
     faults.add(req.body as FaultRule);
     return { rules: faults.rules };

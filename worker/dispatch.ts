@@ -43,11 +43,22 @@ export function backoffDelay(attemptsMade: number, baseMs: number, err: unknown,
   return Math.floor(exp / 2 + random() * (exp / 2));
 }
 
+function concurrencyOf(config: Config, queue: QueueName): number {
+  const map: Record<QueueName, number> = {
+    mj: config.MJ_CONCURRENCY,
+    text: config.TEXT_CONCURRENCY,
+    image: config.IMAGE_CONCURRENCY,
+    audio: config.AUDIO_CONCURRENCY,
+    webhook: config.TEXT_CONCURRENCY,
+  };
+  return map[queue];
+}
+
 /** Whether an error ends the task now; everything else is retried while attempts remain. */
 const isPermanent = (err: unknown) => err instanceof PermanentUpstreamError || err instanceof ValidationError;
 
 function taskErrorOf(err: unknown, attempts: number): TaskError {
-  if (err instanceof PermanentUpstreamError) return errorOf('upstream_error', String(err.code ?? err.status ?? 'upstream_refused'), err.message);
+  if (err instanceof PermanentUpstreamError) return errorOf('upstream_error', String(err.status ?? err.code ?? 'upstream_refused'), err.message);
   if (err instanceof RetryableUpstreamError)
     return errorOf('upstream_error', String(err.status ?? 'upstream_unavailable'), `${err.message} (gave up after ${attempts} attempts)`);
   if (err instanceof ValidationError) return errorOf('invalid_request', 'invalid_job', err.message);
@@ -95,7 +106,7 @@ export function createDispatcher(deps: DispatchDeps) {
       const permanent = isPermanent(err);
       jlog.warn({ err, permanent, attemptsLeft: attempts - attempt }, 'job attempt failed');
       if (permanent || attempt >= attempts) {
-        if (name === 'mj.submit') await failTask(data.taskId, taskErrorOf(err, attempt));
+        if (contract.ownsTask) await failTask(data.taskId, taskErrorOf(err, attempt));
         if (permanent) throw new UnrecoverableError((err as Error).message);
       }
       throw err;
@@ -114,7 +125,7 @@ export function createDispatcher(deps: DispatchDeps) {
           const worker = new Worker(queue, process, {
             connection: deps.connection,
             prefix: keyspace(config.QUEUE_PREFIX, p).bullPrefix,
-            concurrency: config.MJ_CONCURRENCY,
+            concurrency: concurrencyOf(config, queue),
             maxStalledCount: 3,
             lockDuration: config.WORKER_LOCK_MS,
             stalledInterval: config.WORKER_LOCK_MS,
@@ -124,7 +135,7 @@ export function createDispatcher(deps: DispatchDeps) {
           // A job that stalled too often fails outside `process`: its task must still end.
           // (failTask never touches a finished task, so the usual final failure is a no-op here.)
           worker.on('failed', (job) => {
-            if (!job || job.name !== 'mj.submit') return;
+            if (!job || !jobKinds[job.name as JobName]?.ownsTask) return;
             void job
               .getState()
               .then((state) =>

@@ -1,4 +1,4 @@
-import { mjUpstream, type Config } from '../shared/config.js';
+import { mjUpstream, openaiUpstream, type Config } from '../shared/config.js';
 import type { Logger } from '../shared/logger.js';
 import { isMain, runMain } from '../shared/process.js';
 import { createQueues } from '../shared/queues.js';
@@ -8,8 +8,10 @@ import { createTaskStore } from '../shared/tasks/store.js';
 import { createDispatcher, type Processors } from './dispatch.js';
 import { createMjSeed } from './jobs/mj-seed.js';
 import { createMjSubmit } from './jobs/mj-submit.js';
+import { createOpenAiModels, createOpenAiRequest } from './jobs/openai.js';
 import { createMjTracker } from './mj-tracker.js';
 import { createMjClient, type MjClient } from './upstream/mj-client.js';
+import { createOpenAiClient } from './upstream/openai-client.js';
 
 /** The worker role: BullMQ workers for WORKER_QUEUES plus the MJ tracker. */
 export async function startWorker(config: Config, log: Logger): Promise<() => Promise<void>> {
@@ -29,10 +31,19 @@ export async function startWorker(config: Config, log: Logger): Promise<() => Pr
   if (!mjDefault && config.WORKER_QUEUES.includes('mj')) log.warn('MJ_UPSTREAM_URL is not set: MJ tasks will fail with "no MJ upstream channel"');
   const mjClient = (name: string | null): MjClient | null => (name === null || name === mjDefault?.channel.name ? mjDefault : null);
 
+  const oa = openaiUpstream(config);
+  const openai = oa ? createOpenAiClient(oa, config.UPSTREAM_TIMEOUT_SECONDS * 1000) : null;
+  const openaiDeps = { store, redis, prefix: config.QUEUE_PREFIX, client: () => openai, tokensTtlSeconds: 3600 };
+  const openaiRequest = createOpenAiRequest(openaiDeps);
+
   const tracker = createMjTracker({ config, redis, store, log: log.child({ component: 'mj-tracker' }), client: mjClient });
   const processors: Processors = {
     'mj.submit': createMjSubmit({ store, tracker, client: mjClient }),
     'mj.seed': createMjSeed({ store, signals, prefix: config.QUEUE_PREFIX, client: mjClient }),
+    'text.request': openaiRequest,
+    'image.request': openaiRequest,
+    'audio.request': openaiRequest,
+    'openai.models': createOpenAiModels(openaiDeps),
   };
   const dispatcher = createDispatcher({ config, log, connection: redis, store, signals, processors });
   await dispatcher.start(config.WORKER_QUEUES);

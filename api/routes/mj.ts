@@ -14,7 +14,7 @@ import type { Blob, Blobs, TaskStore } from '../../shared/tasks/store.js';
 import { canSee } from '../auth.js';
 import { cancelTask, type CancelDeps } from '../cancel.js';
 import { parse } from '../errors.js';
-import type { Submitter } from '../submit.js';
+import { idempotencyKeyOf, type Submitter } from '../submit.js';
 import * as s from './mj-schemas.js';
 
 export interface MjRouteDeps extends CancelDeps {
@@ -64,14 +64,15 @@ export function mjRoutes(deps: MjRouteDeps, mode: Mode) {
   }
 
   async function submit(req: FastifyRequest, kind: MjKind, mj: MjRequest, blobs: Blobs, extra: Partial<Task> = {}) {
-    const { task, ahead } = await submitter.submit({
+    const { task, ahead, replayed } = await submitter.submit({
       tenant: req.principal.tenant,
       queue: 'mj',
       blobs,
       job: 'mj.submit',
+      idempotencyKey: idempotencyKeyOf(req),
       build: (id) => newTask({ id, kind, tenant: req.principal.tenant, mj, ...extra }),
     });
-    req.log.info({ taskId: task.id, kind, ahead }, 'task accepted');
+    req.log.info({ taskId: task.id, kind, ahead, replayed }, 'task accepted');
     return accepted(task, ahead);
   }
 
@@ -137,6 +138,7 @@ export function mjRoutes(deps: MjRouteDeps, mode: Mode) {
         tenant: req.principal.tenant,
         queue: 'mj',
         job: null,
+        idempotencyKey: idempotencyKeyOf(req),
         build: (id) => newTask({ id, kind: 'mj.action', tenant: req.principal.tenant, status: 'requires_action', mj, upstream }),
       });
       const finalPrompt = typeof parent.properties.finalPrompt === 'string' && parent.kind !== 'mj.imagine' ? parent.properties.finalPrompt : mj.prompt;

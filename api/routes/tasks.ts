@@ -1,18 +1,27 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { NotFoundError } from '../../shared/errors.js';
-import type { Task } from '../../shared/tasks/model.js';
+import { NotFoundError, ValidationError } from '../../shared/errors.js';
+import { TASK_KINDS, TASK_STATUSES, type Task } from '../../shared/tasks/model.js';
 import { toTaskObject } from '../../shared/tasks/view.js';
 import { canSee } from '../auth.js';
 import { cancelTask, type CancelDeps } from '../cancel.js';
 import { parse } from '../errors.js';
+import { baseUrl } from '../replay.js';
+import { streamEvents, type SseDeps } from '../sse.js';
 
 const params = z.object({ id: z.string().min(1).max(64) });
 
-export const baseUrl = (req: FastifyRequest) => `${req.protocol}://${req.host}`;
+const listQuery = z.object({
+  status: z.enum(TASK_STATUSES, { error: `must be one of ${TASK_STATUSES.join(', ')}` }).optional(),
+  kind: z.enum(TASK_KINDS, { error: 'must be a task kind such as chat.completion or mj.imagine' }).optional(),
+  limit: z.coerce.number({ error: 'must be a number' }).int('must be an integer').min(1, 'must be at least 1').max(100, 'must be at most 100').default(20),
+  after: z.string().min(1).max(64).optional(),
+});
+
+const QUEUES_WITH_TASKS = ['mj', 'text', 'image', 'audio'] as const;
 
 /** Generic task routes (`/v1/tasks/...`): every task, MJ ones included. */
-export function taskRoutes(deps: CancelDeps) {
+export function taskRoutes(deps: CancelDeps & SseDeps) {
   async function visible(req: FastifyRequest): Promise<Task> {
     const { id } = parse(params, req.params, 'id');
     const task = await deps.store.get(id);
@@ -21,8 +30,50 @@ export function taskRoutes(deps: CancelDeps) {
   }
 
   return async function plugin(app: FastifyInstance) {
+    app.get('/v1/tasks', async (req) => {
+      const q = parse(listQuery, req.query, 'query');
+      const tenant = req.principal.tenant;
+      let cursor: Task | null = null;
+      if (q.after) {
+        cursor = await deps.store.get(q.after);
+        if (!cursor || cursor.tenant !== tenant) throw new ValidationError('after', 'is not a task id of yours');
+      }
+      // Filters are applied after reading, so a sparse filter may take a few rounds.
+      const found: Task[] = [];
+      let more = true;
+      for (let round = 0; round < 10 && more && found.length <= q.limit; round++) {
+        const ids = await deps.store.pageByTenant(tenant, QUEUES_WITH_TASKS, 100, cursor ?? undefined);
+        more = ids.length === 100;
+        const tasks = await deps.store.getMany(ids);
+        for (const t of tasks) if ((!q.status || t.status === q.status) && (!q.kind || t.kind === q.kind)) found.push(t);
+        const last = tasks[tasks.length - 1];
+        if (!last) break;
+        cursor = last;
+      }
+      const page = found.slice(0, q.limit);
+      return {
+        object: 'list',
+        data: page.map((t) => toTaskObject(t, baseUrl(req))),
+        first_id: page[0]?.id ?? null,
+        last_id: page[page.length - 1]?.id ?? null,
+        has_more: found.length > q.limit || more,
+      };
+    });
+
     app.get('/v1/tasks/:id', async (req) => toTaskObject(await visible(req), baseUrl(req)));
 
     app.post('/v1/tasks/:id/cancel', async (req) => toTaskObject(await cancelTask(deps, await visible(req)), baseUrl(req)));
+
+    app.get('/v1/tasks/:id/content', async (req, reply) => {
+      const task = await visible(req);
+      if (task.status === 'succeeded' && task.response) {
+        const blob = (await deps.store.blobs(task.id)).response;
+        if (blob) return reply.type(task.response.content_type).send(blob.data);
+      }
+      if (task.status === 'succeeded' && task.image_url) return reply.redirect(task.image_url, 302);
+      throw new NotFoundError(`task ${task.id} has no content${task.status === 'succeeded' ? '' : ` (it is ${task.status})`}`);
+    });
+
+    app.get('/v1/tasks/:id/events', async (req, reply) => streamEvents(req, reply, deps, await visible(req)));
   };
 }

@@ -8,6 +8,8 @@ export interface JobContract<Name extends string = string, Schema extends z.ZodT
   queue: QueueName;
   schema: Schema;
   options: (config: Config) => JobsOptions;
+  /** The job carries a task (`data.taskId`) that must end failed when the job gives up. */
+  ownsTask: boolean;
 }
 
 export const defineJob = <const Name extends string, Schema extends z.ZodType>(

@@ -6,6 +6,7 @@ export const mjSeed = defineJob({
   name: 'mj.seed',
   queue: 'mj',
   schema: z.object({ taskId: z.string().min(1) }),
+  ownsTask: false,
   // A client is waiting on it: run it next (lifo), retry quickly, give up fast.
   options: (config) => ({
     attempts: 2,

@@ -10,5 +10,6 @@ export const mjSubmit = defineJob({
   name: 'mj.submit',
   queue: 'mj',
   schema: z.object({ taskId: z.string().min(1) }),
+  ownsTask: true,
   options: upstreamRetries,
 });

@@ -84,6 +84,20 @@ export interface UpstreamRef {
   status: string | null;
 }
 
+/** What an OpenAI-style task asked for; the request body itself is the `request` blob. */
+export interface OpenAiRequest {
+  endpoint: string;
+  model: string | null;
+  stream: boolean;
+  multipart: boolean;
+}
+
+/** The upstream's answer, replayed byte for byte; its body is the `response` blob. */
+export interface UpstreamResponse {
+  status: number;
+  content_type: string;
+}
+
 export interface Task {
   id: string;
   kind: TaskKind;
@@ -107,6 +121,8 @@ export interface Task {
   /** MJ modal step input (prompt); the mask is a blob. */
   modal: { prompt: string | null; mask: boolean } | null;
   seed: string | null;
+  openai: OpenAiRequest | null;
+  response: UpstreamResponse | null;
 }
 
 export type TaskPatch = Partial<Omit<Task, 'id' | 'kind' | 'tenant' | 'status' | 'created_at'>>;

@@ -21,6 +21,8 @@ export function newTask(fields: Required & Partial<Task>, now = Date.now()): Tas
     properties: {},
     modal: null,
     seed: null,
+    openai: null,
+    response: null,
     ...fields,
   };
 }

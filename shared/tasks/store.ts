@@ -70,6 +70,11 @@ export interface TaskStore {
   /** Entries of the task's event stream after `afterId` ('0' for all). */
   events(id: string, afterId: string): Promise<TaskEvent[]>;
   listByTenant(tenant: string, queue: QueueName, limit: number): Promise<Task[]>;
+  /**
+   * One page of a tenant's task ids over every queue, newest first: up to `limit` entries older
+   * than the cursor task (same millisecond: smaller id).
+   */
+  pageByTenant(tenant: string, queues: readonly QueueName[], limit: number, before?: { created_at: number; id: string }): Promise<string[]>;
   activeByTenant(tenant: string, queue: QueueName): Promise<Task[]>;
   blobs(id: string): Promise<Blobs>;
 }
@@ -263,6 +268,23 @@ export function createTaskStore(deps: { redis: RedisClient; queues: Queues; conf
         const tasks = await getMany(ids);
         await pruneExpired(ids, tasks, (p) => ks(p).tenantTasks(tenant));
         return tasks;
+      });
+    },
+
+    async pageByTenant(tenant, queues, limit, before) {
+      return io(async () => {
+        const lists = await Promise.all(
+          queues.flatMap((q) => placements(q, config.QUEUE_SHARDS)).map((p) =>
+            redis.zrevrangebyscore(ks(p).tenantTasks(tenant), before ? before.created_at : '+inf', '-inf', 'WITHSCORES', 'LIMIT', 0, limit + 50),
+          ),
+        );
+        const entries: { id: string; score: number }[] = [];
+        for (const flat of lists) for (let i = 0; i + 1 < flat.length; i += 2) entries.push({ id: flat[i]!, score: Number(flat[i + 1]) });
+        return entries
+          .filter((e) => !before || e.score < before.created_at || (e.score === before.created_at && e.id < before.id))
+          .sort((a, b) => b.score - a.score || (a.id < b.id ? 1 : -1))
+          .slice(0, limit)
+          .map((e) => e.id);
       });
     },
 

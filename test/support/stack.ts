@@ -78,7 +78,7 @@ export interface StackOptions {
 
 /** Simulator, API and (by default) one worker, on a key prefix of their own. */
 export async function startStack(opts: StackOptions = {}): Promise<Stack> {
-  const sim = await startSim({ mjDurationMs: 400, ...opts.sim });
+  const sim = await startSim({ mjDurationMs: 400, openaiKey: 'sk-upstream-0123456789', ...opts.sim });
   const redisUrl = opts.redisUrl ?? inject('redisUrl');
   const prefix = `t${randomBytes(5).toString('hex')}`;
   const config = loadConfig({
@@ -87,6 +87,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     API_KEYS: `acme:${KEYS.acme},beta:${KEYS.beta}`,
     ADMIN_KEYS: KEYS.admin,
     MJ_UPSTREAM_URL: sim.url,
+    OPENAI_UPSTREAM_URL: `${sim.url}/v1`,
+    OPENAI_UPSTREAM_KEY: 'sk-upstream-0123456789',
     PORT: '0',
     LOG_LEVEL: 'silent',
     MJ_POLL_INTERVAL_MS: '50',

@@ -29,40 +29,69 @@ export interface RequestOptions {
   method?: 'GET' | 'POST';
   headers?: Record<string, string>;
   json?: unknown;
+  /** A raw body (JSON bytes, FormData); wins over `json`. */
+  body?: string | Buffer | FormData;
   timeoutMs: number;
   /** Aborted when the client cancels the task. */
   signal?: AbortSignal;
 }
 
 /**
- * One upstream HTTP call, classified in the one place that knows how: the result is parsed JSON,
- * or a RetryableUpstreamError / PermanentUpstreamError / CanceledError.
+ * Sends one upstream request. Network failures become RetryableUpstreamError (or CanceledError when
+ * the client canceled); the response is returned with its body unread, whatever its status.
+ * The timeout covers the whole exchange, body included, through the returned signal.
  */
-export async function requestJson(url: string, opts: RequestOptions): Promise<unknown> {
+export async function send(url: string, opts: RequestOptions): Promise<{ res: Response; timeout: AbortSignal }> {
   const timeout = AbortSignal.timeout(opts.timeoutMs);
   const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
-  let res: Response;
-  let text: string;
+  const json = opts.body === undefined && opts.json !== undefined;
   try {
-    res = await fetch(url, {
+    const res = await fetch(url, {
       method: opts.method ?? 'POST',
-      headers: { accept: 'application/json', ...(opts.json !== undefined ? { 'content-type': 'application/json' } : {}), ...opts.headers },
-      body: opts.json !== undefined ? JSON.stringify(opts.json) : undefined,
+      headers: { accept: 'application/json', ...(json ? { 'content-type': 'application/json' } : {}), ...opts.headers },
+      body: opts.body ?? (json ? JSON.stringify(opts.json) : undefined),
       signal,
     });
-    text = await res.text();
+    return { res, timeout };
   } catch (err) {
-    if (opts.signal?.aborted) throw new CanceledError();
-    if (timeout.aborted) throw new RetryableUpstreamError(`upstream timed out after ${Math.round(opts.timeoutMs / 1000)} s`);
-    const cause = (err as { cause?: { code?: string } }).cause;
-    throw new RetryableUpstreamError(`upstream connection failed${cause?.code ? ` (${cause.code})` : ''}`);
+    throw networkError(err, opts, timeout);
   }
+}
+
+/** Classifies a failure while sending or reading. */
+export function networkError(err: unknown, opts: Pick<RequestOptions, 'signal' | 'timeoutMs'>, timeout: AbortSignal): Error {
+  if (opts.signal?.aborted) return new CanceledError();
+  if (timeout.aborted) return new RetryableUpstreamError(`upstream timed out after ${Math.round(opts.timeoutMs / 1000)} s`);
+  const cause = (err as { cause?: { code?: string } }).cause;
+  return new RetryableUpstreamError(`upstream connection failed${cause?.code ? ` (${cause.code})` : ''}`);
+}
+
+/** Throws the error a non-2xx status means; the upstream's message and body travel with it. */
+export function checkStatus(res: Response, body: Buffer): void {
+  if (res.ok) return;
+  const text = body.toString('utf8');
   if (RETRYABLE_STATUSES.has(res.status)) {
     throw new RetryableUpstreamError(`upstream answered ${res.status}: ${upstreamMessage(text)}`, res.status, parseRetryAfter(res.headers.get('retry-after')));
   }
-  if (res.status >= 400) throw new PermanentUpstreamError(upstreamMessage(text), res.status);
+  throw new PermanentUpstreamError(upstreamMessage(text), res.status, undefined, { body, contentType: res.headers.get('content-type') ?? 'application/json' });
+}
+
+/** Reads the whole body, classifying a failure half-way as a network error. */
+export async function readBody(res: Response, opts: Pick<RequestOptions, 'signal' | 'timeoutMs'>, timeout: AbortSignal): Promise<Buffer> {
   try {
-    return JSON.parse(text) as unknown;
+    return Buffer.from(await res.arrayBuffer());
+  } catch (err) {
+    throw networkError(err, opts, timeout);
+  }
+}
+
+/** One upstream call whose answer is JSON: the parsed body, or a classified error. */
+export async function requestJson(url: string, opts: RequestOptions): Promise<unknown> {
+  const { res, timeout } = await send(url, opts);
+  const body = await readBody(res, opts, timeout);
+  checkStatus(res, body);
+  try {
+    return JSON.parse(body.toString('utf8')) as unknown;
   } catch {
     throw new PermanentUpstreamError(`malformed upstream response (HTTP ${res.status}, not JSON)`, res.status);
   }

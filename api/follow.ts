@@ -1,0 +1,44 @@
+import { globalKeys } from '../shared/keys.js';
+import type { Signals } from '../shared/signals.js';
+
+export interface FollowDeps {
+  signals: Signals;
+  prefix: string;
+}
+
+/**
+ * Calls `step` now and again whenever the task's channel announces a change (at least every
+ * `pollMs`, as a safety net), until it returns a value or `ms` pass. The subscription starts
+ * before the first step, so no change between "read" and "wait" can be missed.
+ */
+export async function follow<T>(deps: FollowDeps, taskId: string, ms: number, step: () => Promise<T | undefined>, opts: { pollMs?: number; closed?: AbortSignal } = {}): Promise<T | undefined> {
+  let wake: () => void = () => undefined;
+  let pending = false;
+  const stop = await deps.signals.subscribe(globalKeys(deps.prefix).taskChannel(taskId), () => {
+    pending = true;
+    wake();
+  });
+  const onClose = () => wake();
+  opts.closed?.addEventListener('abort', onClose);
+  const deadline = Date.now() + ms;
+  try {
+    for (;;) {
+      pending = false;
+      const result = await step();
+      if (result !== undefined) return result;
+      const left = deadline - Date.now();
+      if (left <= 0 || opts.closed?.aborted) return undefined;
+      if (pending) continue;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, Math.min(left, opts.pollMs ?? 2000));
+        wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+  } finally {
+    opts.closed?.removeEventListener('abort', onClose);
+    await stop();
+  }
+}

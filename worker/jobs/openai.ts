@@ -1,0 +1,124 @@
+import { CanceledError, PermanentUpstreamError, ValidationError } from '../../shared/errors.js';
+import { parseTaskId } from '../../shared/ids.js';
+import { globalKeys, keyspace } from '../../shared/keys.js';
+import { createAggregator } from '../../shared/openai/aggregate.js';
+import type { FormFields } from '../../shared/openai/endpoints.js';
+import type { RedisClient } from '../../shared/redis.js';
+import { isTerminal, type Task } from '../../shared/tasks/model.js';
+import type { Blobs, TaskStore } from '../../shared/tasks/store.js';
+import type { Processor } from '../dispatch.js';
+import type { OpenAiClient, UpstreamAnswer } from '../upstream/openai-client.js';
+
+export interface OpenAiDeps {
+  store: TaskStore;
+  redis: RedisClient;
+  prefix: string;
+  client: () => OpenAiClient | null;
+  /** How long streamed chunks stay readable after the last one. */
+  tokensTtlSeconds: number;
+}
+
+/** Outputs up to this size are also kept parsed on the task (the generic view shows them). */
+const INLINE_OUTPUT_BYTES = 1 << 20;
+
+/** The upstream body, rebuilt from the stored request: raw JSON bytes, or the form with its files. */
+function requestBody(task: Task, blobs: Blobs): Buffer | FormData {
+  const request = blobs.request;
+  if (!request) throw new ValidationError('request', 'the stored request is missing (expired?)');
+  if (!task.openai?.multipart) return request.data;
+  const form = new FormData();
+  for (const [name, value] of JSON.parse(request.data.toString('utf8')) as FormFields) form.append(name, value);
+  for (const [key, blob] of Object.entries(blobs)) {
+    if (!key.startsWith('file.')) continue;
+    form.append(key.slice(5), new Blob([blob.data], { type: blob.type }), blob.filename ?? 'upload');
+  }
+  return form;
+}
+
+const isJson = (contentType: string) => /^application\/(.+\+)?json\b/i.test(contentType);
+
+function outputOf(answer: UpstreamAnswer): unknown {
+  if (isJson(answer.contentType) && answer.body.length <= INLINE_OUTPUT_BYTES) {
+    try {
+      return JSON.parse(answer.body.toString('utf8'));
+    } catch {
+      // a JSON content type with a non-JSON body: keep the bytes only
+    }
+  }
+  return { content_type: answer.contentType, bytes: answer.body.length };
+}
+
+/**
+ * Runs one OpenAI-style task: forwards the request as it came, keeps the upstream's answer byte
+ * for byte (the `response` blob, replayed by sync calls and `/content`) and, for `stream: true`,
+ * relays each chunk through the task's token stream while building the whole result.
+ */
+export function createOpenAiRequest(deps: OpenAiDeps): Processor<'text.request' | 'image.request' | 'audio.request'> {
+  const { store, redis } = deps;
+  const keys = globalKeys(deps.prefix);
+
+  async function keepRefusal(task: Task, err: unknown) {
+    if (!(err instanceof PermanentUpstreamError) || !err.response || !err.status) return;
+    await store.putBlobs(task.id, { response: { type: err.response.contentType, data: err.response.body } });
+    await store.update(task, { patch: { response: { status: err.status, content_type: err.response.contentType } } });
+  }
+
+  async function stream(task: Task, client: OpenAiClient, body: Buffer, signal: AbortSignal): Promise<UpstreamAnswer> {
+    const key = keyspace(deps.prefix, parseTaskId(task.id)!).tokens(task.id);
+    const channel = keys.taskChannel(task.id);
+    const agg = createAggregator();
+    let chunks = 0;
+    const push = (...fields: string[]) => redis.multi().xadd(key, '*', ...fields).expire(key, deps.tokensTtlSeconds).publish(channel, 'chunk').exec();
+    try {
+      await client.stream(task.openai!.endpoint, body, signal, async (data) => {
+        chunks++;
+        agg.add(data);
+        await push('d', data);
+      });
+    } catch (err) {
+      // Half a stream cannot be taken back: after the first chunk, a failure is final.
+      if (chunks > 0 && !(err instanceof CanceledError)) throw new PermanentUpstreamError(`upstream stream broke after ${chunks} chunks: ${(err as Error).message}`);
+      throw err;
+    }
+    await push('end', '1');
+    return { status: 200, contentType: 'application/json', body: Buffer.from(JSON.stringify(agg.result())) };
+  }
+
+  return async ({ data, job, signal }) => {
+    const task = await store.get(data.taskId);
+    if (!task || isTerminal(task.status)) return;
+    if (!task.openai) throw new ValidationError('task', `${task.kind} is not an OpenAI task`);
+    const client = deps.client();
+    if (!client) throw new PermanentUpstreamError('no OpenAI upstream is configured (OPENAI_UPSTREAM_URL)');
+    const started = await store.update(task, {
+      status: 'running',
+      from: ['queued', 'running'],
+      patch: { started_at: task.started_at ?? Date.now(), attempts: job.attemptsMade + 1 },
+    });
+    if (!started?.applied) return;
+
+    const body = requestBody(task, await store.blobs(task.id));
+    let answer: UpstreamAnswer;
+    try {
+      answer = task.openai.stream && Buffer.isBuffer(body) ? await stream(task, client, body, signal) : await client.call(task.openai.endpoint, body, signal);
+    } catch (err) {
+      await keepRefusal(task, err);
+      throw err;
+    }
+    await store.putBlobs(task.id, { response: { type: answer.contentType, data: answer.body } });
+    await store.update(task, {
+      status: 'succeeded',
+      patch: { progress: 100, completed_at: Date.now(), output: outputOf(answer), response: { status: answer.status, content_type: answer.contentType } },
+    });
+  };
+}
+
+/** Refreshes the cached model list and wakes the callers waiting for it. */
+export function createOpenAiModels(deps: Pick<OpenAiDeps, 'redis' | 'prefix' | 'client'>): Processor<'openai.models'> {
+  const keys = globalKeys(deps.prefix);
+  return async () => {
+    const client = deps.client();
+    const body = client ? (await client.models()).body.toString('utf8') : JSON.stringify({ object: 'list', data: [] });
+    await deps.redis.multi().set(keys.models, body, 'EX', 300).publish(keys.models, 'ready').exec();
+  };
+}
