@@ -41,22 +41,30 @@ export async function streamTokens(req: FastifyRequest, reply: FastifyReply, dep
     task.id,
     24 * 3600_000,
     async (): Promise<'done' | 'waited' | Task | undefined> => {
+      // Status first: once the task is finished, every chunk is already in the stream.
+      const now = await deps.store.get(task.id);
       const entries = await deps.redis.xrange(key, last === '-' ? '-' : `(${last}`, '+', 'COUNT', 500);
       for (const [id, kv] of entries) {
         last = id;
+        if (kv[0] === 'end') {
+          if (started) write('[DONE]');
+          return started ? 'done' : now ?? task;
+        }
         if (!started) {
           reply.hijack();
           reply.raw.writeHead(200, { ...HEADERS, 'x-relayq-task-id': task.id });
           started = true;
         }
-        if (kv[0] === 'end') {
+        write(kv[1] ?? '');
+      }
+      if (entries.length === 500) return undefined; // more to read right away
+      if (now && isTerminal(now.status)) {
+        if (now.status === 'succeeded' && started) {
           write('[DONE]');
           return 'done';
         }
-        write(kv[1] ?? '');
+        return now;
       }
-      const now = await deps.store.get(task.id);
-      if (now && isTerminal(now.status) && entries.length === 0) return now;
       // Only the wait for the first chunk is bounded; a started stream runs to its end.
       if (!started && Date.now() >= deadline) return 'waited';
       return undefined;

@@ -80,8 +80,13 @@ export function createOpenAiRequest(deps: OpenAiDeps): Processor<'text.request' 
       if (chunks > 0 && !(err instanceof CanceledError)) throw new PermanentUpstreamError(`upstream stream broke after ${chunks} chunks: ${(err as Error).message}`);
       throw err;
     }
-    await push('end', '1');
     return { status: 200, contentType: 'application/json', body: Buffer.from(JSON.stringify(agg.result())) };
+  }
+
+  /** Marks the end of a token stream, after the task holds its result. */
+  async function endStream(task: Task) {
+    const key = keyspace(deps.prefix, parseTaskId(task.id)!).tokens(task.id);
+    await redis.multi().xadd(key, '*', 'end', '1').expire(key, deps.tokensTtlSeconds).publish(keys.taskChannel(task.id), 'end').exec();
   }
 
   return async ({ data, job, signal }) => {
@@ -110,6 +115,7 @@ export function createOpenAiRequest(deps: OpenAiDeps): Processor<'text.request' 
       status: 'succeeded',
       patch: { progress: 100, completed_at: Date.now(), output: outputOf(answer), response: { status: answer.status, content_type: answer.contentType } },
     });
+    if (task.openai.stream) await endStream(task);
   };
 }
 
