@@ -61,7 +61,7 @@ describe('OpenAI bad input', () => {
   afterAll(() => s.close());
 
   const expectRefused = async (res: Response, param: string, before: string[]) => {
-    const body = await res.json();
+    const body = (await res.json()) as any;
     expect(res.status, JSON.stringify(body)).toBeGreaterThanOrEqual(400);
     expect(res.status).toBeLessThan(500);
     expect(body.error.param).toBe(param);
@@ -99,6 +99,6 @@ describe('OpenAI bad input', () => {
   it('answers 401 in the OpenAI envelope without a key', async () => {
     const res = await fetch(`${s.api.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'm', messages: msgs }) });
     expect(res.status).toBe(401);
-    expect((await res.json()).error.type).toBe('authentication_error');
+    expect(((await res.json()) as any).error.type).toBe('authentication_error');
   });
 });
