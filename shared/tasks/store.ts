@@ -7,6 +7,7 @@ import { parseTaskId, type Placement } from '../ids.js';
 import { globalKeys, keyspace, placements } from '../keys.js';
 import type { Queues } from '../queues.js';
 import type { RedisClient } from '../redis.js';
+import { createRedisBlobStore, type BlobStore, type Blobs } from '../blobs.js';
 import type { Task, TaskPatch, TaskStatus } from './model.js';
 
 const UPDATE_LUA = readFileSync(new URL('./update.lua', import.meta.url), 'utf8');
@@ -18,15 +19,7 @@ declare module 'ioredis' {
   }
 }
 
-export interface Blob {
-  type: string;
-  data: Buffer;
-  /** The uploaded file name, for multipart uploads. */
-  filename?: string;
-}
-
-/** Binary inputs of a task by name (`image0`, `mask`, …). Never in job data. */
-export type Blobs = Record<string, Blob>;
+export type { Blob, Blobs } from '../blobs.js';
 
 export interface JobSpec {
   name: string;
@@ -109,8 +102,15 @@ function execOk(results: [Error | null, unknown][] | null): unknown[] {
   });
 }
 
-export function createTaskStore(deps: { redis: RedisClient; queues: Queues; config: Pick<Config, 'QUEUE_PREFIX' | 'QUEUE_SHARDS' | 'TASK_RETENTION_SECONDS'> }): TaskStore {
+export function createTaskStore(deps: {
+  redis: RedisClient;
+  queues: Queues;
+  config: Pick<Config, 'QUEUE_PREFIX' | 'QUEUE_SHARDS' | 'TASK_RETENTION_SECONDS'>;
+  /** Where blobs live; Redis (next to the task) by default. */
+  blobs?: BlobStore;
+}): TaskStore {
   const { redis, queues, config } = deps;
+  const blobStore = deps.blobs ?? createRedisBlobStore({ redis, prefix: config.QUEUE_PREFIX });
   const prefix = config.QUEUE_PREFIX;
   redis.defineCommand('relayqTaskUpdate', { numberOfKeys: 4, lua: UPDATE_LUA });
   // HSET only into an existing record: a write must never resurrect an expired task without a TTL.
@@ -147,20 +147,6 @@ export function createTaskStore(deps: { redis: RedisClient; queues: Queues; conf
     return client.multi();
   };
 
-  // Returns how many commands it queued, so callers can find their own results.
-  function stageBlobs(m: Multi, key: string, blobs: Blobs | undefined): number {
-    const entries = Object.entries(blobs ?? {});
-    if (entries.length === 0) return 0;
-    const fields: Record<string, string | Buffer> = {};
-    for (const [name, b] of entries) {
-      fields[name] = b.data;
-      fields[`${name}:type`] = b.type;
-      if (b.filename) fields[`${name}:filename`] = b.filename;
-    }
-    m.hset(key, fields);
-    return 1;
-  }
-
   function stageJob(m: Multi, p: Placement, taskId: string, job: JobSpec) {
     const j = new Job(queues.get(p), job.name, job.data, { ...job.options, jobId: taskId }, taskId);
     // Queues the add into the MULTI synchronously; the promise settles with the transaction.
@@ -184,7 +170,7 @@ export function createTaskStore(deps: { redis: RedisClient; queues: Queues; conf
       await io(async () => {
         const m = await multiFor(p);
         m.hset(k.task(task.id), encode(task as unknown as Record<string, unknown>));
-        stageBlobs(m, k.blobs(task.id), opts.blobs);
+        if (opts.blobs) await blobStore.putInputs(task.id, opts.blobs, m);
         m.zadd(k.tenantTasks(task.tenant), task.created_at, task.id);
         m.zadd(k.tenantActive(task.tenant), task.created_at, task.id);
         m.xadd(k.events(task.id), '*', 's', task.status, 'k', '', 'g', '');
@@ -204,7 +190,11 @@ export function createTaskStore(deps: { redis: RedisClient; queues: Queues; conf
     async update(task, change) {
       const p = place(task.id);
       if (!p) return null;
-      return io(async () => toResult(await redis.relayqTaskUpdate(...updateArgs(task, p, change))));
+      const res = await io(async () => toResult(await redis.relayqTaskUpdate(...updateArgs(task, p, change))));
+      if (res?.applied && (res.status === 'succeeded' || res.status === 'failed' || res.status === 'canceled')) {
+        await blobStore.finished(task.id, config.TASK_RETENTION_SECONDS);
+      }
+      return res;
     },
 
     async updateAndEnqueue(task, change, opts) {
@@ -212,7 +202,8 @@ export function createTaskStore(deps: { redis: RedisClient; queues: Queues; conf
       if (!p) return null;
       return io(async () => {
         const m = await multiFor(p);
-        const at = stageBlobs(m, ks(p).blobs(task.id), opts.blobs);
+        const at = opts.blobs && Object.keys(opts.blobs).length > 0 ? 1 : 0;
+        if (opts.blobs) await blobStore.putInputs(task.id, opts.blobs, m);
         m.relayqTaskUpdate(...updateArgs(task, p, change));
         stageJob(m, p, task.id, opts.job);
         const results = execOk(await m.exec());
@@ -228,20 +219,7 @@ export function createTaskStore(deps: { redis: RedisClient; queues: Queues; conf
       return io(async () => (await redis.relayqTaskAnnotate(ks(p).task(id), ...fields)) === 1);
     },
 
-    async putBlobs(id, blobs) {
-      const p = place(id);
-      if (!p) return false;
-      return io(async () => {
-        if (!(await redis.exists(ks(p).task(id)))) return false;
-        const fields: (string | Buffer)[] = [];
-        for (const [name, b] of Object.entries(blobs)) {
-          fields.push(name, b.data, `${name}:type`, b.type);
-          if (b.filename) fields.push(`${name}:filename`, b.filename);
-        }
-        await redis.hset(ks(p).blobs(id), ...(fields as string[]));
-        return true;
-      });
-    },
+    putBlobs: (id, blobs) => blobStore.putOutputs(id, blobs),
 
     async events(id, afterId) {
       const p = place(id);
@@ -297,20 +275,7 @@ export function createTaskStore(deps: { redis: RedisClient; queues: Queues; conf
       });
     },
 
-    async blobs(id) {
-      const p = place(id);
-      if (!p) return {};
-      return io(async () => {
-        const hash = await redis.hgetallBuffer(ks(p).blobs(id));
-        const out: Blobs = {};
-        for (const [field, value] of Object.entries(hash)) {
-          if (field.includes(':')) continue;
-          const filename = hash[`${field}:filename`]?.toString();
-          out[field] = { data: value, type: hash[`${field}:type`]?.toString() ?? 'application/octet-stream', ...(filename ? { filename } : {}) };
-        }
-        return out;
-      });
-    },
+    blobs: (id) => blobStore.get(id),
   };
 
   // Index entries of tasks whose records expired are removed as they are found.

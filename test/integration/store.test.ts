@@ -6,6 +6,7 @@ import { loadConfig } from '../../shared/config.js';
 import { newTaskId } from '../../shared/ids.js';
 import { createQueues, type Queues } from '../../shared/queues.js';
 import { newTask } from '../../shared/tasks/new.js';
+import { createRedisBlobStore, type BlobStore } from '../../shared/blobs.js';
 import { createTaskStore, type TaskStore } from '../../shared/tasks/store.js';
 
 describe('task store', () => {
@@ -83,5 +84,21 @@ describe('task store', () => {
     const gone = make();
     expect(await store.annotate(gone.id, { seed: '1' })).toBe(false);
     expect(await redis.exists(`${prefix}:{mj}:task:${gone.id}`)).toBe(0);
+  });
+
+  it('keeps blobs through the BlobStore it is given and tells it once when the task finishes', async () => {
+    const finished: string[] = [];
+    const inner = createRedisBlobStore({ redis, prefix });
+    const recording: BlobStore = { ...inner, finished: async (id, ttl) => void finished.push(`${id}:${ttl}`) };
+    const own = createTaskStore({ redis, queues, config, blobs: recording });
+    const t = make();
+    await own.create(t, { blobs: { image0: blob } });
+    await own.putBlobs(t.id, { response: { type: 'text/plain', data: Buffer.from('ok') } });
+    expect(Object.keys(await own.blobs(t.id)).sort()).toEqual(['image0', 'response']);
+    await own.update(t, { status: 'running' });
+    expect(finished).toEqual([]);
+    await own.update(t, { status: 'succeeded' });
+    await own.update(t, { status: 'failed' });
+    expect(finished).toEqual([`${t.id}:120`]);
   });
 });
