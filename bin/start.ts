@@ -1,5 +1,5 @@
 import { startApi } from '../api/main.js';
-import { mjUpstream } from '../shared/config.js';
+import { mjUpstream, openaiUpstream } from '../shared/config.js';
 import { randomToken } from '../shared/ids.js';
 import { runMain } from '../shared/process.js';
 import { startSim } from '../sim/server.js';
@@ -20,13 +20,15 @@ void runMain('single-node', async (config, log) => {
     );
   }
   let stopSim: (() => Promise<void>) | null = null;
-  if (!mjUpstream(config)) {
+  const missing = [!mjUpstream(config) && 'MJ_UPSTREAM_URL', !openaiUpstream(config) && 'OPENAI_UPSTREAM_URL'].filter(Boolean);
+  if (missing.length > 0) {
     const sim = await startSim({ host: '127.0.0.1', port: 0, mjDurationMs: config.SIM_MJ_DURATION_MS });
-    config.MJ_UPSTREAM_URL = sim.url;
+    if (!mjUpstream(config)) config.MJ_UPSTREAM_URL = sim.url;
+    if (!openaiUpstream(config)) config.OPENAI_UPSTREAM_URL = `${sim.url}/v1`;
     stopSim = () => sim.close();
     log.warn(
-      { simulator: sim.url },
-      '!!! NO UPSTREAM CONFIGURED: using the built-in upstream SIMULATOR — every result is SIMULATED. Set MJ_UPSTREAM_URL for real work. !!!',
+      { simulator: sim.url, simulated: missing },
+      `!!! NO UPSTREAM CONFIGURED (${missing.join(', ')}): using the built-in upstream SIMULATOR — those results are SIMULATED. !!!`,
     );
   }
   const stopWorker = await startWorker(config, log.child({ component: 'worker' }));

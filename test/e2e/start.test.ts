@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import OpenAI from 'openai';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { groupExited, killGroup, run, runRole, type Proc } from '../support/proc.js';
 import { client, mjUntil } from '../support/stack.js';
@@ -20,6 +21,9 @@ describe('npm start', () => {
     expect(r.body.code).toBe(1);
     const done = await mjUntil(call, r.body.result, ['SUCCESS'], key!);
     expect(done.imageUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/sim\/image\//);
+    const sdk = new OpenAI({ baseURL: `${url}/v1`, apiKey: key!, maxRetries: 0 });
+    const chat = await sdk.chat.completions.create({ model: 'sim-chat', messages: [{ role: 'user', content: 'hello relayq' }] });
+    expect(chat.choices[0]!.message.content).toBe('Echo: hello relayq');
     expect(p.out()).not.toMatch(/authorization|bearer/i); // request logs carry no credentials
     // npm re-raises the signal, so its own status says little; relayq's shutdown is in the log.
     killGroup(p, 'SIGTERM');
