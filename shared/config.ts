@@ -21,6 +21,20 @@ const csv = z
       .filter((p) => p.length > 0),
   );
 
+/** `5s,5m,2h,250ms` → milliseconds. */
+const durations = z.string().transform((s, ctx) => {
+  const out: number[] = [];
+  for (const part of s.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const m = /^(\d+)(ms|s|m|h)$/.exec(part);
+    if (!m) {
+      ctx.addIssue({ code: 'custom', message: `"${part}" is not a duration such as 250ms, 5s, 5m or 2h` });
+      return z.NEVER;
+    }
+    out.push(Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 'ms' | 's' | 'm' | 'h']);
+  }
+  return out;
+});
+
 const optionalUrl = z.union([z.literal(''), z.url({ protocol: /^https?$/ })]).default('');
 
 export const QUEUE_NAMES = ['mj', 'image', 'audio', 'text', 'webhook'] as const;
@@ -52,6 +66,8 @@ const schema = z.object({
   QUEUE_SHARDS: int(1, 64).default(1),
   HOST: z.string().min(1).default('127.0.0.1'),
   PORT: int(0, 65535).default(8080),
+  /** The API's address as clients reach it, for `urls` in webhook bodies (default http://HOST:PORT). */
+  PUBLIC_URL: optionalUrl,
   API_KEYS: apiKeys.default([]),
   ADMIN_KEYS: csv.default([]),
   MJ_UPSTREAM_URL: optionalUrl,
@@ -65,6 +81,12 @@ const schema = z.object({
   MAX_QUEUE_DEPTH: int(1).default(100000),
   RATE_LIMIT_PER_MINUTE: int(1).default(600),
   WEBHOOK_ALLOW_PRIVATE: bool.default(false),
+  /** Delays before each retry of a webhook event (jitter ±20 % is added). */
+  WEBHOOK_RETRY_SCHEDULE: durations.default([5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 50_400_000, 86_400_000]),
+  WEBHOOK_TIMEOUT_MS: int(100, 120_000).default(15_000),
+  WEBHOOK_POLL_MS: int(10, 60_000).default(200),
+  WEBHOOK_PROGRESS_INTERVAL_MS: int(0, 60_000).default(500),
+  WEBHOOK_CONCURRENCY: int(1, 1000).default(50),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   SHUTDOWN_GRACE_SECONDS: int(0, 3600).default(30),
   MJ_UPSTREAM_TIMEOUT_SECONDS: int(1).default(600),

@@ -13,6 +13,9 @@ import type { Placement } from './ids.js';
  *   <prefix>:{mj}:events:<id>          stream of the task's changes (SSE, waiting calls)
  *   <prefix>:{mj}:tokens:<id>          stream of a streaming completion's chunks
  *   <prefix>:{mj}:idem:<t>:<hash>      Idempotency-Key → task id, 24 h
+ *   <prefix>:{mj}:webhook-due          zset of task ids with webhook events to deliver, by when
+ *   <prefix>:{mj}:webhook:<id>         webhook delivery state of a task (cursor, event in flight)
+ *   <prefix>:{mj}:deliveries:<id>      list of webhook delivery attempts
  *   <prefix>:{mj}:tenant:<t>:tasks     zset of the tenant's task ids by creation time
  *   <prefix>:{mj}:tenant:<t>:active    zset of the tenant's unfinished task ids
  *   <prefix>:{mj}:inflight             hash id → upstream tracking record (MJ tracker)
@@ -34,6 +37,9 @@ export function keyspace(prefix: string, p: Placement) {
     events: (id: string) => `${base}:events:${id}`,
     tokens: (id: string) => `${base}:tokens:${id}`,
     idempotency: (tenant: string, keyHash: string) => `${base}:idem:${tenant}:${keyHash}`,
+    webhookDue: `${base}:webhook-due`,
+    webhookState: (id: string) => `${base}:webhook:${id}`,
+    deliveries: (id: string) => `${base}:deliveries:${id}`,
     tenantTasks: (tenant: string) => `${base}:tenant:${tenant}:tasks`,
     tenantActive: (tenant: string) => `${base}:tenant:${tenant}:active`,
     inflight: `${base}:inflight`,
@@ -55,4 +61,6 @@ export const globalKeys = (prefix: string) => ({
   /** Announces every change of one task (published by the update script). */
   taskChannel: (id: string) => `${prefix}:task:${id}`,
   models: `${prefix}:models`,
+  webhookSecret: (tenant: string) => `${prefix}:webhook-secret:${tenant}`,
+  webhookPumpLock: `${prefix}:lock:webhook-pump`,
 });

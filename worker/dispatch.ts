@@ -49,7 +49,7 @@ function concurrencyOf(config: Config, queue: QueueName): number {
     text: config.TEXT_CONCURRENCY,
     image: config.IMAGE_CONCURRENCY,
     audio: config.AUDIO_CONCURRENCY,
-    webhook: config.TEXT_CONCURRENCY,
+    webhook: config.WEBHOOK_CONCURRENCY,
   };
   return map[queue];
 }

@@ -1,4 +1,5 @@
 import { mjUpstream, openaiUpstream, type Config } from '../shared/config.js';
+import { webhookDeliver } from '../shared/jobs/webhook-deliver.js';
 import type { Logger } from '../shared/logger.js';
 import { isMain, runMain } from '../shared/process.js';
 import { createQueues } from '../shared/queues.js';
@@ -9,9 +10,11 @@ import { createDispatcher, type Processors } from './dispatch.js';
 import { createMjSeed } from './jobs/mj-seed.js';
 import { createMjSubmit } from './jobs/mj-submit.js';
 import { createOpenAiModels, createOpenAiRequest } from './jobs/openai.js';
+import { createWebhookDeliver } from './jobs/webhook-deliver.js';
 import { createMjTracker } from './mj-tracker.js';
 import { createMjClient, type MjClient } from './upstream/mj-client.js';
 import { createOpenAiClient } from './upstream/openai-client.js';
+import { createWebhookPump } from './webhooks/pump.js';
 
 /** The worker role: BullMQ workers for WORKER_QUEUES plus the MJ tracker. */
 export async function startWorker(config: Config, log: Logger): Promise<() => Promise<void>> {
@@ -44,13 +47,17 @@ export async function startWorker(config: Config, log: Logger): Promise<() => Pr
     'image.request': openaiRequest,
     'audio.request': openaiRequest,
     'openai.models': createOpenAiModels(openaiDeps),
+    'webhook.deliver': createWebhookDeliver({ config, redis, store, log: log.child({ component: 'webhooks' }), publicUrl: config.PUBLIC_URL || `http://${config.HOST}:${config.PORT}` }),
   };
+  const pump = createWebhookPump({ config, redis, queues, log: log.child({ component: 'webhook-pump' }), jobOptions: webhookDeliver.options(config) });
   const dispatcher = createDispatcher({ config, log, connection: redis, store, signals, processors });
   await dispatcher.start(config.WORKER_QUEUES);
   if (config.WORKER_QUEUES.includes('mj')) tracker.start();
+  if (config.WORKER_QUEUES.includes('webhook')) pump.start();
 
   return async () => {
     await tracker.stop();
+    await pump.stop();
     await dispatcher.close(config.SHUTDOWN_GRACE_SECONDS * 1000);
     await signals.close();
     await queues.close();

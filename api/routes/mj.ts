@@ -8,7 +8,7 @@ import { classifyCustomId } from '../../shared/mj/buttons.js';
 import { MJ_CODES, type MjSubmitResult } from '../../shared/mj/protocol.js';
 import { toMjTask } from '../../shared/mj/view.js';
 import { nextMessage, type Signals } from '../../shared/signals.js';
-import type { MjKind, MjRequest, Task } from '../../shared/tasks/model.js';
+import type { MjKind, MjRequest, Task, WebhookTarget } from '../../shared/tasks/model.js';
 import { newTask } from '../../shared/tasks/new.js';
 import type { Blob, Blobs, TaskStore } from '../../shared/tasks/store.js';
 import { canSee } from '../auth.js';
@@ -30,6 +30,9 @@ const accepted = (task: Task, ahead: number): MjSubmitResult =>
   ahead > 0
     ? { code: MJ_CODES.IN_QUEUE, description: `In queue, ${ahead} tasks ahead`, result: task.id, properties: { numberOfQueues: ahead } }
     : { code: MJ_CODES.SUCCESS, description: 'Submit success', result: task.id, properties: {} };
+
+/** A `notifyHook` receives the MJ task object on every change, as midjourney-proxy sends it. */
+const hookOf = (mj: MjRequest): WebhookTarget | null => (mj.notifyHook ? { url: mj.notifyHook, format: 'mj', events: null } : null);
 
 const blobsOf = (prefix: string, urls: string[] | undefined): Blobs =>
   Object.fromEntries((urls ?? []).map((u, i) => [`${prefix}${i}`, parseDataUrl(u) as Blob]));
@@ -70,7 +73,7 @@ export function mjRoutes(deps: MjRouteDeps, mode: Mode) {
       blobs,
       job: 'mj.submit',
       idempotencyKey: idempotencyKeyOf(req),
-      build: (id) => newTask({ id, kind, tenant: req.principal.tenant, mj, ...extra }),
+      build: (id) => newTask({ id, kind, tenant: req.principal.tenant, mj, webhook: hookOf(mj), ...extra }),
     });
     req.log.info({ taskId: task.id, kind, ahead, replayed }, 'task accepted');
     return accepted(task, ahead);
@@ -139,7 +142,7 @@ export function mjRoutes(deps: MjRouteDeps, mode: Mode) {
         queue: 'mj',
         job: null,
         idempotencyKey: idempotencyKeyOf(req),
-        build: (id) => newTask({ id, kind: 'mj.action', tenant: req.principal.tenant, status: 'requires_action', mj, upstream }),
+        build: (id) => newTask({ id, kind: 'mj.action', tenant: req.principal.tenant, status: 'requires_action', mj, upstream, webhook: hookOf(mj) }),
       });
       const finalPrompt = typeof parent.properties.finalPrompt === 'string' && parent.kind !== 'mj.imagine' ? parent.properties.finalPrompt : mj.prompt;
       return { code: MJ_CODES.EXISTED, description: 'Waiting for window confirm', result: task.id, properties: { finalPrompt, remix: true } };

@@ -9,7 +9,7 @@ import { ENDPOINTS, type EndpointPath, type FormFields } from '../../shared/open
 import type { Queues } from '../../shared/queues.js';
 import type { RedisClient } from '../../shared/redis.js';
 import { nextMessage, type Signals } from '../../shared/signals.js';
-import { isTerminal, type Task } from '../../shared/tasks/model.js';
+import { isTerminal, WEBHOOK_EVENT_TYPES, type Task, type WebhookEventType, type WebhookTarget } from '../../shared/tasks/model.js';
 import { newTask } from '../../shared/tasks/new.js';
 import type { Blobs, TaskStore } from '../../shared/tasks/store.js';
 import { parse } from '../errors.js';
@@ -45,6 +45,34 @@ export function parsePrefer(header: string | string[] | undefined, defaultSecond
   return tokens.includes('respond-async') ? 0 : defaultSeconds * 1000;
 }
 
+const EVENT_NAMES = new Map<string, WebhookEventType>(WEBHOOK_EVENT_TYPES.flatMap((t) => [[t, t] as const, [t.slice(5), t] as const]));
+
+/** `X-Webhook-Url` (and the optional `X-Webhook-Events` filter) of a /v1 submission. */
+export function webhookOf(headers: Record<string, string | string[] | undefined>): WebhookTarget | null {
+  const one = (name: string) => {
+    const v = headers[name];
+    return Array.isArray(v) ? v[0] : v;
+  };
+  const url = one('x-webhook-url');
+  const events = one('x-webhook-events');
+  if (url === undefined) {
+    if (events !== undefined) throw new ValidationError('X-Webhook-Events', 'needs X-Webhook-Url');
+    return null;
+  }
+  if (url.length > 2000 || !/^https?:\/\/[^\s/]+/i.test(url) || !URL.canParse(url)) throw new ValidationError('X-Webhook-Url', 'must be an http(s) URL of at most 2000 characters');
+  let filter: WebhookEventType[] | null = null;
+  if (events !== undefined) {
+    filter = [];
+    for (const name of events.split(',').map((e) => e.trim()).filter(Boolean)) {
+      const type = EVENT_NAMES.get(name);
+      if (!type) throw new ValidationError('X-Webhook-Events', `"${name}" is not one of ${WEBHOOK_EVENT_TYPES.join(', ')}`);
+      filter.push(type);
+    }
+    if (filter.length === 0) throw new ValidationError('X-Webhook-Events', 'must name at least one event type');
+  }
+  return { url, format: 'generic', events: filter };
+}
+
 /** The OpenAI-compatible routes: every call is a task on the queue of its workload. */
 export function openaiRoutes(deps: OpenAiRouteDeps) {
   const { config, store, submitter } = deps;
@@ -60,6 +88,7 @@ export function openaiRoutes(deps: OpenAiRouteDeps) {
 
   async function submitAndAnswer(req: FastifyRequest, reply: FastifyReply, endpoint: EndpointPath, meta: { model: string | null; stream: boolean }, blobs: Blobs) {
     const ep = ENDPOINTS[endpoint];
+    const webhook = webhookOf(req.headers);
     const waitMs = parsePrefer(req.headers.prefer, config.SYNC_WAIT_SECONDS);
     const stream = meta.stream && ep.streamable;
     const { task, ahead, replayed } = await submitter.submit({
@@ -68,7 +97,7 @@ export function openaiRoutes(deps: OpenAiRouteDeps) {
       job: requestJobOf[ep.queue],
       blobs,
       idempotencyKey: idempotencyKeyOf(req),
-      build: (id) => newTask({ id, kind: ep.kind, tenant: req.principal.tenant, openai: { endpoint, model: meta.model, stream, multipart: ep.body === 'multipart' } }),
+      build: (id) => newTask({ id, kind: ep.kind, tenant: req.principal.tenant, webhook, openai: { endpoint, model: meta.model, stream, multipart: ep.body === 'multipart' } }),
     });
     req.log.info({ taskId: task.id, kind: ep.kind, ahead, replayed, stream, waitMs }, 'task accepted');
     if (stream && waitMs > 0) return streamTokens(req, reply, { ...followDeps, redis: deps.redis, store }, task, waitMs);

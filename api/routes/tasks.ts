@@ -1,6 +1,9 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { NotFoundError, ValidationError } from '../../shared/errors.js';
+import { NotFoundError, StoreUnavailableError, ValidationError } from '../../shared/errors.js';
+import { parseTaskId } from '../../shared/ids.js';
+import { keyspace } from '../../shared/keys.js';
+import { webhookSecret } from '../../shared/webhooks.js';
 import { TASK_KINDS, TASK_STATUSES, type Task } from '../../shared/tasks/model.js';
 import { toTaskObject } from '../../shared/tasks/view.js';
 import { canSee } from '../auth.js';
@@ -75,5 +78,14 @@ export function taskRoutes(deps: CancelDeps & SseDeps) {
     });
 
     app.get('/v1/tasks/:id/events', async (req, reply) => streamEvents(req, reply, deps, await visible(req)));
+
+    app.get('/v1/tasks/:id/deliveries', async (req) => {
+      const task = await visible(req);
+      const key = keyspace(deps.prefix, parseTaskId(task.id)!).deliveries(task.id);
+      const raw = await deps.redis.lrange(key, 0, -1).catch((err: unknown) => Promise.reject(new StoreUnavailableError(err)));
+      return { object: 'list', webhook: task.webhook ? { url: task.webhook.url, events: task.webhook.events } : null, data: raw.map((r) => JSON.parse(r) as unknown) };
+    });
+
+    app.get('/v1/webhooks/secret', async (req) => ({ key: await webhookSecret(deps.redis, deps.prefix, req.principal.tenant) }));
   };
 }

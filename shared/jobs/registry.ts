@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import { mjSeed } from './mj-seed.js';
 import { audioRequest, imageRequest, openaiModels, textRequest } from './openai.js';
+import { webhookDeliver } from './webhook-deliver.js';
 import { mjSubmit } from './mj-submit.js';
 
 /** Every job kind relayq runs. The worker's processor map is typed from this object. */
@@ -11,6 +12,7 @@ export const jobKinds = {
   [imageRequest.name]: imageRequest,
   [audioRequest.name]: audioRequest,
   [openaiModels.name]: openaiModels,
+  [webhookDeliver.name]: webhookDeliver,
 } as const;
 
 /** The job that runs a task of each OpenAI queue. */

@@ -98,6 +98,17 @@ export interface UpstreamResponse {
   content_type: string;
 }
 
+export const WEBHOOK_EVENT_TYPES = ['task.started', 'task.progress', 'task.succeeded', 'task.failed', 'task.canceled'] as const;
+export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
+
+/** Where a task's changes are delivered: an MJ `notifyHook` (MJ task object) or `X-Webhook-Url`. */
+export interface WebhookTarget {
+  url: string;
+  format: 'mj' | 'generic';
+  /** Only these event types (`X-Webhook-Events`); null for all. */
+  events: WebhookEventType[] | null;
+}
+
 export interface Task {
   id: string;
   kind: TaskKind;
@@ -123,6 +134,7 @@ export interface Task {
   seed: string | null;
   openai: OpenAiRequest | null;
   response: UpstreamResponse | null;
+  webhook: WebhookTarget | null;
 }
 
 export type TaskPatch = Partial<Omit<Task, 'id' | 'kind' | 'tenant' | 'status' | 'created_at'>>;

@@ -23,6 +23,7 @@ export function newTask(fields: Required & Partial<Task>, now = Date.now()): Tas
     seed: null,
     openai: null,
     response: null,
+    webhook: null,
     ...fields,
   };
 }

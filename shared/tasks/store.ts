@@ -112,7 +112,7 @@ export function createTaskStore(deps: {
   const { redis, queues, config } = deps;
   const blobStore = deps.blobs ?? createRedisBlobStore({ redis, prefix: config.QUEUE_PREFIX });
   const prefix = config.QUEUE_PREFIX;
-  redis.defineCommand('relayqTaskUpdate', { numberOfKeys: 4, lua: UPDATE_LUA });
+  redis.defineCommand('relayqTaskUpdate', { numberOfKeys: 5, lua: UPDATE_LUA });
   // HSET only into an existing record: a write must never resurrect an expired task without a TTL.
   redis.defineCommand('relayqTaskAnnotate', {
     numberOfKeys: 1,
@@ -129,6 +129,7 @@ export function createTaskStore(deps: {
       k.blobs(task.id),
       k.tenantActive(task.tenant),
       k.events(task.id),
+      k.webhookDue,
       change.status ?? '',
       (change.from ?? []).join(','),
       config.TASK_RETENTION_SECONDS,

@@ -1,7 +1,9 @@
 -- Moves a task forward atomically. A finished task never changes again; status never moves back.
 -- Every applied change is appended to the task's event stream and announced on its channel, so
 -- readers (SSE, waiting calls) see every change in order.
--- KEYS[1] task hash, KEYS[2] blobs hash, KEYS[3] tenant active zset, KEYS[4] event stream
+-- A task with a webhook is marked due for delivery in the same step, so no change escapes it.
+-- KEYS[1] task hash, KEYS[2] blobs hash, KEYS[3] tenant active zset, KEYS[4] event stream,
+-- KEYS[5] webhook-due zset
 -- ARGV[1] new status ('' = keep), ARGV[2] allowed current statuses (comma list, '' = any unfinished)
 -- ARGV[3] retention seconds, ARGV[4] task id, ARGV[5] notify channel, ARGV[6..] field, JSON value pairs
 -- Returns { applied (0|1), status after the call } or false when the task does not exist.
@@ -36,6 +38,11 @@ if #fields > 0 then redis.call('HSET', KEYS[1], unpack(fields)) end
 local after = cur
 if new ~= '' then after = new end
 redis.call('XADD', KEYS[4], 'MAXLEN', '~', 1000, '*', 's', after, 'k', table.concat(names, ','), 'g', progress)
+local hook = redis.call('HGET', KEYS[1], 'webhook')
+if hook and hook ~= 'null' then
+  local t = redis.call('TIME')
+  redis.call('ZADD', KEYS[5], 'NX', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000), ARGV[4])
+end
 if rank[after] == 2 then
   local ttl = tonumber(ARGV[3])
   redis.call('EXPIRE', KEYS[1], ttl)

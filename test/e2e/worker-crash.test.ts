@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { killGroup, runRole, type Proc } from '../support/proc.js';
+import { startReceiver } from '../support/receiver.js';
 import { KEYS, mjUntil, startStack, waitFor, type Stack } from '../support/stack.js';
 
 /** SPEC §8.1 and §8.6 with real worker processes. */
@@ -7,7 +8,7 @@ describe('worker processes', () => {
   let s: Stack;
   const procs: Proc[] = [];
   beforeAll(async () => {
-    s = await startStack({ worker: false, sim: { mjDurationMs: 300 }, env: { WORKER_LOCK_MS: '1000' } });
+    s = await startStack({ worker: false, sim: { mjDurationMs: 300 }, env: { WORKER_LOCK_MS: '1000', WEBHOOK_ALLOW_PRIVATE: 'true', WEBHOOK_POLL_MS: '20' } });
   });
   afterAll(async () => {
     procs.forEach((p) => killGroup(p));
@@ -19,10 +20,15 @@ describe('worker processes', () => {
     QUEUE_PREFIX: s.config.QUEUE_PREFIX,
     API_KEYS: `acme:${KEYS.acme}`,
     MJ_UPSTREAM_URL: s.sim.url,
+    OPENAI_UPSTREAM_URL: `${s.sim.url}/v1`,
+    OPENAI_UPSTREAM_KEY: 'sk-upstream-0123456789',
     MJ_POLL_INTERVAL_MS: '50',
     RETRY_BASE_DELAY_MS: '5',
     WORKER_LOCK_MS: '1000',
     LOG_LEVEL: 'info',
+    WEBHOOK_ALLOW_PRIVATE: 'true',
+    WEBHOOK_POLL_MS: '20',
+    WEBHOOK_TIMEOUT_MS: '20000',
   });
   const worker = (extra: Record<string, string> = {}) => {
     const p = runRole('worker/main.ts', { ...env(), ...extra });
@@ -61,5 +67,27 @@ describe('worker processes', () => {
     const t = (await s.call('GET', `/v1/tasks/${body.result}`)).body;
     expect(t.status).toBe('running');
     expect(submits()).toBe(before + 1);
+  });
+
+  it('delivers a webhook whose worker was SIGKILLed mid-delivery, again with the same webhook-id', async () => {
+    const rx = await startReceiver();
+    try {
+      rx.answer('hang');
+      const first = worker();
+      await first.waitForOutput(/workers started/);
+      const r = await s.call('POST', '/v1/embeddings', { body: { model: 'sim-embed', input: 'kill me' }, headers: { prefer: 'respond-async', 'x-webhook-url': rx.url, 'x-webhook-events': 'succeeded' } });
+      await waitFor(async () => rx.received.length === 1, { what: 'the first delivery to hang' });
+      killGroup(first, 'SIGKILL');
+      await first.exited;
+      const second = worker();
+      await second.waitForOutput(/workers started/);
+      await waitFor(async () => rx.received.length === 2, { timeoutMs: 20_000, what: 'the redelivery' });
+      expect(rx.received[1]!.headers['webhook-id']).toBe(rx.received[0]!.headers['webhook-id']);
+      expect(rx.received[1]!.body).toMatchObject({ type: 'task.succeeded', data: { id: r.body.id } });
+      killGroup(second, 'SIGTERM');
+      await second.exited;
+    } finally {
+      await rx.close();
+    }
   });
 });

@@ -1,0 +1,167 @@
+import type { Result } from 'ioredis';
+import type { Config } from '../../shared/config.js';
+import { parseTaskId, type Placement } from '../../shared/ids.js';
+import { keyspace } from '../../shared/keys.js';
+import type { Logger } from '../../shared/logger.js';
+import { toMjTask } from '../../shared/mj/view.js';
+import type { RedisClient } from '../../shared/redis.js';
+import type { Task, TaskStatus } from '../../shared/tasks/model.js';
+import type { TaskStore } from '../../shared/tasks/store.js';
+import { toTaskObject } from '../../shared/tasks/view.js';
+import { signWebhook, webhookSecret } from '../../shared/webhooks.js';
+import type { Processor } from '../dispatch.js';
+import { nextEvent, type WebhookEvent } from '../webhooks/events.js';
+import { postWebhook } from '../webhooks/send.js';
+import { BlockedTargetError, resolveTarget } from '../webhooks/ssrf.js';
+
+export interface WebhookDeps {
+  config: Pick<
+    Config,
+    'QUEUE_PREFIX' | 'TASK_RETENTION_SECONDS' | 'WEBHOOK_ALLOW_PRIVATE' | 'WEBHOOK_RETRY_SCHEDULE' | 'WEBHOOK_TIMEOUT_MS' | 'WEBHOOK_PROGRESS_INTERVAL_MS'
+  >;
+  redis: RedisClient;
+  store: TaskStore;
+  log: Logger;
+  /** Where `urls` in generic bodies point. */
+  publicUrl: string;
+}
+
+/** One delivery attempt, as `GET /v1/tasks/{id}/deliveries` shows it. */
+export interface DeliveryAttempt {
+  webhook_id: string;
+  event: string;
+  attempt: number;
+  at: number;
+  url: string;
+  status: number | null;
+  error: string | null;
+  next_retry_at: number | null;
+}
+
+/** The event in flight: persisted before sending, so a retry (or a crash) reuses its id. */
+interface Head extends WebhookEvent {
+  webhookId: string;
+  attempts: number;
+}
+
+/** Events one job delivers before handing the task back to the pump (fairness between tasks). */
+const BATCH = 20;
+
+declare module 'ioredis' {
+  interface RedisCommander<Context> {
+    relayqWebhookIdle(...args: string[]): Result<number, Context>;
+  }
+}
+
+export function createWebhookDeliver(deps: WebhookDeps): Processor<'webhook.deliver'> {
+  const { config, redis, store, log } = deps;
+  const keep = config.TASK_RETENTION_SECONDS + 2 * 86400;
+  // Leaves the due set only when no change arrived after the cursor (else the pump comes back).
+  redis.defineCommand('relayqWebhookIdle', {
+    numberOfKeys: 2,
+    lua: "if #redis.call('XRANGE', KEYS[1], ARGV[1] == '0' and '-' or '(' .. ARGV[1], '+', 'COUNT', 1) == 0 then redis.call('ZREM', KEYS[2], ARGV[2]) return 1 end return 0",
+  });
+
+  async function record(p: Placement, taskId: string, a: DeliveryAttempt) {
+    const key = keyspace(config.QUEUE_PREFIX, p).deliveries(taskId);
+    await redis.multi().rpush(key, JSON.stringify(a)).ltrim(key, -500, -1).expire(key, keep).exec();
+  }
+
+  function body(task: Task, ev: WebhookEvent): string {
+    if (task.webhook?.format === 'mj') return JSON.stringify(toMjTask(task));
+    const view = toTaskObject(task, deps.publicUrl);
+    // A non-final event shows the state it reports, not a later one.
+    const data = ev.type === 'task.started' || ev.type === 'task.progress' ? { ...view, status: ev.status, progress: ev.progress ?? view.progress } : view;
+    return JSON.stringify({ type: ev.type, timestamp: new Date().toISOString(), data });
+  }
+
+  function retryDelay(attempts: number, retryAfterMs: number | undefined): number {
+    const base = config.WEBHOOK_RETRY_SCHEDULE[attempts - 1] ?? 0;
+    const jittered = Math.round(base * (0.8 + Math.random() * 0.4));
+    return retryAfterMs !== undefined ? Math.max(retryAfterMs, jittered) : jittered;
+  }
+
+  return async ({ data }) => {
+    const p = parseTaskId(data.taskId);
+    if (!p) return;
+    const ks = keyspace(config.QUEUE_PREFIX, p);
+    const stateKey = ks.webhookState(data.taskId);
+    const stop = async (reason: string) => {
+      await redis.multi().hset(stateKey, 'stopped', reason).expire(stateKey, keep).zrem(ks.webhookDue, data.taskId).exec();
+    };
+
+    for (let n = 0; n < BATCH; n++) {
+      const task = await store.get(data.taskId);
+      if (!task?.webhook) return void (await redis.zrem(ks.webhookDue, data.taskId));
+      const state = await redis.hgetall(stateKey);
+      if (state.stopped) return void (await redis.zrem(ks.webhookDue, data.taskId));
+      const cursor = state.cursor ?? '0';
+
+      let head: Head | null = state.head ? (JSON.parse(state.head) as Head) : null;
+      if (head?.type === 'task.progress' && (await store.events(task.id, cursor)).some((c) => c.status !== 'running')) {
+        // A progress event still retrying is superseded once the task has moved on.
+        await redis.hdel(stateKey, 'head');
+        head = null;
+      }
+      if (!head) {
+        const changes = await store.events(task.id, cursor);
+        const { event, consumed } = nextEvent(changes, (state.status as TaskStatus | undefined) ?? null, task.webhook.events);
+        if (!event) {
+          if (consumed) await redis.multi().hset(stateKey, 'cursor', consumed.id, 'status', consumed.status).expire(stateKey, keep).exec();
+          if ((await redis.relayqWebhookIdle(ks.events(task.id), ks.webhookDue, consumed?.id ?? cursor, task.id)) === 1) return;
+          continue;
+        }
+        const since = Date.now() - Number(state.lastProgressAt ?? 0);
+        if (event.type === 'task.progress' && since < config.WEBHOOK_PROGRESS_INTERVAL_MS) {
+          // At most one progress event per interval; by then a newer one may have replaced it.
+          await redis.zadd(ks.webhookDue, 'XX', Date.now() + config.WEBHOOK_PROGRESS_INTERVAL_MS - since, task.id);
+          return;
+        }
+        head = { ...event, webhookId: `msg_${task.id}_${event.entryId.replace('-', '_')}`, attempts: 0 };
+        await redis.multi().hset(stateKey, 'head', JSON.stringify(head), 'cursor', event.entryId, 'status', event.status).expire(stateKey, keep).exec();
+      }
+
+      const url = new URL(task.webhook.url);
+      const attempt: DeliveryAttempt = { webhook_id: head.webhookId, event: head.type, attempt: head.attempts + 1, at: Date.now(), url: url.origin + url.pathname, status: null, error: null, next_retry_at: null };
+      let outcome: { status: number; retryAfterMs?: number } | null = null;
+      try {
+        const target = await resolveTarget(url, config.WEBHOOK_ALLOW_PRIVATE);
+        const payload = body(task, head);
+        const ts = Math.floor(Date.now() / 1000);
+        const secret = await webhookSecret(redis, config.QUEUE_PREFIX, task.tenant);
+        outcome = await postWebhook(url, target, { 'webhook-id': head.webhookId, 'webhook-timestamp': String(ts), 'webhook-signature': signWebhook(secret, head.webhookId, ts, payload) }, payload, config.WEBHOOK_TIMEOUT_MS);
+        attempt.status = outcome.status;
+      } catch (err) {
+        attempt.error = (err as Error).message;
+        if (err instanceof BlockedTargetError) {
+          // Refused targets are recorded once and never retried.
+          await record(p, task.id, attempt);
+          log.warn({ taskId: task.id }, 'webhook target refused');
+          return stop('refused');
+        }
+      }
+
+      if (outcome && outcome.status >= 200 && outcome.status < 300) {
+        await record(p, task.id, attempt);
+        const done = redis.multi().hdel(stateKey, 'head');
+        if (head.type === 'task.progress') done.hset(stateKey, 'lastProgressAt', String(Date.now()));
+        await done.exec();
+        continue;
+      }
+      if (outcome?.status === 410) {
+        await record(p, task.id, { ...attempt, error: 'receiver answered 410 Gone: no more deliveries' });
+        return stop('gone');
+      }
+      head.attempts++;
+      if (head.attempts > config.WEBHOOK_RETRY_SCHEDULE.length) {
+        await record(p, task.id, { ...attempt, error: `${attempt.error ?? `HTTP ${attempt.status}`}; gave up after ${head.attempts} attempts` });
+        await redis.hdel(stateKey, 'head');
+        continue;
+      }
+      const next = Date.now() + retryDelay(head.attempts, outcome?.retryAfterMs);
+      await record(p, task.id, { ...attempt, next_retry_at: next });
+      await redis.multi().hset(stateKey, 'head', JSON.stringify(head)).zadd(ks.webhookDue, next, task.id).exec();
+      return;
+    }
+  };
+}
