@@ -5,7 +5,7 @@ import { globalKeys, keyspace, placements } from '../shared/keys.js';
 import type { Logger } from '../shared/logger.js';
 import { parseProgress, type UpstreamTask } from '../shared/mj/protocol.js';
 import type { RedisClient } from '../shared/redis.js';
-import { errorOf, type Task } from '../shared/tasks/model.js';
+import { errorOf, isTerminal, type Task } from '../shared/tasks/model.js';
 import type { TaskChange, TaskStore } from '../shared/tasks/store.js';
 import type { MjClient } from './upstream/mj-client.js';
 
@@ -28,8 +28,6 @@ export interface TrackerDeps {
   store: TaskStore;
   log: Logger;
   client: (channel: string) => MjClient | null;
-  /** Called after every change applied to a task (webhooks hook in here). */
-  onChange?: (task: Pick<Task, 'id' | 'tenant'>) => Promise<void>;
 }
 
 /** Upstream ids asked for in one list-by-condition request. */
@@ -95,13 +93,12 @@ export function createMjTracker(deps: TrackerDeps) {
   async function apply(p: Placement, id: string, entry: Inflight, change: TaskChange): Promise<boolean> {
     const res = await store.update({ id, tenant: entry.tenant }, change);
     const inflight = keyspace(prefix, p).inflight;
-    const ended = !res || res.status === 'succeeded' || res.status === 'failed' || res.status === 'canceled';
+    const ended = !res || isTerminal(res.status);
     if (ended) {
       await redis.hdel(inflight, id);
       // Finished here (e.g. canceled by the client) while the upstream still works on it.
       if (res && !res.applied && res.status === 'canceled') await deps.client(entry.channel)?.cancel(entry.upstreamId).catch(() => undefined);
     }
-    if (res?.applied) await deps.onChange?.({ id, tenant: entry.tenant });
     return !ended;
   }
 
@@ -117,14 +114,17 @@ export function createMjTracker(deps: TrackerDeps) {
     }
   }
 
-  async function pollPlacement(p: Placement, now: number) {
-    const raw = await redis.hgetall(keyspace(prefix, p).inflight);
-    const byChannel = new Map<string, [string, Inflight][]>();
-    for (const [id, json] of Object.entries(raw)) {
-      const entry = JSON.parse(json) as Inflight;
-      const list = byChannel.get(entry.channel) ?? [];
-      list.push([id, entry]);
-      byChannel.set(entry.channel, list);
+  /** Polls every in-flight task of every shard: one request per upstream (per BATCH ids). */
+  async function pollAll(now: number) {
+    const byChannel = new Map<string, [Placement, string, Inflight][]>();
+    for (const p of placements('mj', config.QUEUE_SHARDS)) {
+      const raw = await redis.hgetall(keyspace(prefix, p).inflight);
+      for (const [id, json] of Object.entries(raw)) {
+        const entry = JSON.parse(json) as Inflight;
+        const list = byChannel.get(entry.channel) ?? [];
+        list.push([p, id, entry]);
+        byChannel.set(entry.channel, list);
+      }
     }
     for (const [channel, entries] of byChannel) {
       const client = deps.client(channel);
@@ -132,12 +132,12 @@ export function createMjTracker(deps: TrackerDeps) {
         const batch = entries.slice(i, i + BATCH);
         let found: Map<string, UpstreamTask> | null = null;
         try {
-          const list = client ? await client.listByCondition(batch.map(([, e]) => e.upstreamId)) : [];
+          const list = client ? await client.listByCondition(batch.map(([, , e]) => e.upstreamId)) : [];
           found = new Map(list.map((u) => [u.id, u]));
         } catch (err) {
           log.warn({ err, channel, tasks: batch.length }, 'upstream poll failed');
         }
-        await Promise.all(batch.map(([id, entry]) => follow(p, id, entry, found?.get(entry.upstreamId), found !== null, now)));
+        await Promise.all(batch.map(([p, id, entry]) => follow(p, id, entry, found?.get(entry.upstreamId), found !== null, now)));
       }
     }
   }
@@ -175,11 +175,8 @@ export function createMjTracker(deps: TrackerDeps) {
   async function tick(): Promise<boolean> {
     const got = await redis.set(lockKey, owner, 'PX', config.MJ_POLL_INTERVAL_MS, 'NX');
     if (got !== 'OK') return false;
-    const now = Date.now();
-    for (const p of placements('mj', config.QUEUE_SHARDS)) {
-      await drainCancels(p);
-      await pollPlacement(p, now);
-    }
+    for (const p of placements('mj', config.QUEUE_SHARDS)) await drainCancels(p);
+    await pollAll(Date.now());
     return true;
   }
 

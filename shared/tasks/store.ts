@@ -8,7 +8,7 @@ import { globalKeys, keyspace, placements } from '../keys.js';
 import type { Queues } from '../queues.js';
 import type { RedisClient } from '../redis.js';
 import { createRedisBlobStore, type BlobStore, type Blobs } from '../blobs.js';
-import type { Task, TaskPatch, TaskStatus } from './model.js';
+import { isTerminal, type Task, type TaskPatch, type TaskStatus } from './model.js';
 
 const UPDATE_LUA = readFileSync(new URL('./update.lua', import.meta.url), 'utf8');
 
@@ -192,7 +192,7 @@ export function createTaskStore(deps: {
       const p = place(task.id);
       if (!p) return null;
       const res = await io(async () => toResult(await redis.relayqTaskUpdate(...updateArgs(task, p, change))));
-      if (res?.applied && (res.status === 'succeeded' || res.status === 'failed' || res.status === 'canceled')) {
+      if (res?.applied && isTerminal(res.status)) {
         await blobStore.finished(task.id, config.TASK_RETENTION_SECONDS);
       }
       return res;

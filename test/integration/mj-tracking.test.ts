@@ -138,3 +138,30 @@ describe('worker slots', () => {
     );
   });
 });
+
+describe('sharded queues', () => {
+  let s: Stack;
+  beforeAll(async () => {
+    s = await startStack({ env: { QUEUE_SHARDS: '3', MJ_POLL_INTERVAL_MS: '100' } });
+  });
+  afterAll(() => s.close());
+
+  it('spread tasks over the shards, each under its own hash tag, and poll each upstream once per tick', async () => {
+    const first = s.sim.requests.length;
+    const started = Date.now();
+    const ids: string[] = [];
+    for (let i = 0; i < 9; i++) ids.push((await s.call('POST', '/mj/submit/imagine', { body: { prompt: `shard ${i} --sim-ms 800` } })).body.result);
+    expect(new Set(ids.map((id) => id.split('_')[0]))).toEqual(new Set(['mj', 'mj1', 'mj2']));
+    for (const id of ids) await mjUntil(s.call, id, ['SUCCESS']);
+    const keys = await s.keys();
+    for (const [shard, tag] of [['mj1', '{mj:1}'], ['mj2', '{mj:2}']] as const) {
+      const id = ids.find((x) => x.startsWith(`${shard}_`))!;
+      expect(keys).toContain(`${s.config.QUEUE_PREFIX}:${tag}:task:${id}`);
+    }
+    const lists = s.sim.requests.slice(first).filter((r) => r.path.endsWith('/list-by-condition'));
+    expect(lists.length).toBeLessThanOrEqual(Math.ceil((Date.now() - started) / 100) + 3);
+    expect(Math.max(...lists.map((r) => r.ids ?? 0))).toBeGreaterThanOrEqual(7);
+    const page = (await s.call('GET', '/v1/tasks?limit=9')).body.data.map((t: { id: string }) => t.id);
+    expect(page).toEqual([...ids].reverse());
+  });
+});
