@@ -1,6 +1,6 @@
 import OpenAI, { toFile } from 'openai';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { KEYS, PNG, startStack, type Stack } from '../support/stack.js';
+import { KEYS, PNG, startStack, waitFor, type Stack } from '../support/stack.js';
 
 /** The official `openai` SDK, pointed at relayq as its baseURL, on every route. */
 describe('openai SDK against relayq', () => {
@@ -127,5 +127,19 @@ describe('openai SDK against relayq', () => {
     const err = await client.chat.completions.create({ model: 'nope', messages: [{ role: 'user', content: 'x' }], stream: true }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(OpenAI.NotFoundError);
     expect((err as Error).message).toContain('does not exist');
+  });
+
+  it('takes the async path from the SDK too: Prefer: respond-async gives the task to poll', async () => {
+    const { data, response } = await client.chat.completions
+      .create({ model: 'sim-chat', messages: [{ role: 'user', content: 'async via sdk' }] }, { headers: { Prefer: 'respond-async' } })
+      .withResponse();
+    expect(response.status).toBe(202);
+    const task = data as unknown as { id: string; object: string; status: string };
+    expect(task.object).toBe('task');
+    const done = await waitFor(async () => {
+      const t = (await s.call('GET', `/v1/tasks/${task.id}`)).body;
+      return t.status === 'succeeded' ? t : null;
+    });
+    expect(done.output.choices[0].message.content).toBe('Echo: async via sdk');
   });
 });
