@@ -1,4 +1,4 @@
-import { StoreUnavailableError } from './errors.js';
+import { storeCall } from './errors.js';
 import { parseTaskId } from './ids.js';
 import { keyspace } from './keys.js';
 import type { RedisClient } from './redis.js';
@@ -51,13 +51,6 @@ export function createRedisBlobStore(deps: { redis: RedisClient; prefix: string 
     }
     return fields;
   };
-  const io = async <T>(fn: () => Promise<T>) => {
-    try {
-      return await fn();
-    } catch (err) {
-      throw new StoreUnavailableError(err);
-    }
-  };
 
   return {
     async putInputs(taskId, blobs, tx) {
@@ -69,7 +62,7 @@ export function createRedisBlobStore(deps: { redis: RedisClient; prefix: string 
       if (!p) return false;
       const taskKey = keyspace(deps.prefix, p).task(taskId);
       // Never onto a task that is gone: the hash would have no TTL.
-      return io(async () => {
+      return storeCall(async () => {
         if (!(await deps.redis.exists(taskKey))) return false;
         await deps.redis.hset(keyOf(taskId), fieldsOf(blobs));
         return true;
@@ -78,7 +71,7 @@ export function createRedisBlobStore(deps: { redis: RedisClient; prefix: string 
 
     async get(taskId) {
       if (!parseTaskId(taskId)) return {};
-      return io(async () => {
+      return storeCall(async () => {
         const hash = await deps.redis.hgetallBuffer(keyOf(taskId));
         const out: Blobs = {};
         for (const [field, value] of Object.entries(hash)) {

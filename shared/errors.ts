@@ -100,3 +100,12 @@ export class CanceledError extends Error {
     super('canceled by client');
   }
 }
+
+/** Runs a Redis call; any failure means nothing can be promised, so callers answer 503. */
+export async function storeCall<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw new StoreUnavailableError(err);
+  }
+}

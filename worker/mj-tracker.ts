@@ -1,7 +1,7 @@
-import { randomUUID } from 'node:crypto';
 import type { Config } from '../shared/config.js';
 import type { Placement } from '../shared/ids.js';
 import { globalKeys, keyspace, placements } from '../shared/keys.js';
+import { createLockedLoop } from '../shared/loop.js';
 import type { Logger } from '../shared/logger.js';
 import { parseProgress, type UpstreamTask } from '../shared/mj/protocol.js';
 import type { RedisClient } from '../shared/redis.js';
@@ -75,14 +75,9 @@ export function changeFor(u: UpstreamTask, entry: Inflight, now: number): TaskCh
 export function createMjTracker(deps: TrackerDeps) {
   const { config, redis, store, log } = deps;
   const prefix = config.QUEUE_PREFIX;
-  const lockKey = globalKeys(prefix).trackerLock('mj');
   const timeoutMs = config.MJ_UPSTREAM_TIMEOUT_SECONDS * 1000;
   // An upstream that stops returning a task gets a shorter leash than one that is slow.
   const lostAfterMs = Math.min(timeoutMs, 120_000);
-  const owner = randomUUID();
-  let timer: NodeJS.Timeout | null = null;
-  let running: Promise<void> | null = null;
-  let stopped = false;
 
   async function track(task: Pick<Task, 'id' | 'tenant'>, p: Placement, channel: string, upstreamId: string): Promise<void> {
     const entry: Inflight = { tenant: task.tenant, channel, upstreamId, fingerprint: '', changedAt: Date.now(), missingSince: null };
@@ -171,39 +166,19 @@ export function createMjTracker(deps: TrackerDeps) {
     }
   }
 
-  /** One polling round, if this process holds the lock for this tick. */
-  async function tick(): Promise<boolean> {
-    const got = await redis.set(lockKey, owner, 'PX', config.MJ_POLL_INTERVAL_MS, 'NX');
-    if (got !== 'OK') return false;
-    for (const p of placements('mj', config.QUEUE_SHARDS)) await drainCancels(p);
-    await pollAll(Date.now());
-    return true;
-  }
-
-  const loop = () => {
-    if (stopped) return;
-    running = tick()
-      .then(() => undefined)
-      .catch((err: unknown) => log.warn({ err }, 'tracker tick failed'))
-      .finally(() => {
-        running = null;
-        if (!stopped) timer = setTimeout(loop, config.MJ_POLL_INTERVAL_MS);
-      });
-  };
-
-  return {
-    track,
-    tick,
-    start() {
-      stopped = false;
-      loop();
+  const loop = createLockedLoop({
+    redis,
+    lockKey: globalKeys(prefix).trackerLock('mj'),
+    intervalMs: config.MJ_POLL_INTERVAL_MS,
+    log,
+    name: 'mj tracker',
+    async tick() {
+      for (const p of placements('mj', config.QUEUE_SHARDS)) await drainCancels(p);
+      await pollAll(Date.now());
     },
-    async stop() {
-      stopped = true;
-      if (timer) clearTimeout(timer);
-      await running;
-    },
-  };
+  });
+
+  return { track, tick: loop.tick, start: loop.start, stop: loop.stop };
 }
 
 export type MjTracker = ReturnType<typeof createMjTracker>;

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Job, type JobsOptions } from 'bullmq';
 import type { Result } from 'ioredis';
 import type { Config, QueueName } from '../config.js';
-import { StoreUnavailableError } from '../errors.js';
+import { storeCall } from '../errors.js';
 import { parseTaskId, type Placement } from '../ids.js';
 import { globalKeys, keyspace, placements } from '../keys.js';
 import type { Queues } from '../queues.js';
@@ -85,14 +85,6 @@ function decode(hash: Record<string, string>): Task | null {
   return out as unknown as Task;
 }
 
-/** Any failure talking to Redis means nothing can be promised: callers answer 503. */
-async function io<T>(fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    throw new StoreUnavailableError(err);
-  }
-}
 
 function execOk(results: [Error | null, unknown][] | null): unknown[] {
   if (!results) throw new Error('transaction aborted');
@@ -157,7 +149,7 @@ export function createTaskStore(deps: {
   async function getMany(ids: string[]): Promise<Task[]> {
     const valid = ids.map((id) => ({ id, p: place(id) })).filter((x): x is { id: string; p: Placement } => x.p !== null);
     if (valid.length === 0) return [];
-    return io(async () => {
+    return storeCall(async () => {
       const results = await Promise.all(valid.map(({ id, p }) => redis.hgetall(ks(p).task(id))));
       return results.map(decode).filter((t): t is Task => t !== null);
     });
@@ -168,7 +160,7 @@ export function createTaskStore(deps: {
       const p = place(task.id);
       if (!p) throw new Error(`not a task id: ${task.id}`);
       const k = ks(p);
-      await io(async () => {
+      await storeCall(async () => {
         const m = await multiFor(p);
         m.hset(k.task(task.id), encode(task as unknown as Record<string, unknown>));
         if (opts.blobs) await blobStore.putInputs(task.id, opts.blobs, m);
@@ -183,7 +175,7 @@ export function createTaskStore(deps: {
     async get(id) {
       const p = place(id);
       if (!p) return null;
-      return io(async () => decode(await redis.hgetall(ks(p).task(id))));
+      return storeCall(async () => decode(await redis.hgetall(ks(p).task(id))));
     },
 
     getMany,
@@ -191,7 +183,7 @@ export function createTaskStore(deps: {
     async update(task, change) {
       const p = place(task.id);
       if (!p) return null;
-      const res = await io(async () => toResult(await redis.relayqTaskUpdate(...updateArgs(task, p, change))));
+      const res = await storeCall(async () => toResult(await redis.relayqTaskUpdate(...updateArgs(task, p, change))));
       if (res?.applied && isTerminal(res.status)) {
         await blobStore.finished(task.id, config.TASK_RETENTION_SECONDS);
       }
@@ -201,7 +193,7 @@ export function createTaskStore(deps: {
     async updateAndEnqueue(task, change, opts) {
       const p = place(task.id);
       if (!p) return null;
-      return io(async () => {
+      return storeCall(async () => {
         const m = await multiFor(p);
         const at = opts.blobs && Object.keys(opts.blobs).length > 0 ? 1 : 0;
         if (opts.blobs) await blobStore.putInputs(task.id, opts.blobs, m);
@@ -217,7 +209,7 @@ export function createTaskStore(deps: {
       if (!p) return false;
       const fields = Object.entries(encode(patch)).flat();
       if (fields.length === 0) return false;
-      return io(async () => (await redis.relayqTaskAnnotate(ks(p).task(id), ...fields)) === 1);
+      return storeCall(async () => (await redis.relayqTaskAnnotate(ks(p).task(id), ...fields)) === 1);
     },
 
     putBlobs: (id, blobs) => blobStore.putOutputs(id, blobs),
@@ -225,7 +217,7 @@ export function createTaskStore(deps: {
     async events(id, afterId) {
       const p = place(id);
       if (!p) return [];
-      return io(async () => {
+      return storeCall(async () => {
         const entries = await redis.xrange(ks(p).events(id), afterId === '0' ? '-' : `(${afterId}`, '+', 'COUNT', 1000);
         return entries.map(([eid, kv]) => {
           const f: Record<string, string> = {};
@@ -236,7 +228,7 @@ export function createTaskStore(deps: {
     },
 
     async listByTenant(tenant, queue, limit) {
-      return io(async () => {
+      return storeCall(async () => {
         const perShard = await Promise.all(
           placements(queue, config.QUEUE_SHARDS).map((p) => redis.zrevrange(ks(p).tenantTasks(tenant), 0, limit - 1, 'WITHSCORES')),
         );
@@ -251,7 +243,7 @@ export function createTaskStore(deps: {
     },
 
     async pageByTenant(tenant, queues, limit, before) {
-      return io(async () => {
+      return storeCall(async () => {
         const lists = await Promise.all(
           queues.flatMap((q) => placements(q, config.QUEUE_SHARDS)).map((p) =>
             redis.zrevrangebyscore(ks(p).tenantTasks(tenant), before ? before.created_at : '+inf', '-inf', 'WITHSCORES', 'LIMIT', 0, limit + 50),
@@ -268,7 +260,7 @@ export function createTaskStore(deps: {
     },
 
     async activeByTenant(tenant, queue) {
-      return io(async () => {
+      return storeCall(async () => {
         const perShard = await Promise.all(
           placements(queue, config.QUEUE_SHARDS).map((p) => redis.zrange(ks(p).tenantActive(tenant), 0, 999)),
         );
