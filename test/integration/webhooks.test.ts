@@ -16,7 +16,11 @@ describe('webhooks', () => {
     });
     secret = (await s.call('GET', '/v1/webhooks/secret')).body.key;
   });
-  afterEach(async () => rx?.close());
+  afterEach(async () => {
+    // Every delivery any test received carries a valid Standard Webhooks signature.
+    for (const r of rx?.received ?? []) verify(r);
+    await rx?.close();
+  });
   afterAll(() => s.close());
 
   const verify = (r: { raw: string; headers: Record<string, unknown> }, key = secret) =>
