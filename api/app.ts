@@ -40,6 +40,15 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     return503OnClosing: true,
   });
   const authenticate = createAuthenticator(config);
+  // Long waits (SSE, token streams, sync calls) end when the API closes, so shutdown is prompt.
+  const shutdown = new AbortController();
+  app.addHook('preClose', async () => {
+    shutdown.abort();
+    // The streams end within a tick of the abort; their keep-alive sockets are then idle and
+    // would otherwise hold the close until each client's own idle timeout.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    app.server.closeIdleConnections();
+  });
   const submitter = createSubmitter({ config, redis: deps.redis, store: deps.store, queues: deps.queues });
   const cancelDeps = { store: deps.store, queues: deps.queues, signals: deps.signals, redis: deps.redis, prefix: config.QUEUE_PREFIX };
 
@@ -63,7 +72,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(mjRoutes(mjDeps, 'FAST'), { prefix: '/mj-fast/mj' });
   await app.register(mjRoutes(mjDeps, 'RELAX'), { prefix: '/mj-relax/mj' });
   await app.register(mjRoutes(mjDeps, 'TURBO'), { prefix: '/mj-turbo/mj' });
-  await app.register(taskRoutes({ ...cancelDeps, signals: deps.signals }));
-  await app.register(openaiRoutes({ config, redis: deps.redis, store: deps.store, queues: deps.queues, signals: deps.signals, submitter }));
+  await app.register(taskRoutes({ ...cancelDeps, signals: deps.signals, shutdown: shutdown.signal }));
+  await app.register(openaiRoutes({ config, redis: deps.redis, store: deps.store, queues: deps.queues, signals: deps.signals, submitter, shutdown: shutdown.signal }));
   return app;
 }

@@ -4,11 +4,14 @@ import type { Signals } from '../shared/signals.js';
 export interface FollowDeps {
   signals: Signals;
   prefix: string;
+  /** Aborted when the API shuts down: every wait ends at once. */
+  shutdown: AbortSignal;
 }
 
 /**
  * Calls `step` now and again whenever the task's channel announces a change (at least every
- * `pollMs`, as a safety net), until it returns a value or `ms` pass. The subscription starts
+ * `pollMs`, as a safety net), until it returns a value, `ms` pass, the client leaves or the API
+ * shuts down. The subscription starts
  * before the first step, so no change between "read" and "wait" can be missed.
  */
 export async function follow<T>(deps: FollowDeps, taskId: string, ms: number, step: () => Promise<T | undefined>, opts: { pollMs?: number; closed?: AbortSignal } = {}): Promise<T | undefined> {
@@ -19,7 +22,8 @@ export async function follow<T>(deps: FollowDeps, taskId: string, ms: number, st
     wake();
   });
   const onClose = () => wake();
-  opts.closed?.addEventListener('abort', onClose);
+  const closed = opts.closed ? AbortSignal.any([opts.closed, deps.shutdown]) : deps.shutdown;
+  closed.addEventListener('abort', onClose);
   const deadline = Date.now() + ms;
   try {
     for (;;) {
@@ -27,7 +31,7 @@ export async function follow<T>(deps: FollowDeps, taskId: string, ms: number, st
       const result = await step();
       if (result !== undefined) return result;
       const left = deadline - Date.now();
-      if (left <= 0 || opts.closed?.aborted) return undefined;
+      if (left <= 0 || closed.aborted) return undefined;
       if (pending) continue;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, Math.min(left, opts.pollMs ?? 2000));
@@ -38,7 +42,7 @@ export async function follow<T>(deps: FollowDeps, taskId: string, ms: number, st
       });
     }
   } finally {
-    opts.closed?.removeEventListener('abort', onClose);
+    closed.removeEventListener('abort', onClose);
     await stop();
   }
 }

@@ -40,7 +40,7 @@ export interface Sim {
  * `GET /_sim/requests`).
  */
 export async function startSim(opts: SimOptions = {}): Promise<Sim> {
-  const app = Fastify({ bodyLimit: 64 * 1024 * 1024 });
+  const app = Fastify({ bodyLimit: 64 * 1024 * 1024, forceCloseConnections: true });
   const faults = createFaults();
   const requests: SimRequest[] = [];
   const record = (e: Omit<SimRequest, 'at'>) => {

@@ -26,6 +26,7 @@ export interface OpenAiRouteDeps {
   queues: Queues;
   signals: Signals;
   submitter: Submitter;
+  shutdown: AbortSignal;
 }
 
 declare module 'fastify' {
@@ -76,7 +77,7 @@ export function webhookOf(headers: Record<string, string | string[] | undefined>
 /** The OpenAI-compatible routes: every call is a task on the queue of its workload. */
 export function openaiRoutes(deps: OpenAiRouteDeps) {
   const { config, store, submitter } = deps;
-  const followDeps = { signals: deps.signals, prefix: config.QUEUE_PREFIX };
+  const followDeps = { signals: deps.signals, prefix: config.QUEUE_PREFIX, shutdown: deps.shutdown };
 
   async function waitForTask(id: string, ms: number): Promise<Task | undefined> {
     if (ms <= 0) return undefined;

@@ -96,6 +96,18 @@ describe('OpenAI tasks: async, waiting, events, cancel, idempotency', () => {
     expect(text).not.toContain('ten');
   });
 
+  it('shuts an API node down promptly while an events stream is open on it', async () => {
+    const other = await startApi(s.config, createLogger('silent'));
+    const r = await s.call('POST', '/mj/submit/imagine', { body: { prompt: 'forever --sim-stuck' } });
+    let seen = 0;
+    const reading = readSse(`${other.url}/v1/tasks/${r.body.result}/events`, auth, () => (seen++, false), 20_000);
+    await waitFor(async () => seen > 0, { what: 'the first event' });
+    const started = Date.now();
+    await other.stop();
+    expect(Date.now() - started).toBeLessThan(3000);
+    expect((await reading).length).toBeGreaterThan(0); // the server ended the stream
+  });
+
   it('returns the first task for a repeated Idempotency-Key, per tenant', async () => {
     const headers = { 'idempotency-key': 'order-42', prefer: 'respond-async' };
     const first = await s.call('POST', '/v1/chat/completions', { body: chat('once'), headers });

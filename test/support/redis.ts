@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -98,3 +98,41 @@ export async function launchRedisContainer(): Promise<LaunchedRedis> {
 
 /** redis-server when on PATH, else Testcontainers. */
 export const launchRedis = (opts: { persist?: boolean } = {}) => (hasRedisServer() ? launchRedisServer(opts) : launchRedisContainer());
+
+export const hasRedisCli = () => spawnSync('redis-cli', ['--version'], { stdio: 'ignore' }).status === 0;
+
+/** A Redis Cluster of `n` masters on free ports, made with `redis-server` and `redis-cli --cluster create`. */
+export async function launchRedisCluster(n = 3): Promise<{ nodes: string[]; close(): Promise<void> }> {
+  const dir = mkdtempSync(join(tmpdir(), 'relayq-cluster-'));
+  const ports: number[] = [];
+  const procs: ChildProcess[] = [];
+  for (let i = 0; i < n; i++) {
+    const port = await freePort();
+    ports.push(port);
+    const d = join(dir, String(port));
+    mkdirSync(d);
+    procs.push(
+      spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--save', '', '--appendonly', 'no', '--dir', d], { stdio: 'ignore' }),
+    );
+  }
+  for (const port of ports) await waitReady(`redis://127.0.0.1:${port}`, true);
+  const create = spawnSync('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes'], { encoding: 'utf8' });
+  if (create.status !== 0) throw new Error(`redis-cli --cluster create failed: ${create.stdout}${create.stderr}`);
+  // Every node must agree before clients connect.
+  const deadline = Date.now() + 15_000;
+  for (const port of ports) {
+    for (;;) {
+      const info = spawnSync('redis-cli', ['-p', String(port), 'cluster', 'info'], { encoding: 'utf8' }).stdout;
+      if (info.includes('cluster_state:ok')) break;
+      if (Date.now() > deadline) throw new Error(`cluster node ${port} never became ok`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  return {
+    nodes: ports.map((p) => `127.0.0.1:${p}`),
+    async close() {
+      await Promise.all(procs.map((p) => new Promise((res) => (p.exitCode !== null ? res(null) : (p.once('exit', res), p.kill('SIGKILL'))))));
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
