@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mjUntil, PNG, PNG2, startStack, waitFor, type Stack } from '../support/stack.js';
+import { KEYS, mjUntil, PNG, PNG2, startStack, waitFor, type Stack } from '../support/stack.js';
 
 /** Whole Midjourney flows through API, worker, tracker and the simulated upstream. */
 describe('MJ flows', () => {
@@ -181,6 +181,9 @@ describe('MJ flows', () => {
     expect(r.body).toMatchObject({ id: result, object: 'task', kind: 'mj.imagine', status: 'succeeded', progress: 100, attempts: 1, error: null });
     expect(r.body.output.image_url).toMatch(/\.png$/);
     expect(r.body.urls.get).toMatch(new RegExp(`/v1/tasks/${result}$`));
+    const content = await fetch(`${s.api.url}/v1/tasks/${result}/content`, { headers: { authorization: `Bearer ${KEYS.acme}` }, redirect: 'manual' });
+    expect(content.status).toBe(302);
+    expect(content.headers.get('location')).toBe(r.body.output.image_url);
     await waitFor(async () => (await s.call('GET', '/mj/task/queue')).body.every((t: { id: string }) => t.id !== result), { what: 'finished task to leave the queue' });
   });
 

@@ -12,7 +12,7 @@ describe('webhooks', () => {
   beforeAll(async () => {
     s = await startStack({
       sim: { mjDurationMs: 300 },
-      env: { WEBHOOK_ALLOW_PRIVATE: 'true', WEBHOOK_RETRY_SCHEDULE: '100ms,200ms,300ms', WEBHOOK_POLL_MS: '20', WEBHOOK_TIMEOUT_MS: '500' },
+      env: { WEBHOOK_ALLOW_PRIVATE: 'true', WEBHOOK_RETRY_SCHEDULE: '100ms,200ms,300ms', WEBHOOK_POLL_MS: '20', WEBHOOK_TIMEOUT_MS: '500', PUBLIC_URL: 'https://relay.example.com' },
     });
     secret = (await s.call('GET', '/v1/webhooks/secret')).body.key;
   });
@@ -60,6 +60,7 @@ describe('webhooks', () => {
     const done = rx.received.at(-1)!.body;
     expect(new Date(done.timestamp).getTime()).toBeGreaterThan(0);
     expect(done.data).toMatchObject({ id: r.body.id, object: 'task', status: 'succeeded', output: { object: 'chat.completion' } });
+    expect(done.data.urls.get).toBe(`https://relay.example.com/v1/tasks/${r.body.id}`);
     expect(rx.received[0]!.body.data.status).toBe('running');
   });
 
