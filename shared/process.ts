@@ -15,7 +15,8 @@ export async function runMain(role: string, start: (config: Config, log: Logger)
     config = loadConfig();
   } catch (err) {
     if (err instanceof ConfigError) {
-      process.stderr.write(`relayq ${role}: invalid configuration:\n${err.problems.map((p) => `  - ${p}`).join('\n')}\n`);
+      // One line that names every bad variable.
+      process.stderr.write(`relayq ${role}: invalid configuration: ${err.problems.join('; ')}\n`);
       process.exit(1);
     }
     throw err;

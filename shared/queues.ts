@@ -13,6 +13,8 @@ export interface Queues {
   placementFor(queue: QueueName, n: number): Placement;
   /** Jobs waiting to start in a placement (wait + prioritized + delayed retries). */
   depth(p: Placement): Promise<number>;
+  /** How many waiting jobs will start before this one; null when it is not in the wait list. */
+  position(p: Placement, jobId: string): Promise<number | null>;
   close(): Promise<void>;
 }
 
@@ -36,6 +38,15 @@ export function createQueues(deps: { redis: RedisClient; prefix: string; shards:
       return all[next] ?? { queue, shard: 0 };
     },
     placementFor: (queue, n) => ({ queue, shard: Math.abs(n) % deps.shards }),
+    async position(p, jobId) {
+      const key = get(p).toKey('wait');
+      // New jobs are pushed on the left and workers take from the right: the jobs ahead are
+      // those to its right. Searching from the right costs what the position is.
+      const res = await deps.redis.pipeline().lpos(key, jobId, 'RANK', -1).llen(key).exec();
+      const idx = res?.[0]?.[1] as number | null | undefined;
+      const len = res?.[1]?.[1] as number | undefined;
+      return idx === null || idx === undefined || len === undefined ? null : len - 1 - idx;
+    },
     depth: (p) => get(p).getJobCountByTypes('wait', 'prioritized', 'paused'),
     async close() {
       await Promise.all([...cache.values()].map((q) => q.close()));

@@ -63,7 +63,11 @@ export function taskRoutes(deps: CancelDeps & SseDeps) {
       };
     });
 
-    app.get('/v1/tasks/:id', async (req) => toTaskObject(await visible(req), baseUrl(req)));
+    app.get('/v1/tasks/:id', async (req) => {
+      const task = await visible(req);
+      const position = task.status === 'queued' ? await deps.queues.position(parseTaskId(task.id)!, task.id).catch(() => null) : null;
+      return toTaskObject(task, baseUrl(req), position);
+    });
 
     app.post('/v1/tasks/:id/cancel', async (req) => toTaskObject(await cancelTask(deps, await visible(req)), baseUrl(req)));
 

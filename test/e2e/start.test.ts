@@ -49,6 +49,7 @@ describe('split roles refuse a bad start with one readable line', () => {
     expect(await p.exited).toBe(1);
     expect(p.err()).toMatch(/PORT/);
     expect(p.err()).toMatch(/QUEUE_SHARDS/);
+    expect(p.err().trim().split('\n')).toHaveLength(1);
   });
 
   it('says when Redis is unreachable', async () => {

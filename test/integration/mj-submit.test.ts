@@ -36,6 +36,17 @@ describe('MJ submit routes', () => {
     expect(first.body.result).not.toBe(second.body.result);
   });
 
+  it('shows a queued task its live position in the queue', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) ids.push((await s.call('POST', '/mj/submit/imagine', { body: { prompt: `pos ${i}` } })).body.result);
+    const positions = await Promise.all(ids.map(async (id) => (await s.call('GET', `/v1/tasks/${id}`)).body.queue_position));
+    expect(positions[1]! - positions[0]!).toBe(1);
+    expect(positions[2]! - positions[1]!).toBe(1);
+    await s.call('POST', `/mj/task/${ids[0]}/cancel`);
+    expect((await s.call('GET', `/v1/tasks/${ids[2]}`)).body.queue_position).toBe(positions[2]! - 1);
+    expect((await s.call('GET', `/v1/tasks/${ids[0]}`)).body.queue_position).toBeNull();
+  });
+
   it('stores the task and its job together', async () => {
     const r = await s.call('POST', '/mj/submit/imagine', { body: { prompt: 'stored' } });
     const id = r.body.result as string;
