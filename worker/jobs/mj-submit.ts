@@ -68,7 +68,7 @@ export function createMjSubmit(deps: MjSubmitDeps): Processor<'mj.submit'> {
     if (answer.code !== MJ_CODES.EXISTED) return answer;
     // Code 21: the upstream wants its modal step. Our client already gave its input (task.modal),
     // or, for remix-on-upstream cases, we confirm with the prompt the upstream suggested.
-    await store.update(task, { from: ['queued'], patch: { upstream: { ...task.upstream!, modalId: answer.upstreamId } } });
+    await store.update(task, { from: ['queued'], patch: { upstream: { channel: client.channel.name, id: null, status: null, ...task.upstream, modalId: answer.upstreamId } } });
     const suggested = typeof answer.properties.finalPrompt === 'string' ? answer.properties.finalPrompt : parent.mj?.prompt ?? null;
     return confirm(answer.upstreamId, task.modal?.prompt ?? suggested);
   }
