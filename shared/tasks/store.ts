@@ -195,8 +195,10 @@ export function createTaskStore(deps: {
       if (!p) return null;
       return storeCall(async () => {
         const m = await multiFor(p);
-        const at = opts.blobs && Object.keys(opts.blobs).length > 0 ? 1 : 0;
         if (opts.blobs) await blobStore.putInputs(task.id, opts.blobs, m);
+        // The update's place among the results, whatever the blob store queued before it
+        // (a MULTI's queue starts with the MULTI command itself, which has no result).
+        const at = m.length - 1;
         m.relayqTaskUpdate(...updateArgs(task, p, change));
         stageJob(m, p, task.id, opts.job);
         const results = execOk(await m.exec());
@@ -283,6 +285,8 @@ export function createTaskStore(deps: {
 
 /** The part of an ioredis MULTI the store uses (BullMQ's augmented transaction). */
 interface Multi {
+  /** Commands queued so far, MULTI included. */
+  readonly length: number;
   hset(key: string, fields: Record<string, string | Buffer>): Multi;
   xadd(key: string, ...args: string[]): Multi;
   zadd(key: string, score: number, member: string): Multi;
