@@ -181,7 +181,7 @@ export function mjRoutes(deps: MjRouteDeps, mode: Mode) {
     });
 
     app.get('/task/list', async (req) => {
-      const tasks = await store.listByTenant(req.principal.tenant, 'mj', 100);
+      const { tasks } = await store.listByTenant(req.principal.tenant, ['mj'], 100);
       return tasks.map(toMjTask);
     });
 

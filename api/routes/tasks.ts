@@ -45,9 +45,9 @@ export function taskRoutes(deps: CancelDeps & SseDeps) {
       const found: Task[] = [];
       let more = true;
       for (let round = 0; round < 10 && more && found.length <= q.limit; round++) {
-        const ids = await deps.store.pageByTenant(tenant, QUEUES_WITH_TASKS, 100, cursor ?? undefined);
-        more = ids.length === 100;
-        const tasks = await deps.store.getMany(ids);
+        const page = await deps.store.listByTenant(tenant, QUEUES_WITH_TASKS, 100, cursor ?? undefined);
+        const tasks = page.tasks;
+        more = page.more;
         for (const t of tasks) if ((!q.status || t.status === q.status) && (!q.kind || t.kind === q.kind)) found.push(t);
         const last = tasks[tasks.length - 1];
         if (!last) break;

@@ -62,12 +62,12 @@ export interface TaskStore {
   putBlobs(id: string, blobs: Blobs): Promise<boolean>;
   /** Entries of the task's event stream after `afterId` ('0' for all). */
   events(id: string, afterId: string): Promise<TaskEvent[]>;
-  listByTenant(tenant: string, queue: QueueName, limit: number): Promise<Task[]>;
   /**
-   * One page of a tenant's task ids over every queue, newest first: up to `limit` entries older
-   * than the cursor task (same millisecond: smaller id).
+   * A tenant's tasks over the given queues, newest first: up to `limit` older than the cursor task
+   * (same millisecond: smaller id). `more` says whether older ones exist. Index entries of
+   * tasks that expired are dropped as they are met.
    */
-  pageByTenant(tenant: string, queues: readonly QueueName[], limit: number, before?: { created_at: number; id: string }): Promise<string[]>;
+  listByTenant(tenant: string, queues: readonly QueueName[], limit: number, before?: Pick<Task, 'created_at' | 'id'>): Promise<{ tasks: Task[]; more: boolean }>;
   activeByTenant(tenant: string, queue: QueueName): Promise<Task[]>;
   blobs(id: string): Promise<Blobs>;
 }
@@ -229,35 +229,23 @@ export function createTaskStore(deps: {
       });
     },
 
-    async listByTenant(tenant, queue, limit) {
+    async listByTenant(tenant, queues, limit, before) {
       return storeCall(async () => {
-        const perShard = await Promise.all(
-          placements(queue, config.QUEUE_SHARDS).map((p) => redis.zrevrange(ks(p).tenantTasks(tenant), 0, limit - 1, 'WITHSCORES')),
-        );
-        const entries: { id: string; score: number }[] = [];
-        for (const flat of perShard) for (let i = 0; i + 1 < flat.length; i += 2) entries.push({ id: flat[i]!, score: Number(flat[i + 1]) });
-        entries.sort((a, b) => b.score - a.score);
-        const ids = entries.slice(0, limit).map((e) => e.id);
-        const tasks = await getMany(ids);
-        await pruneExpired(ids, tasks, (p) => ks(p).tenantTasks(tenant));
-        return tasks;
-      });
-    },
-
-    async pageByTenant(tenant, queues, limit, before) {
-      return storeCall(async () => {
+        const all = queues.flatMap((q) => placements(q, config.QUEUE_SHARDS));
+        // limit + 1 per shard tells whether anything older remains after this page; after a
+        // cursor, a margin covers tasks created in its same millisecond (filtered below).
         const lists = await Promise.all(
-          queues.flatMap((q) => placements(q, config.QUEUE_SHARDS)).map((p) =>
-            redis.zrevrangebyscore(ks(p).tenantTasks(tenant), before ? before.created_at : '+inf', '-inf', 'WITHSCORES', 'LIMIT', 0, limit + 50),
-          ),
+          all.map((p) => redis.zrevrangebyscore(ks(p).tenantTasks(tenant), before ? before.created_at : '+inf', '-inf', 'WITHSCORES', 'LIMIT', 0, limit + 1 + (before ? 50 : 0))),
         );
         const entries: { id: string; score: number }[] = [];
         for (const flat of lists) for (let i = 0; i + 1 < flat.length; i += 2) entries.push({ id: flat[i]!, score: Number(flat[i + 1]) });
-        return entries
+        const newest = entries
           .filter((e) => !before || e.score < before.created_at || (e.score === before.created_at && e.id < before.id))
-          .sort((a, b) => b.score - a.score || (a.id < b.id ? 1 : -1))
-          .slice(0, limit)
-          .map((e) => e.id);
+          .sort((a, b) => b.score - a.score || (a.id < b.id ? 1 : -1));
+        const ids = newest.slice(0, limit).map((e) => e.id);
+        const tasks = await getMany(ids);
+        await pruneExpired(ids, tasks, (p) => ks(p).tenantTasks(tenant));
+        return { tasks, more: newest.length > limit };
       });
     },
 
@@ -276,10 +264,14 @@ export function createTaskStore(deps: {
   // Index entries of tasks whose records expired are removed as they are found.
   async function pruneExpired(ids: string[], found: Task[], keyOf: (p: Placement) => string) {
     const alive = new Set(found.map((t) => t.id));
+    const byKey = new Map<string, string[]>();
     for (const id of ids) {
       const p = place(id);
-      if (p && !alive.has(id)) await redis.zrem(keyOf(p), id);
+      if (!p || alive.has(id)) continue;
+      const key = keyOf(p);
+      byKey.set(key, [...(byKey.get(key) ?? []), id]);
     }
+    await Promise.all([...byKey].map(([key, dead]) => redis.zrem(key, ...dead)));
   }
 }
 

@@ -101,4 +101,21 @@ describe('task store', () => {
     await own.update(t, { status: 'failed' });
     expect(finished).toEqual([`${t.id}:120`]);
   });
+
+  it('lists a tenant newest first in pages, dropping tasks whose records expired', async () => {
+    const tenant = `lister-${Date.now()}`;
+    const tasks = [0, 1, 2, 3].map((i) => newTask({ id: newTaskId({ queue: 'mj', shard: 0 }), kind: 'mj.imagine', tenant }, 1_000 + i));
+    for (const t of tasks) await store.create(t);
+    const first = await store.listByTenant(tenant, ['mj'], 2);
+    expect(first.tasks.map((t) => t.id)).toEqual([tasks[3]!.id, tasks[2]!.id]);
+    expect(first.more).toBe(true);
+    const second = await store.listByTenant(tenant, ['mj'], 2, first.tasks[1]);
+    expect(second.tasks.map((t) => t.id)).toEqual([tasks[1]!.id, tasks[0]!.id]);
+    expect(second.more).toBe(false);
+    // The record of one task expires: it leaves the list and its index entry goes too.
+    await redis.del(`${prefix}:{mj}:task:${tasks[2]!.id}`);
+    const after = await store.listByTenant(tenant, ['mj'], 10);
+    expect(after.tasks.map((t) => t.id)).toEqual([tasks[3]!.id, tasks[1]!.id, tasks[0]!.id]);
+    expect(await redis.zscore(`${prefix}:{mj}:tenant:${tenant}:tasks`, tasks[2]!.id)).toBeNull();
+  });
 });
