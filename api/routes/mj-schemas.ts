@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseDataUrl } from '../../shared/dataurl.js';
+import { isHttpUrl } from '../http-url.js';
 
 /** Request bodies of the Midjourney-proxy routes (reference/mj-contract.md §3). Unknown fields are ignored. */
 
@@ -14,7 +15,7 @@ const dataUrl = z
 const httpUrl = z
   .string(req('a string'))
   .max(2000, 'must be at most 2000 characters')
-  .refine((s) => /^https?:\/\/[^\s/]+/i.test(s) && URL.canParse(s), 'must be an http(s) URL');
+  .refine(isHttpUrl, 'must be an http(s) URL');
 
 const botType = z.enum(['MID_JOURNEY', 'NIJI_JOURNEY'], { error: 'must be MID_JOURNEY or NIJI_JOURNEY' }).optional();
 

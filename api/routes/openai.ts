@@ -13,6 +13,7 @@ import { isTerminal, WEBHOOK_EVENT_TYPES, type Task, type WebhookEventType, type
 import { newTask } from '../../shared/tasks/new.js';
 import type { Blobs, TaskStore } from '../../shared/tasks/store.js';
 import { parse } from '../errors.js';
+import { isHttpUrl } from '../http-url.js';
 import { follow } from '../follow.js';
 import { replyAccepted, replyWithTask } from '../replay.js';
 import { streamTokens } from '../sse.js';
@@ -60,7 +61,7 @@ export function webhookOf(headers: Record<string, string | string[] | undefined>
     if (events !== undefined) throw new ValidationError('X-Webhook-Events', 'needs X-Webhook-Url');
     return null;
   }
-  if (url.length > 2000 || !/^https?:\/\/[^\s/]+/i.test(url) || !URL.canParse(url)) throw new ValidationError('X-Webhook-Url', 'must be an http(s) URL of at most 2000 characters');
+  if (!isHttpUrl(url)) throw new ValidationError('X-Webhook-Url', 'must be an http(s) URL of at most 2000 characters');
   let filter: WebhookEventType[] | null = null;
   if (events !== undefined) {
     filter = [];
