@@ -86,6 +86,8 @@ export function createWebhookDeliver(deps: WebhookDeps): Processor<'webhook.deli
     if (!p) return;
     const ks = keyspace(config.QUEUE_PREFIX, p);
     const stateKey = ks.webhookState(data.taskId);
+    // One tenant per task: its secret is read once per job, not once per attempt.
+    let secret: string | null = null;
     const stop = async (reason: string) => {
       await redis.multi().hset(stateKey, 'stopped', reason).expire(stateKey, keep).zrem(ks.webhookDue, data.taskId).exec();
     };
@@ -98,13 +100,13 @@ export function createWebhookDeliver(deps: WebhookDeps): Processor<'webhook.deli
       const cursor = state.cursor ?? '0';
 
       let head: Head | null = state.head ? (JSON.parse(state.head) as Head) : null;
-      if (head?.type === 'task.progress' && (await store.events(task.id, cursor)).some((c) => c.status !== 'running')) {
+      const changes = head && head.type !== 'task.progress' ? [] : await store.events(task.id, cursor);
+      if (head?.type === 'task.progress' && changes.some((c) => c.status !== 'running')) {
         // A progress event still retrying is superseded once the task has moved on.
         await redis.hdel(stateKey, 'head');
         head = null;
       }
       if (!head) {
-        const changes = await store.events(task.id, cursor);
         const { event, consumed } = nextEvent(changes, (state.status as TaskStatus | undefined) ?? null, task.webhook.events);
         if (!event) {
           if (consumed) await redis.multi().hset(stateKey, 'cursor', consumed.id, 'status', consumed.status).expire(stateKey, keep).exec();
@@ -128,7 +130,7 @@ export function createWebhookDeliver(deps: WebhookDeps): Processor<'webhook.deli
         const target = await resolveTarget(url, config.WEBHOOK_ALLOW_PRIVATE);
         const payload = body(task, head);
         const ts = Math.floor(Date.now() / 1000);
-        const secret = await webhookSecret(redis, config.QUEUE_PREFIX, task.tenant);
+        secret ??= await webhookSecret(redis, config.QUEUE_PREFIX, task.tenant);
         outcome = await postWebhook(url, target, { 'webhook-id': head.webhookId, 'webhook-timestamp': String(ts), 'webhook-signature': signWebhook(secret, head.webhookId, ts, payload) }, payload, config.WEBHOOK_TIMEOUT_MS);
         attempt.status = outcome.status;
       } catch (err) {
