@@ -78,9 +78,17 @@ export function createDispatcher(deps: DispatchDeps) {
   const missing = Object.keys(jobKinds).filter((k) => typeof (deps.processors as Record<string, unknown>)[k] !== 'function');
   if (missing.length > 0) throw new Error(`no processor for job kinds: ${missing.join(', ')}`);
 
-  async function failTask(taskId: string, error: TaskError) {
+  /**
+   * Ends a task failed. An upstream refusal that came with its own answer keeps it, in the same
+   * change, so a sync caller gets exactly what the upstream said.
+   */
+  async function failTask(taskId: string, error: TaskError, cause?: unknown) {
     const task = await store.get(taskId);
-    if (task) await store.update(task, { status: 'failed', patch: { completed_at: Date.now(), error } });
+    if (!task) return;
+    const refusal = cause instanceof PermanentUpstreamError && cause.response && cause.status ? { ...cause.response, status: cause.status } : null;
+    if (refusal) await store.putBlobs(task.id, { response: { type: refusal.contentType, data: refusal.body } });
+    const response = refusal ? { status: refusal.status, content_type: refusal.contentType } : undefined;
+    await store.update(task, { status: 'failed', patch: { completed_at: Date.now(), error, ...(response ? { response } : {}) } });
   }
 
   async function process(job: Job): Promise<void> {
@@ -106,7 +114,7 @@ export function createDispatcher(deps: DispatchDeps) {
       const permanent = isPermanent(err);
       jlog.warn({ err, permanent, attemptsLeft: attempts - attempt }, 'job attempt failed');
       if (permanent || attempt >= attempts) {
-        if (contract.ownsTask) await failTask(data.taskId, taskErrorOf(err, attempt));
+        if (contract.ownsTask) await failTask(data.taskId, taskErrorOf(err, attempt), err);
         if (permanent) throw new UnrecoverableError((err as Error).message);
       }
       throw err;

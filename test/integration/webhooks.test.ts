@@ -64,6 +64,19 @@ describe('webhooks', () => {
     expect(rx.received[0]!.body.data.status).toBe('running');
   });
 
+  it('reports an upstream refusal as started then failed, nothing in between', async () => {
+    rx = await startReceiver();
+    s.sim.faults.add({ route: 'openai', kind: 'status', status: 400, times: 1, body: { error: { message: 'bad temperature', type: 'invalid_request_error', param: 'temperature', code: null } } });
+    const r = await asyncChat('refused', { 'x-webhook-url': rx.url });
+    await waitFor(async () => rx.received.some((x) => x.body?.type === 'task.failed'), { what: 'task.failed' });
+    await new Promise((res) => setTimeout(res, 300));
+    expect(rx.received.map((x) => x.body.type)).toEqual(['task.started', 'task.failed']);
+    expect(rx.received[1]!.body.data).toMatchObject({ id: r.body.id, status: 'failed', error: { message: 'bad temperature' } });
+    // The refusal is written with the failure: no extra change for a webhook to race with.
+    const changes = await s.redis.xrange(`${s.config.QUEUE_PREFIX}:{text}:events:${r.body.id}`, '-', '+');
+    expect(changes.map(([, kv]) => kv[1])).toEqual(['queued', 'running', 'failed']);
+  });
+
   it('filters by X-Webhook-Events', async () => {
     rx = await startReceiver();
     const r = await asyncChat('only the end', { 'x-webhook-url': rx.url, 'x-webhook-events': 'task.succeeded,failed' });

@@ -57,23 +57,20 @@ export function createOpenAiRequest(deps: OpenAiDeps): Processor<'text.request' 
   const { store, redis } = deps;
   const keys = globalKeys(deps.prefix);
 
-  async function keepRefusal(task: Task, err: unknown) {
-    if (!(err instanceof PermanentUpstreamError) || !err.response || !err.status) return;
-    await store.putBlobs(task.id, { response: { type: err.response.contentType, data: err.response.body } });
-    await store.update(task, { patch: { response: { status: err.status, content_type: err.response.contentType } } });
+  /** Appends to the task's token stream and wakes the API node relaying it. */
+  async function appendToken(task: Task, ...fields: string[]) {
+    const key = keyspace(deps.prefix, parseTaskId(task.id)!).tokens(task.id);
+    await redis.multi().xadd(key, '*', ...fields).expire(key, deps.tokensTtlSeconds).publish(keys.taskChannel(task.id), fields[0]!).exec();
   }
 
   async function stream(task: Task, client: OpenAiClient, body: Buffer, signal: AbortSignal): Promise<UpstreamAnswer> {
-    const key = keyspace(deps.prefix, parseTaskId(task.id)!).tokens(task.id);
-    const channel = keys.taskChannel(task.id);
     const agg = createAggregator();
     let chunks = 0;
-    const push = (...fields: string[]) => redis.multi().xadd(key, '*', ...fields).expire(key, deps.tokensTtlSeconds).publish(channel, 'chunk').exec();
     try {
       await client.stream(task.openai!.endpoint, body, signal, async (data) => {
         chunks++;
         agg.add(data);
-        await push('d', data);
+        await appendToken(task, 'd', data);
       });
     } catch (err) {
       // Half a stream cannot be taken back: after the first chunk, a failure is final.
@@ -81,12 +78,6 @@ export function createOpenAiRequest(deps: OpenAiDeps): Processor<'text.request' 
       throw err;
     }
     return { status: 200, contentType: 'application/json', body: Buffer.from(JSON.stringify(agg.result())) };
-  }
-
-  /** Marks the end of a token stream, after the task holds its result. */
-  async function endStream(task: Task) {
-    const key = keyspace(deps.prefix, parseTaskId(task.id)!).tokens(task.id);
-    await redis.multi().xadd(key, '*', 'end', '1').expire(key, deps.tokensTtlSeconds).publish(keys.taskChannel(task.id), 'end').exec();
   }
 
   return async ({ data, job, signal }) => {
@@ -103,19 +94,15 @@ export function createOpenAiRequest(deps: OpenAiDeps): Processor<'text.request' 
     if (!started?.applied) return;
 
     const body = requestBody(task, await store.blobs(task.id));
-    let answer: UpstreamAnswer;
-    try {
-      answer = task.openai.stream && Buffer.isBuffer(body) ? await stream(task, client, body, signal) : await client.call(task.openai.endpoint, body, signal);
-    } catch (err) {
-      await keepRefusal(task, err);
-      throw err;
-    }
+    // A refusal keeps its upstream answer: the dispatcher writes it with the failure.
+    const answer = task.openai.stream && Buffer.isBuffer(body) ? await stream(task, client, body, signal) : await client.call(task.openai.endpoint, body, signal);
     await store.putBlobs(task.id, { response: { type: answer.contentType, data: answer.body } });
     await store.update(task, {
       status: 'succeeded',
       patch: { progress: 100, completed_at: Date.now(), output: outputOf(answer), response: { status: answer.status, content_type: answer.contentType } },
     });
-    if (task.openai.stream) await endStream(task);
+    // The end marker comes after the result is stored: a client told "done" finds it there.
+    if (task.openai.stream) await appendToken(task, 'end', '1');
   };
 }
 
