@@ -41,14 +41,16 @@ export async function streamTokens(req: FastifyRequest, reply: FastifyReply, dep
     task.id,
     24 * 3600_000,
     async (): Promise<'done' | 'waited' | Task | undefined> => {
-      // Status first: once the task is finished, every chunk is already in the stream.
-      const now = await deps.store.get(task.id);
+      // Status first (only the status: this runs per chunk): once the task is finished, every
+      // chunk is already in the stream.
+      const status = await deps.store.status(task.id);
+      const finished = async () => (await deps.store.get(task.id)) ?? task;
       const entries = await deps.redis.xrange(key, last === '-' ? '-' : `(${last}`, '+', 'COUNT', 500);
       for (const [id, kv] of entries) {
         last = id;
         if (kv[0] === 'end') {
           if (started) write('[DONE]');
-          return started ? 'done' : now ?? task;
+          return started ? 'done' : finished();
         }
         if (!started) {
           reply.hijack();
@@ -58,12 +60,12 @@ export async function streamTokens(req: FastifyRequest, reply: FastifyReply, dep
         write(kv[1] ?? '');
       }
       if (entries.length === 500) return undefined; // more to read right away
-      if (now && isTerminal(now.status)) {
-        if (now.status === 'succeeded' && started) {
+      if (status && isTerminal(status)) {
+        if (status === 'succeeded' && started) {
           write('[DONE]');
           return 'done';
         }
-        return now;
+        return finished();
       }
       // Only the wait for the first chunk is bounded; a started stream runs to its end.
       if (!started && Date.now() >= deadline) return 'waited';

@@ -51,6 +51,8 @@ export interface TaskStore {
   /** Writes the task, its blobs, its index entries and (optionally) its job in one MULTI/EXEC. */
   create(task: Task, opts?: { blobs?: Blobs; job?: JobSpec }): Promise<void>;
   get(id: string): Promise<Task | null>;
+  /** Only the status (cheap, for loops that watch a task); null when it does not exist. */
+  status(id: string): Promise<TaskStatus | null>;
   getMany(ids: string[]): Promise<Task[]>;
   /** Moves a task forward; null when it does not exist. Finished tasks never change. */
   update(task: Pick<Task, 'id' | 'tenant'>, change: TaskChange): Promise<UpdateResult | null>;
@@ -176,6 +178,13 @@ export function createTaskStore(deps: {
       const p = place(id);
       if (!p) return null;
       return storeCall(async () => decode(await redis.hgetall(ks(p).task(id))));
+    },
+
+    async status(id) {
+      const p = place(id);
+      if (!p) return null;
+      const raw = await storeCall(() => redis.hget(ks(p).task(id), 'status'));
+      return raw ? (JSON.parse(raw) as TaskStatus) : null;
     },
 
     getMany,
