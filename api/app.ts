@@ -1,11 +1,13 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Config } from '../shared/config.js';
+import { ShuttingDownError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import type { Queues } from '../shared/queues.js';
 import type { RedisClient } from '../shared/redis.js';
 import type { Signals } from '../shared/signals.js';
 import type { TaskStore } from '../shared/tasks/store.js';
 import { createAuthenticator, presentedKey, type Principal } from './auth.js';
+import { clientErrorHandler } from './client-errors.js';
 import { envelopeOf, errorBody, errorHandler } from './errors.js';
 import { healthRoutes } from './routes/health.js';
 import { mjRoutes } from './routes/mj.js';
@@ -37,17 +39,29 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     loggerInstance: deps.log as FastifyBaseLogger,
     bodyLimit: config.MAX_BODY_BYTES,
     requestIdHeader: 'x-request-id',
-    return503OnClosing: true,
+    // Requests that arrive while closing get the family's own 503 (the onRequest hook below).
+    return503OnClosing: false,
+    // Ids of any length reach the routes, which answer in their family's format (an URL over
+    // 16 KB is refused by Node's parser first: clientErrorHandler).
+    routerOptions: { maxParamLength: 16 * 1024 },
+    clientErrorHandler,
   });
   const authenticate = createAuthenticator(config);
-  // Long waits (SSE, token streams, sync calls) end when the API closes, so shutdown is prompt.
+  // Closing: new requests are refused (503, retryable); long waits (sync calls, token streams,
+  // SSE) go on for SHUTDOWN_GRACE_SECONDS, then `shutdown` fires and they end with an error the
+  // client can retry. Keep-alive sockets are closed as soon as they fall idle, so the close is
+  // as quick as the work in flight allows.
   const shutdown = new AbortController();
-  app.addHook('preClose', async () => {
-    shutdown.abort();
-    // The streams end within a tick of the abort; their keep-alive sockets are then idle and
-    // would otherwise hold the close until each client's own idle timeout.
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    app.server.closeIdleConnections();
+  let closing = false;
+  app.addHook('preClose', (done) => {
+    closing = true;
+    const grace = setTimeout(() => shutdown.abort(), config.SHUTDOWN_GRACE_SECONDS * 1000);
+    const sweep = setInterval(() => app.server.closeIdleConnections(), 100);
+    app.server.once('close', () => {
+      clearTimeout(grace);
+      clearInterval(sweep);
+    });
+    done();
   });
   const submitter = createSubmitter({ config, redis: deps.redis, store: deps.store, queues: deps.queues });
   const cancelDeps = { store: deps.store, queues: deps.queues, signals: deps.signals, redis: deps.redis, prefix: config.QUEUE_PREFIX };
@@ -58,6 +72,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     reply.status(404).send(errorBody(envelopeOf(req), { mjCode: 3, type: 'not_found_error', message: `no route ${req.method} ${req.url.split('?')[0]}` })),
   );
   app.addHook('onRequest', async (req, reply) => {
+    if (closing) throw new ShuttingDownError();
     if (OPEN_ROUTES.has(req.url.split('?')[0] ?? '')) return;
     const principal = authenticate(presentedKey(req.headers));
     if (!principal) {

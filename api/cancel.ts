@@ -1,4 +1,4 @@
-import { ConflictError, NotFoundError } from '../shared/errors.js';
+import { ConflictError, NotFoundError, storeCall } from '../shared/errors.js';
 import { parseTaskId } from '../shared/ids.js';
 import { globalKeys, keyspace } from '../shared/keys.js';
 import type { Queues } from '../shared/queues.js';
@@ -39,7 +39,7 @@ export async function cancelTask(deps: CancelDeps, task: Task): Promise<Task> {
     await deps.signals.publish(globalKeys(deps.prefix).cancelChannel, task.id).catch(() => undefined);
     if (task.upstream?.id) {
       const ks = keyspace(deps.prefix, p);
-      await deps.redis.multi().hdel(ks.inflight, task.id).rpush(ks.upstreamCancels, JSON.stringify({ channel: task.upstream.channel, id: task.upstream.id })).exec();
+      await storeCall(() => deps.redis.multi().hdel(ks.inflight, task.id).rpush(ks.upstreamCancels, JSON.stringify({ channel: task.upstream!.channel, id: task.upstream!.id })).exec());
     }
   }
   return (await deps.store.get(task.id)) ?? task;

@@ -6,6 +6,7 @@ import {
   NotFoundError,
   QueueFullError,
   RateLimitedError,
+  ShuttingDownError,
   StoreUnavailableError,
   TooLargeError,
   ValidationError,
@@ -65,9 +66,13 @@ function map(err: unknown): Mapped {
     return { status: 429, mjCode: MJ_CODES.QUEUE_REJECTED, type: 'queue_full', message: err.message, retryAfter: 5 };
   if (err instanceof RateLimitedError)
     return { status: 429, mjCode: MJ_CODES.QUEUE_REJECTED, type: 'rate_limit_exceeded', message: err.message, retryAfter: err.retryAfterSeconds };
+  if (err instanceof ShuttingDownError)
+    return { status: 503, mjCode: MJ_CODES.FAILURE, type: 'service_unavailable', message: err.message, retryAfter: 1 };
   if (err instanceof StoreUnavailableError)
     return { status: 503, mjCode: MJ_CODES.FAILURE, type: 'service_unavailable', message: 'storage unavailable, nothing was stored; retry later', retryAfter: 1 };
   const fe = err as FastifyError;
+  if (fe.code === 'FST_ERR_CTP_BODY_TOO_LARGE')
+    return { status: 413, mjCode: MJ_CODES.VALIDATION_ERROR, type: 'invalid_request_error', message: 'body: is larger than MAX_BODY_BYTES', param: 'body' };
   if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500)
     return { status: fe.statusCode, mjCode: MJ_CODES.VALIDATION_ERROR, type: 'invalid_request_error', message: `body: ${fe.message}`, param: 'body' };
   return { status: 500, mjCode: MJ_CODES.FAILURE, type: 'internal_error', message: 'internal error' };
@@ -84,8 +89,39 @@ export function errorHandler(err: unknown, req: FastifyRequest, reply: FastifyRe
   const m = map(err);
   if (m.status >= 500) req.log.error({ err }, 'request failed');
   else req.log.info({ status: m.status, type: m.type }, 'request refused');
-  if (m.retryAfter) void reply.header('retry-after', String(m.retryAfter));
+  // The official OpenAI SDKs obey x-should-retry over their own rules: only a busy or
+  // unavailable relayq is worth another try; bad input stays bad.
+  const retry = m.status === 429 || m.status === 503;
+  void reply.header('x-should-retry', String(retry));
+  if (m.retryAfter) void reply.header('retry-after', String(m.retryAfter)).header('retry-after-ms', String(m.retryAfter * 1000));
+  if (m.status === 413) drainUpload(req, reply);
   return reply.status(m.status).send(errorBody(envelopeOf(req), m));
+}
+
+/** The most of a refused upload read (and thrown away) so its sender gets to see the answer. */
+const DRAIN_MAX_BYTES = 256 * 1024 * 1024;
+const DRAIN_MAX_MS = 30_000;
+
+/**
+ * A client that writes a large body in one go (no `Expect: 100-continue`) only reads the answer
+ * once it has written everything: closing the connection on it right after the 413 makes it see
+ * a reset (EPIPE) instead. So the connection stays open and the rest of the upload is read and
+ * discarded (Node does that for a keep-alive connection), within DRAIN_MAX_BYTES and
+ * DRAIN_MAX_MS; past either bound the socket is closed.
+ */
+function drainUpload(req: FastifyRequest, reply: FastifyReply) {
+  const raw = req.raw;
+  if (raw.complete) return;
+  reply.removeHeader('connection');
+  let read = 0;
+  const socket = raw.socket;
+  const timer = setTimeout(() => socket.destroy(), DRAIN_MAX_MS).unref();
+  raw.on('data', (chunk: Buffer) => {
+    read += chunk.length;
+    if (read > DRAIN_MAX_BYTES) socket.destroy();
+  });
+  raw.once('end', () => clearTimeout(timer));
+  socket.once('close', () => clearTimeout(timer));
 }
 
 export function envelopeOf(req: FastifyRequest): Envelope {

@@ -5,6 +5,18 @@ import { toTaskObject } from '../shared/tasks/view.js';
 
 export const baseUrl = (req: FastifyRequest) => `${req.protocol}://${req.host}`;
 
+/** Marks an answer as concerning a task: `x-relayq-task-id` (every such answer carries it). */
+export const taskHeader = (reply: FastifyReply, taskId: string) => reply.header('x-relayq-task-id', taskId);
+
+/**
+ * Whether the official OpenAI SDKs should retry (`x-should-retry`, which they obey over their own
+ * status rules), and after how long (`retry-after-ms`, milliseconds).
+ */
+export function retryHeaders(reply: FastifyReply, retry: boolean, afterMs?: number) {
+  void reply.header('x-should-retry', String(retry));
+  if (retry && afterMs !== undefined) void reply.header('retry-after-ms', String(afterMs)).header('retry-after', String(Math.max(1, Math.ceil(afterMs / 1000))));
+}
+
 /** HTTP status for a task that failed without an upstream answer to replay. */
 function failureStatus(task: Task): number {
   const code = Number(task.error?.code);
@@ -16,25 +28,49 @@ function failureStatus(task: Task): number {
 
 /** 202 with the task and where to poll it (200 when an Idempotency-Key named an earlier task). */
 export function replyAccepted(req: FastifyRequest, reply: FastifyReply, task: Task, queuePosition: number | null = null, status = 202) {
+  taskHeader(reply, task.id);
   return reply.status(status).header('location', `/v1/tasks/${task.id}`).send(toTaskObject(task, baseUrl(req), queuePosition));
 }
 
 /**
- * Answers a sync call with exactly what the upstream answered (status, content type, bytes),
- * errors included; a failure without an upstream answer gets the OpenAI error envelope; an
- * unfinished task gets 202.
+ * Answers a call with exactly what the upstream answered (status, content type, bytes),
+ * errors included; a failure without an upstream answer gets the OpenAI error envelope. A
+ * failure is final: relayq already retried what was worth retrying, so SDKs are told not to
+ * (`x-should-retry: false`). The task must be finished.
  */
-export async function replyWithTask(req: FastifyRequest, reply: FastifyReply, store: TaskStore, task: Task) {
-  void reply.header('x-relayq-task-id', task.id);
+export async function replyWithTask(reply: FastifyReply, store: TaskStore, task: Task) {
+  taskHeader(reply, task.id);
+  if (task.status !== 'succeeded') retryHeaders(reply, false);
   if (task.response && (task.status === 'succeeded' || task.status === 'failed')) {
     const blob = (await store.blobs(task.id)).response;
     if (blob) return reply.status(task.response.status).type(task.response.content_type).send(blob.data);
   }
-  if (task.status === 'failed' || task.status === 'canceled') {
-    const e = task.error;
-    return reply.status(failureStatus(task)).send({
-      error: { message: e?.message ?? 'the task failed', type: e?.type ?? 'internal_error', param: null, code: e?.code ?? null },
-    });
-  }
-  return replyAccepted(req, reply, task);
+  const e = task.error;
+  return reply.status(failureStatus(task)).send({
+    error: { message: e?.message ?? `the task ${task.status === 'succeeded' ? 'output expired' : 'failed'}`, type: e?.type ?? 'internal_error', param: null, code: e?.code ?? null },
+  });
+}
+
+/** Why a call ends before its task did. */
+export type Unfinished = { reason: 'timeout'; waitedMs: number } | { reason: 'shutdown' };
+
+/**
+ * The answer to a plain (sync) call whose task is still running when relayq stops waiting: an
+ * OpenAI error envelope naming the task (never the task object in place of the answer), with
+ * `Location` to poll it. It is retryable: the SDK's retry of the same call joins the task
+ * instead of calling the upstream again. 504 when SYNC_WAIT_SECONDS passed, 503 when this API
+ * node is shutting down.
+ */
+export function replyUnfinished(reply: FastifyReply, task: Pick<Task, 'id'>, why: Unfinished) {
+  taskHeader(reply, task.id);
+  retryHeaders(reply, true, why.reason === 'shutdown' ? 1000 : 0);
+  const where = `task ${task.id} continues: poll GET /v1/tasks/${task.id}, or retry the same call (the SDK's retry joins the task)`;
+  const error =
+    why.reason === 'timeout'
+      ? { message: `no answer within ${Math.round(why.waitedMs / 1000)} s (SYNC_WAIT_SECONDS); ${where}`, type: 'timeout_error', param: null, code: 'sync_wait_exceeded' }
+      : { message: `this relayq node is shutting down; ${where}`, type: 'service_unavailable', param: null, code: 'shutting_down' };
+  return reply
+    .status(why.reason === 'timeout' ? 504 : 503)
+    .header('location', `/v1/tasks/${task.id}`)
+    .send({ error });
 }

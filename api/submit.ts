@@ -27,6 +27,21 @@ export interface Submitted {
 const IDEMPOTENCY_SECONDS = 24 * 3600;
 
 /**
+ * What identifies "the same call" for an SDK retry: the endpoint and the request's bytes. A
+ * multipart body's boundary is random per try, so it is left out. Returns a base64url SHA-256.
+ */
+export function callHash(endpoint: string, blobs: Blobs): string {
+  const h = createHash('sha256').update(endpoint);
+  for (const name of Object.keys(blobs).sort()) {
+    const b = blobs[name]!;
+    const boundary = /;\s*boundary="?([^";]+)"?/i.exec(b.type)?.[1];
+    h.update(`\n${name}\n${boundary ? b.type.replace(boundary, '') : b.type}\n${b.filename ?? ''}\n`);
+    h.update(boundary ? b.data.toString('latin1').split(boundary).join('') : b.data);
+  }
+  return h.digest('base64url');
+}
+
+/**
  * The path every submission takes: rate limit, backlog check, then the task, its blobs and its
  * job written in one transaction — a 2xx means all of it is in Redis, an error means none is.
  */
@@ -76,17 +91,29 @@ export function createSubmitter(deps: SubmitDeps) {
       blobs?: Blobs;
       job: JobName | null;
       idempotencyKey?: string | undefined;
+      /**
+       * A plain OpenAI-style call that an SDK retry may join: `hash` is its callHash, `retry`
+       * says this request is such a retry. The task is remembered under the hash for
+       * SYNC_WAIT_SECONDS + 15 min; a retry joins it while it runs or after it succeeded.
+       */
+      join?: { hash: string; retry: boolean } | undefined;
     }): Promise<Submitted> {
       const idem = args.idempotencyKey !== undefined ? claimKey(args.tenant, args.queue, args.idempotencyKey) : null;
       if (idem) {
         const earlier = await idem.earlier();
         if (earlier) return { task: earlier, ahead: 0, replayed: true };
       }
+      const join = args.join ? recentCall(args.tenant, args.queue, args.join.hash) : null;
+      if (join && args.join?.retry) {
+        const earlier = await join.earlier();
+        if (earlier) return { task: earlier, ahead: 0, replayed: true };
+      }
       try {
         await rateLimit(args.tenant);
-        const { placement, ahead } = await admit(args.queue, idem?.placement);
+        const { placement, ahead } = await admit(args.queue, idem?.placement ?? join?.placement);
         const task = args.build(idem?.id ?? newTaskId(placement));
-        await store.create(task, { blobs: args.blobs, job: args.job ? jobFor(args.job, task.id) : undefined });
+        const aliases = join ? [{ key: join.key, ttlSeconds: config.SYNC_WAIT_SECONDS + 900 }] : [];
+        await store.create(task, { blobs: args.blobs, job: args.job ? jobFor(args.job, task.id) : undefined, aliases });
         return { task, ahead, replayed: false };
       } catch (err) {
         await idem?.release();
@@ -94,6 +121,30 @@ export function createSubmitter(deps: SubmitDeps) {
       }
     },
   };
+
+  /**
+   * Where a plain call is remembered for its SDK retries: under the hash tag of the shard the
+   * call's hash points to, so the task and the note are written in one transaction.
+   */
+  function recentCall(tenant: string, queue: QueueName, hash: string) {
+    const placement = queues.placementFor(queue, Buffer.from(hash, 'base64url').readUInt32BE(0));
+    const key = keyspace(config.QUEUE_PREFIX, placement).recentCall(tenant, hash);
+    return {
+      placement,
+      key,
+      /** The task of the first try, while it is unfinished or succeeded; null otherwise. */
+      async earlier(): Promise<Task | null> {
+        let id: string | null;
+        try {
+          id = await redis.get(key);
+        } catch (err) {
+          throw new StoreUnavailableError(err);
+        }
+        const task = id ? await store.get(id) : null;
+        return task && task.status !== 'failed' && task.status !== 'canceled' ? task : null;
+      },
+    };
+  }
 
   /**
    * An Idempotency-Key claims a task id for 24 h before the task exists (SET NX), under the hash

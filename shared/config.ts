@@ -76,7 +76,7 @@ const schema = z.object({
   OPENAI_UPSTREAM_KEY: z.string().default(''),
   WORKER_QUEUES: csv.pipe(z.array(z.enum(QUEUE_NAMES))).default([...QUEUE_NAMES]),
   TASK_RETENTION_SECONDS: int(60).default(604800),
-  SYNC_WAIT_SECONDS: int(0, 3600).default(60),
+  SYNC_WAIT_SECONDS: int(0, 3600).default(600),
   MAX_BODY_BYTES: int(1024).default(26214400),
   MAX_QUEUE_DEPTH: int(1).default(100000),
   RATE_LIMIT_PER_MINUTE: int(1).default(600),

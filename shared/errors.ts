@@ -42,6 +42,14 @@ export class StoreUnavailableError extends Error {
   }
 }
 
+/** This API node is shutting down and takes no new request; another node (or a retry) will. */
+export class ShuttingDownError extends Error {
+  override name = 'ShuttingDownError';
+  constructor() {
+    super('this relayq node is shutting down; retry the request');
+  }
+}
+
 /** The queue holds more than MAX_QUEUE_DEPTH waiting jobs. */
 export class QueueFullError extends Error {
   override name = 'QueueFullError';

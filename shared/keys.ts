@@ -13,6 +13,7 @@ import type { Placement } from './ids.js';
  *   <prefix>:{mj}:events:<id>          stream of the task's changes (SSE, waiting calls)
  *   <prefix>:{mj}:tokens:<id>          stream of a streaming completion's chunks
  *   <prefix>:{mj}:idem:<t>:<hash>      Idempotency-Key → task id, 24 h
+ *   <prefix>:{text}:call:<t>:<hash>    a plain OpenAI call's hash → task id, for SDK retries to join
  *   <prefix>:{mj}:webhook-due          zset of task ids with webhook events to deliver, by when
  *   <prefix>:{mj}:webhook:<id>         webhook delivery state of a task (cursor, event in flight)
  *   <prefix>:{mj}:deliveries:<id>      list of webhook delivery attempts
@@ -37,6 +38,7 @@ export function keyspace(prefix: string, p: Placement) {
     events: (id: string) => `${base}:events:${id}`,
     tokens: (id: string) => `${base}:tokens:${id}`,
     idempotency: (tenant: string, keyHash: string) => `${base}:idem:${tenant}:${keyHash}`,
+    recentCall: (tenant: string, callHash: string) => `${base}:call:${tenant}:${callHash}`,
     webhookDue: `${base}:webhook-due`,
     webhookState: (id: string) => `${base}:webhook:${id}`,
     deliveries: (id: string) => `${base}:deliveries:${id}`,

@@ -65,7 +65,7 @@ export function createSimOpenAi(opts: SimOpenAiOptions) {
   function routes(app: FastifyInstance) {
     app.get('/models', async (req, reply) => {
       if (await guard(req, reply)) return reply;
-      return { object: 'list', data: ['sim-chat', 'sim-embed', 'sim-image', 'sim-tts', 'sim-whisper'].map((id) => ({ id, object: 'model', created: 1700000000, owned_by: 'relayq-sim' })) };
+      return { object: 'list', data: ['sim-chat', 'sim-embed', 'sim-image', 'sim-tts', 'sim-whisper', 'relayq-sim/chat-mini'].map((id) => ({ id, object: 'model', created: 1700000000, owned_by: 'relayq-sim' })) };
     });
 
     app.post('/chat/completions', async (req, reply) => {

@@ -14,6 +14,7 @@ import type { Blob, Blobs, TaskStore } from '../../shared/tasks/store.js';
 import { canSee } from '../auth.js';
 import { cancelTask, type CancelDeps } from '../cancel.js';
 import { parse } from '../errors.js';
+import { checkWebhookTarget } from '../http-url.js';
 import { idempotencyKeyOf, type Submitter } from '../submit.js';
 import * as s from './mj-schemas.js';
 
@@ -41,18 +42,21 @@ const blobsOf = (prefix: string, urls: string[] | undefined): Blobs =>
 export function mjRoutes(deps: MjRouteDeps, mode: Mode) {
   const { store, submitter, config } = deps;
 
-  const mjRequest = (fields: Partial<MjRequest> & Pick<MjRequest, 'action' | 'prompt' | 'description'>): MjRequest => ({
-    state: null,
-    botType: 'MID_JOURNEY',
-    mode,
-    notifyHook: null,
-    parentId: null,
-    customId: null,
-    dimensions: null,
-    link: null,
-    // Absent optional fields keep their defaults.
-    ...(Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined)) as typeof fields),
-  });
+  const mjRequest = (fields: Partial<MjRequest> & Pick<MjRequest, 'action' | 'prompt' | 'description'>): MjRequest => {
+    if (fields.notifyHook) checkWebhookTarget('notifyHook', fields.notifyHook, config.WEBHOOK_ALLOW_PRIVATE);
+    return {
+      state: null,
+      botType: 'MID_JOURNEY',
+      mode,
+      notifyHook: null,
+      parentId: null,
+      customId: null,
+      dimensions: null,
+      link: null,
+      // Absent optional fields keep their defaults.
+      ...(Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined)) as typeof fields),
+    };
+  };
 
   function checkBanned(prompt: string) {
     const lower = prompt.toLowerCase();

@@ -2,22 +2,24 @@ import multipart from '@fastify/multipart';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { z } from 'zod';
 import type { Config } from '../../shared/config.js';
-import { StoreUnavailableError, TooLargeError, ValidationError } from '../../shared/errors.js';
+import { storeCall, TooLargeError, ValidationError } from '../../shared/errors.js';
 import { requestJobOf } from '../../shared/jobs/registry.js';
 import { globalKeys } from '../../shared/keys.js';
 import { ENDPOINTS, type EndpointPath, type FormFields } from '../../shared/openai/endpoints.js';
 import type { Queues } from '../../shared/queues.js';
 import type { RedisClient } from '../../shared/redis.js';
 import { nextMessage, type Signals } from '../../shared/signals.js';
-import { isTerminal, WEBHOOK_EVENT_TYPES, type Task, type WebhookEventType, type WebhookTarget } from '../../shared/tasks/model.js';
+import { isTerminal, type Task } from '../../shared/tasks/model.js';
 import { newTask } from '../../shared/tasks/new.js';
 import type { Blobs, TaskStore } from '../../shared/tasks/store.js';
 import { parse } from '../errors.js';
-import { isHttpUrl } from '../http-url.js';
+import { webhookOf } from '../http-url.js';
 import { follow } from '../follow.js';
-import { replyAccepted, replyWithTask } from '../replay.js';
-import { streamTokens } from '../sse.js';
-import { idempotencyKeyOf, type Submitter } from '../submit.js';
+import { parsePrefer, sdkRetryCount } from '../prefer.js';
+import { replyAccepted, replyUnfinished, replyWithTask } from '../replay.js';
+import { closedSignal } from '../sse.js';
+import { streamTokens } from '../stream.js';
+import { callHash, idempotencyKeyOf, type Submitter } from '../submit.js';
 import * as s from './openai-schemas.js';
 
 export interface OpenAiRouteDeps {
@@ -36,76 +38,58 @@ declare module 'fastify' {
   }
 }
 
-/**
- * `Prefer: respond-async` answers 202 at once; `Prefer: wait=N` waits up to N seconds
- * (default SYNC_WAIT_SECONDS) before answering 202.
- */
-export function parsePrefer(header: string | string[] | undefined, defaultSeconds: number): number {
-  const tokens = (Array.isArray(header) ? header.join(',') : (header ?? '')).split(/[,;]/).map((t) => t.trim().toLowerCase());
-  const wait = tokens.map((t) => /^wait\s*=\s*(\d+)$/.exec(t)?.[1]).find((v) => v !== undefined);
-  if (wait !== undefined) return Math.min(Number(wait), 3600) * 1000;
-  return tokens.includes('respond-async') ? 0 : defaultSeconds * 1000;
-}
-
-const EVENT_NAMES = new Map<string, WebhookEventType>(WEBHOOK_EVENT_TYPES.flatMap((t) => [[t, t] as const, [t.slice(5), t] as const]));
-
-/** `X-Webhook-Url` (and the optional `X-Webhook-Events` filter) of a /v1 submission. */
-export function webhookOf(headers: Record<string, string | string[] | undefined>): WebhookTarget | null {
-  const one = (name: string) => {
-    const v = headers[name];
-    return Array.isArray(v) ? v[0] : v;
-  };
-  const url = one('x-webhook-url');
-  const events = one('x-webhook-events');
-  if (url === undefined) {
-    if (events !== undefined) throw new ValidationError('X-Webhook-Events', 'needs X-Webhook-Url');
-    return null;
-  }
-  if (!isHttpUrl(url)) throw new ValidationError('X-Webhook-Url', 'must be an http(s) URL of at most 2000 characters');
-  let filter: WebhookEventType[] | null = null;
-  if (events !== undefined) {
-    filter = [];
-    for (const name of events.split(',').map((e) => e.trim()).filter(Boolean)) {
-      const type = EVENT_NAMES.get(name);
-      if (!type) throw new ValidationError('X-Webhook-Events', `"${name}" is not one of ${WEBHOOK_EVENT_TYPES.join(', ')}`);
-      filter.push(type);
-    }
-    if (filter.length === 0) throw new ValidationError('X-Webhook-Events', 'must name at least one event type');
-  }
-  return { url, format: 'generic', events: filter };
-}
-
 /** The OpenAI-compatible routes: every call is a task on the queue of its workload. */
 export function openaiRoutes(deps: OpenAiRouteDeps) {
   const { config, store, submitter } = deps;
   const followDeps = { signals: deps.signals, prefix: config.QUEUE_PREFIX, shutdown: deps.shutdown };
 
-  async function waitForTask(id: string, ms: number): Promise<Task | undefined> {
+  const sseDeps = { ...followDeps, redis: deps.redis, store };
+
+  /** Waits for the task to finish; undefined when `ms` passed, the client left or the API is shutting down. */
+  async function waitForTask(id: string, ms: number, closed: AbortSignal): Promise<Task | undefined> {
     if (ms <= 0) return undefined;
-    return follow(followDeps, id, ms, async () => {
-      const t = await store.get(id);
-      return t && isTerminal(t.status) ? t : undefined;
-    });
+    return follow(
+      followDeps,
+      id,
+      ms,
+      async () => {
+        const t = await store.get(id);
+        return t && isTerminal(t.status) ? t : undefined;
+      },
+      { closed },
+    );
   }
 
+  /**
+   * Creates the task and answers as the call asked (see api/prefer.ts): a plain call gets the
+   * upstream's answer (or a retryable error naming the task, never the task object), `Prefer:
+   * wait=N` the answer or the 202 task after N s, `Prefer: respond-async` the 202 task at once.
+   * An SDK retry (`x-stainless-retry-count` ≥ 1) of a plain call joins the task the first try
+   * made, when it is still running or succeeded, instead of calling the upstream again.
+   */
   async function submitAndAnswer(req: FastifyRequest, reply: FastifyReply, endpoint: EndpointPath, meta: { model: string | null; stream: boolean }, blobs: Blobs) {
     const ep = ENDPOINTS[endpoint];
-    const webhook = webhookOf(req.headers);
-    const waitMs = parsePrefer(req.headers.prefer, config.SYNC_WAIT_SECONDS);
+    const webhook = webhookOf(req.headers, config.WEBHOOK_ALLOW_PRIVATE);
+    const pref = parsePrefer(req.headers.prefer, config.SYNC_WAIT_SECONDS);
     const stream = meta.stream && ep.streamable;
+    const idempotencyKey = idempotencyKeyOf(req);
+    const join = pref.mode === 'sync' && idempotencyKey === undefined ? { hash: callHash(endpoint, blobs), retry: sdkRetryCount(req.headers) > 0 } : undefined;
     const { task, ahead, replayed } = await submitter.submit({
       tenant: req.principal.tenant,
       queue: ep.queue,
       job: requestJobOf[ep.queue],
       blobs,
-      idempotencyKey: idempotencyKeyOf(req),
+      idempotencyKey,
+      join,
       build: (id) => newTask({ id, kind: ep.kind, tenant: req.principal.tenant, webhook, openai: { endpoint, model: meta.model, stream, multipart: ep.body === 'multipart' } }),
     });
-    req.log.info({ taskId: task.id, kind: ep.kind, ahead, replayed, stream, waitMs }, 'task accepted');
-    if (stream && waitMs > 0) return streamTokens(req, reply, { ...followDeps, redis: deps.redis, store }, task, waitMs);
-    const done = await waitForTask(task.id, waitMs);
-    if (done) return replyWithTask(req, reply, store, done);
-    return replyAccepted(req, reply, (await store.get(task.id)) ?? task, ahead, replayed ? 200 : 202);
+    req.log.info({ taskId: task.id, kind: ep.kind, ahead, replayed, stream, mode: pref.mode }, replayed ? 'task joined' : 'task accepted');
+    if (pref.mode === 'async') return replyAccepted(req, reply, task, ahead, replayed ? 200 : 202);
+    if (stream) return streamTokens(req, reply, sseDeps, task, pref);
+    const done = await waitForTask(task.id, pref.waitMs, closedSignal(req));
+    if (done) return replyWithTask(reply, store, done);
+    if (pref.mode === 'wait') return replyAccepted(req, reply, (await store.get(task.id)) ?? task, ahead, replayed ? 200 : 202);
+    return replyUnfinished(reply, task, deps.shutdown.aborted ? { reason: 'shutdown' } : { reason: 'timeout', waitedMs: pref.waitMs });
   }
 
   function jsonRoute(app: FastifyInstance, endpoint: EndpointPath, schema: z.ZodType<{ model?: string; stream?: boolean | null }>) {
@@ -169,19 +153,41 @@ export function openaiRoutes(deps: OpenAiRouteDeps) {
     formRoute(app, 'audio/transcriptions', s.transcriptionForm);
     formRoute(app, 'audio/translations', s.translationForm);
 
-    app.get('/v1/models', async (_req, reply) => {
+    /** The upstream's model list (JSON text), cached for five minutes by a worker; null when unavailable. */
+    async function modelList(): Promise<string | null> {
       const key = globalKeys(config.QUEUE_PREFIX).models;
-      const read = () => deps.redis.get(key).catch((err: unknown) => Promise.reject(new StoreUnavailableError(err)));
-      let list = await read();
-      if (!list) {
-        // A worker asks the upstream and caches the answer for five minutes.
-        await nextMessage(deps.signals, key, 15_000, async () => {
-          await deps.queues.get({ queue: 'text', shard: 0 }).add('openai.models', { taskId: 'models' }, { jobId: `models-${Date.now()}`, lifo: true, removeOnComplete: true, removeOnFail: true });
-        });
-        list = await read();
+      const read = () => storeCall(() => deps.redis.get(key));
+      const list = await read();
+      if (list) return list;
+      // A worker asks the upstream and caches the answer for five minutes.
+      await nextMessage(deps.signals, key, 15_000, async () => {
+        await storeCall(() => deps.queues.get({ queue: 'text', shard: 0 }).add('openai.models', { taskId: 'models' }, { jobId: `models-${Date.now()}`, lifo: true, removeOnComplete: true, removeOnFail: true }));
+      });
+      return read();
+    }
+    const unavailable = (reply: FastifyReply) =>
+      reply.status(502).send({ error: { message: 'the upstream model list is unavailable', type: 'upstream_error', param: null, code: null } });
+
+    app.get('/v1/models', async (_req, reply) => {
+      const list = await modelList();
+      return list ? reply.type('application/json').send(list) : unavailable(reply);
+    });
+
+    // Model ids may hold slashes (`org/model`), as on OpenRouter-style upstreams.
+    app.get('/v1/models/*', async (req, reply) => {
+      const id = decodeURIComponent((req.params as { '*': string })['*']);
+      const list = await modelList();
+      if (!list) return unavailable(reply);
+      let models: { id?: unknown }[] = [];
+      try {
+        const parsed = JSON.parse(list) as { data?: unknown };
+        if (Array.isArray(parsed.data)) models = parsed.data as { id?: unknown }[];
+      } catch {
+        // an unreadable list has no models
       }
-      if (!list) return reply.status(502).send({ error: { message: 'the upstream model list is unavailable', type: 'upstream_error', param: null, code: null } });
-      return reply.type('application/json').send(list);
+      const model = models.find((m) => m?.id === id);
+      if (model) return model;
+      return reply.status(404).send({ error: { message: `The model '${id}' does not exist`, type: 'invalid_request_error', param: 'model', code: 'model_not_found' } });
     });
   };
 }

@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { NotFoundError, StoreUnavailableError, ValidationError } from '../../shared/errors.js';
 import { parseTaskId } from '../../shared/ids.js';
@@ -9,10 +9,10 @@ import { toTaskObject } from '../../shared/tasks/view.js';
 import { canSee } from '../auth.js';
 import { cancelTask, type CancelDeps } from '../cancel.js';
 import { parse } from '../errors.js';
-import { baseUrl } from '../replay.js';
+import { baseUrl, taskHeader } from '../replay.js';
 import { streamEvents, type SseDeps } from '../sse.js';
 
-const params = z.object({ id: z.string().min(1).max(64) });
+const params = z.object({ id: z.string() });
 
 const listQuery = z.object({
   status: z.enum(TASK_STATUSES, { error: `must be one of ${TASK_STATUSES.join(', ')}` }).optional(),
@@ -25,10 +25,13 @@ const QUEUES_WITH_TASKS = ['mj', 'text', 'image', 'audio'] as const;
 
 /** Generic task routes (`/v1/tasks/...`): every task, MJ ones included. */
 export function taskRoutes(deps: CancelDeps & SseDeps) {
-  async function visible(req: FastifyRequest): Promise<Task> {
+  /** The task the route names, when this principal may see it (404 otherwise); marks the answer with its id. */
+  async function visible(req: FastifyRequest, reply: FastifyReply): Promise<Task> {
     const { id } = parse(params, req.params, 'id');
+    // An id that is not one of ours (too long, wrong shape) names no task: 404 like any unknown id.
     const task = await deps.store.get(id);
-    if (!task || !canSee(req.principal, task)) throw new NotFoundError(`task not found: ${id}`);
+    if (!task || !canSee(req.principal, task)) throw new NotFoundError(`task not found: ${id.slice(0, 64)}`);
+    taskHeader(reply, task.id);
     return task;
   }
 
@@ -63,16 +66,16 @@ export function taskRoutes(deps: CancelDeps & SseDeps) {
       };
     });
 
-    app.get('/v1/tasks/:id', async (req) => {
-      const task = await visible(req);
+    app.get('/v1/tasks/:id', async (req, reply) => {
+      const task = await visible(req, reply);
       const position = task.status === 'queued' ? await deps.queues.position(parseTaskId(task.id)!, task.id).catch(() => null) : null;
       return toTaskObject(task, baseUrl(req), position);
     });
 
-    app.post('/v1/tasks/:id/cancel', async (req) => toTaskObject(await cancelTask(deps, await visible(req)), baseUrl(req)));
+    app.post('/v1/tasks/:id/cancel', async (req, reply) => toTaskObject(await cancelTask(deps, await visible(req, reply)), baseUrl(req)));
 
     app.get('/v1/tasks/:id/content', async (req, reply) => {
-      const task = await visible(req);
+      const task = await visible(req, reply);
       if (task.status === 'succeeded' && task.response) {
         const blob = (await deps.store.blobs(task.id)).response;
         if (blob) return reply.type(task.response.content_type).send(blob.data);
@@ -81,10 +84,10 @@ export function taskRoutes(deps: CancelDeps & SseDeps) {
       throw new NotFoundError(`task ${task.id} has no content${task.status === 'succeeded' ? '' : ` (it is ${task.status})`}`);
     });
 
-    app.get('/v1/tasks/:id/events', async (req, reply) => streamEvents(req, reply, deps, await visible(req)));
+    app.get('/v1/tasks/:id/events', async (req, reply) => streamEvents(req, reply, deps, await visible(req, reply)));
 
-    app.get('/v1/tasks/:id/deliveries', async (req) => {
-      const task = await visible(req);
+    app.get('/v1/tasks/:id/deliveries', async (req, reply) => {
+      const task = await visible(req, reply);
       const key = keyspace(deps.prefix, parseTaskId(task.id)!).deliveries(task.id);
       const raw = await deps.redis.lrange(key, 0, -1).catch((err: unknown) => Promise.reject(new StoreUnavailableError(err)));
       return { object: 'list', webhook: task.webhook ? { url: task.webhook.url, events: task.webhook.events } : null, data: raw.map((r) => JSON.parse(r) as unknown) };

@@ -27,12 +27,18 @@ export interface JobSpec {
   options: JobsOptions;
 }
 
-/** One change of a task: its status after the change, the fields it touched, its progress if set. */
+/** One change of a task (an entry of its event stream, id `<ms>-<seq>`). */
 export interface TaskEvent {
   id: string;
+  /** The status after the change. */
   status: TaskStatus;
+  /** Whether the change moved the status; null for entries written before this was recorded. */
+  changed: boolean | null;
+  /** The task fields the change wrote. */
   fields: string[];
   progress: number | null;
+  /** The whole task as of this change: kept for tasks with a webhook, for running and final changes. */
+  snapshot: Task | null;
 }
 
 export interface UpdateResult {
@@ -48,8 +54,11 @@ export interface TaskChange {
 }
 
 export interface TaskStore {
-  /** Writes the task, its blobs, its index entries and (optionally) its job in one MULTI/EXEC. */
-  create(task: Task, opts?: { blobs?: Blobs; job?: JobSpec }): Promise<void>;
+  /**
+   * Writes the task, its blobs, its index entries, (optionally) its job and `aliases` (keys that
+   * name the task, e.g. a call hash; they must carry the task's hash tag) in one MULTI/EXEC.
+   */
+  create(task: Task, opts?: { blobs?: Blobs; job?: JobSpec; aliases?: { key: string; ttlSeconds: number }[] }): Promise<void>;
   get(id: string): Promise<Task | null>;
   /** Only the status (cheap, for loops that watch a task); null when it does not exist. */
   status(id: string): Promise<TaskStatus | null>;
@@ -62,8 +71,8 @@ export interface TaskStore {
   annotate(id: string, patch: Pick<TaskPatch, 'seed'>): Promise<boolean>;
   /** Adds blobs (outputs) to an existing task; no-op when it is gone. */
   putBlobs(id: string, blobs: Blobs): Promise<boolean>;
-  /** Entries of the task's event stream after `afterId` ('0' for all). */
-  events(id: string, afterId: string): Promise<TaskEvent[]>;
+  /** Entries of the task's event stream after `afterId` ('0' for all; from it with `inclusive`), at most 1000. */
+  events(id: string, afterId: string, opts?: { inclusive?: boolean }): Promise<TaskEvent[]>;
   /**
    * A tenant's tasks over the given queues, newest first: up to `limit` older than the cursor task
    * (same millisecond: smaller id). `more` says whether older ones exist. Index entries of
@@ -78,6 +87,13 @@ function encode(obj: Record<string, unknown>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(obj)) if (v !== undefined) out[k] = JSON.stringify(v);
   return out;
+}
+
+/** A task from HGETALL's flat `[field, value, …]` form (as the update script snapshots it). */
+function decodePairs(flat: string[]): Task | null {
+  const hash: Record<string, string> = {};
+  for (let i = 0; i + 1 < flat.length; i += 2) hash[flat[i]!] = flat[i + 1]!;
+  return decode(hash);
 }
 
 function decode(hash: Record<string, string>): Task | null {
@@ -168,7 +184,8 @@ export function createTaskStore(deps: {
         if (opts.blobs) await blobStore.putInputs(task.id, opts.blobs, m);
         m.zadd(k.tenantTasks(task.tenant), task.created_at, task.id);
         m.zadd(k.tenantActive(task.tenant), task.created_at, task.id);
-        m.xadd(k.events(task.id), '*', 's', task.status, 'k', '', 'g', '');
+        m.xadd(k.events(task.id), '*', 's', task.status, 'c', '1', 'k', '', 'g', '');
+        for (const a of opts.aliases ?? []) m.set(a.key, task.id, 'EX', a.ttlSeconds);
         if (opts.job) stageJob(m, p, task.id, opts.job);
         execOk(await m.exec());
       });
@@ -225,15 +242,23 @@ export function createTaskStore(deps: {
 
     putBlobs: (id, blobs) => blobStore.putOutputs(id, blobs),
 
-    async events(id, afterId) {
+    async events(id, afterId, opts = {}) {
       const p = place(id);
       if (!p) return [];
+      const start = afterId === '0' ? '-' : opts.inclusive ? afterId : `(${afterId}`;
       return storeCall(async () => {
-        const entries = await redis.xrange(ks(p).events(id), afterId === '0' ? '-' : `(${afterId}`, '+', 'COUNT', 1000);
+        const entries = await redis.xrange(ks(p).events(id), start, '+', 'COUNT', 1000);
         return entries.map(([eid, kv]) => {
           const f: Record<string, string> = {};
           for (let i = 0; i + 1 < kv.length; i += 2) f[kv[i]!] = kv[i + 1]!;
-          return { id: eid, status: f.s as TaskStatus, fields: f.k ? f.k.split(',') : [], progress: f.g ? Number(f.g) : null };
+          return {
+            id: eid,
+            status: f.s as TaskStatus,
+            changed: f.c === undefined ? null : f.c === '1',
+            fields: f.k ? f.k.split(',') : [],
+            progress: f.g ? Number(f.g) : null,
+            snapshot: f.t ? decodePairs(JSON.parse(f.t) as string[]) : null,
+          };
         });
       });
     },
@@ -291,6 +316,7 @@ interface Multi {
   hset(key: string, fields: Record<string, string | Buffer>): Multi;
   xadd(key: string, ...args: string[]): Multi;
   zadd(key: string, score: number, member: string): Multi;
+  set(key: string, value: string, ex: 'EX', seconds: number): Multi;
   relayqTaskUpdate(...args: (string | number)[]): Multi;
   exec(): Promise<[Error | null, unknown][] | null>;
 }

@@ -1,7 +1,10 @@
 -- Moves a task forward atomically. A finished task never changes again; status never moves back.
 -- Every applied change is appended to the task's event stream and announced on its channel, so
--- readers (SSE, waiting calls) see every change in order.
--- A task with a webhook is marked due for delivery in the same step, so no change escapes it.
+-- readers (SSE, waiting calls) see every change in order. An entry holds: s = status after the
+-- change, c = '1' when the change moved the status, k = fields touched, g = progress if set.
+-- A task with a webhook is marked due for delivery in the same step, so no change escapes it,
+-- and a change it may be told about (running or final) also keeps t = the whole task as of this
+-- change (HGETALL as a JSON array), so the webhook body shows the task as it was then.
 -- KEYS[1] task hash, KEYS[2] blobs hash, KEYS[3] tenant active zset, KEYS[4] event stream,
 -- KEYS[5] webhook-due zset
 -- ARGV[1] new status ('' = keep), ARGV[2] allowed current statuses (comma list, '' = any unfinished)
@@ -37,9 +40,17 @@ end
 if #fields > 0 then redis.call('HSET', KEYS[1], unpack(fields)) end
 local after = cur
 if new ~= '' then after = new end
-redis.call('XADD', KEYS[4], 'MAXLEN', '~', 1000, '*', 's', after, 'k', table.concat(names, ','), 'g', progress)
+local changed = '0'
+if after ~= cur then changed = '1' end
+local entry = { 's', after, 'c', changed, 'k', table.concat(names, ','), 'g', progress }
 local hook = redis.call('HGET', KEYS[1], 'webhook')
-if hook and hook ~= 'null' then
+local hooked = hook and hook ~= 'null'
+if hooked and rank[after] >= 1 then
+  entry[#entry + 1] = 't'
+  entry[#entry + 1] = cjson.encode(redis.call('HGETALL', KEYS[1]))
+end
+redis.call('XADD', KEYS[4], 'MAXLEN', '~', 1000, '*', unpack(entry))
+if hooked then
   local t = redis.call('TIME')
   redis.call('ZADD', KEYS[5], 'NX', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000), ARGV[4])
 end

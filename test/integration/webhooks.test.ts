@@ -1,5 +1,8 @@
+import { spawnSync } from 'node:child_process';
+import { hostname } from 'node:os';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { blockedReason } from '../../shared/ssrf.js';
 import { startReceiver, type Receiver } from '../support/receiver.js';
 import { KEYS, mjUntil, startStack, waitFor, type Stack } from '../support/stack.js';
 
@@ -27,6 +30,21 @@ describe('webhooks', () => {
     new Webhook(key).verify(r.raw, { 'webhook-id': String(r.headers['webhook-id']), 'webhook-timestamp': String(r.headers['webhook-timestamp']), 'webhook-signature': String(r.headers['webhook-signature']) });
   const asyncChat = (content: string, headers: Record<string, string>) => s.call('POST', '/v1/chat/completions', { body: chat(content), headers: { prefer: 'respond-async', ...headers } });
   const deliveries = async (id: string) => (await s.call('GET', `/v1/tasks/${id}/deliveries`)).body.data as any[];
+  /**
+   * Waits until nothing more will be delivered for a finished task: it left the due set and no
+   * event is in flight (a late delivery would have to come from one of those).
+   */
+  const settled = async (id: string) => {
+    const tag = id.startsWith('mj') ? '{mj}' : '{text}';
+    await waitFor(
+      async () =>
+        (await s.redis.zscore(`${s.config.QUEUE_PREFIX}:${tag}:webhook-due`, id)) === null &&
+        ((await s.redis.hget(`${s.config.QUEUE_PREFIX}:${tag}:webhook:${id}`, 'head')) === null ||
+          (await s.redis.hget(`${s.config.QUEUE_PREFIX}:${tag}:webhook:${id}`, 'stopped')) !== null) &&
+        ['SUCCESS', 'FAILURE', 'succeeded', 'failed'].includes((await s.call('GET', `/v1/tasks/${id}`)).body.status),
+      { what: `deliveries of ${id} to settle` },
+    );
+  };
 
   it('gives each tenant one stable whsec_ secret', async () => {
     expect(secret).toMatch(/^whsec_[A-Za-z0-9+/]+=*$/);
@@ -38,7 +56,7 @@ describe('webhooks', () => {
     rx = await startReceiver();
     const { body } = await s.call('POST', '/mj/submit/imagine', { body: { prompt: 'hooked --sim-ms 1500', notifyHook: rx.url, state: 'st' } });
     await waitFor(async () => rx.received.some((r) => r.body?.status === 'SUCCESS'), { what: 'the SUCCESS callback' });
-    await new Promise((r) => setTimeout(r, 300)); // anything late would show up now
+    await settled(body.result);
     for (const r of rx.received) expect(verify(r)).toMatchObject({ id: body.result, state: 'st' });
     const statuses = rx.received.map((r) => r.body.status);
     expect(statuses[0]).toBe('SUBMITTED');
@@ -69,7 +87,7 @@ describe('webhooks', () => {
     s.sim.faults.add({ route: 'openai', kind: 'status', status: 400, times: 1, body: { error: { message: 'bad temperature', type: 'invalid_request_error', param: 'temperature', code: null } } });
     const r = await asyncChat('refused', { 'x-webhook-url': rx.url });
     await waitFor(async () => rx.received.some((x) => x.body?.type === 'task.failed'), { what: 'task.failed' });
-    await new Promise((res) => setTimeout(res, 300));
+    await settled(r.body.id);
     expect(rx.received.map((x) => x.body.type)).toEqual(['task.started', 'task.failed']);
     expect(rx.received[1]!.body.data).toMatchObject({ id: r.body.id, status: 'failed', error: { message: 'bad temperature' } });
     // The refusal is written with the failure: no extra change for a webhook to race with.
@@ -82,7 +100,7 @@ describe('webhooks', () => {
     const r = await asyncChat('only the end', { 'x-webhook-url': rx.url, 'x-webhook-events': 'task.succeeded,failed' });
     await waitFor(async () => rx.received.length > 0);
     await waitFor(async () => (await deliveries(r.body.id)).length === 1);
-    await new Promise((res) => setTimeout(res, 200));
+    await settled(r.body.id);
     expect(rx.received.map((x) => x.body.type)).toEqual(['task.succeeded']);
   });
 
@@ -109,7 +127,8 @@ describe('webhooks', () => {
     rx.always({ status: 410 });
     const { body } = await s.call('POST', '/mj/submit/imagine', { body: { prompt: 'gone --sim-ms 800', notifyHook: rx.url } });
     await mjUntil(s.call, body.result, ['SUCCESS']);
-    await new Promise((res) => setTimeout(res, 400));
+    await waitFor(async () => (await s.redis.hget(`${s.config.QUEUE_PREFIX}:{mj}:webhook:${body.result}`, 'stopped')) === 'gone', { what: 'deliveries to stop' });
+    await settled(body.result);
     expect(rx.received).toHaveLength(1);
     const log = await deliveries(body.result);
     expect(log).toHaveLength(1);
@@ -143,7 +162,7 @@ describe('webhooks', () => {
     const { body } = await s.call('POST', '/mj/submit/imagine', { body: { prompt: 'ordered --sim-ms 1000', notifyHook: rx.url } });
     await mjUntil(s.call, body.result, ['SUCCESS']);
     await waitFor(async () => rx.received.some((r) => r.body?.status === 'SUCCESS'), { what: 'the final callback' });
-    await new Promise((res) => setTimeout(res, 500));
+    await settled(body.result);
     const accepted = rx.received.slice(3).map((r) => r.body.status);
     expect(accepted.at(-1)).toBe('SUCCESS');
     const finalAt = rx.received.findIndex((r) => r.body.status === 'SUCCESS');
@@ -166,8 +185,9 @@ describe('webhooks', () => {
 describe('webhook target guard', () => {
   let s: Stack;
   let rx: Receiver;
+  const logs: string[] = [];
   beforeAll(async () => {
-    s = await startStack({ env: { WEBHOOK_POLL_MS: '20', WEBHOOK_RETRY_SCHEDULE: '50ms' } });
+    s = await startStack({ env: { WEBHOOK_POLL_MS: '20', WEBHOOK_RETRY_SCHEDULE: '50ms' }, logLines: logs });
     rx = await startReceiver();
   });
   afterAll(async () => {
@@ -175,9 +195,11 @@ describe('webhook target guard', () => {
     await s.close();
   });
 
-  it.each([
+  const literal: [string, () => string][] = [
     ['loopback', () => rx.url],
-    ['a hostname resolving to 127.0.0.1', () => `http://localhost:${rx.port}/hook`],
+    ['localhost', () => `http://localhost:${rx.port}/hook`],
+    ['localhost with a trailing dot', () => `http://localhost.:${rx.port}/hook`],
+    ['a subdomain of localhost', () => `http://api.localhost:${rx.port}/hook`],
     ['IPv6 loopback', () => `http://[::1]:${rx.port}/hook`],
     ['IPv4-mapped IPv6', () => `http://[::ffff:127.0.0.1]:${rx.port}/hook`],
     ['unspecified', () => `http://0.0.0.0:${rx.port}/hook`],
@@ -188,15 +210,51 @@ describe('webhook target guard', () => {
     ['carrier-grade NAT', () => 'http://100.100.100.200/hook'],
     ['IPv6 link-local', () => 'http://[fe80::1]/hook'],
     ['IPv6 unique-local', () => 'http://[fd00:ec2::254]/hook'],
-  ])('refuses %s once, records it, and never retries', async (_what, url) => {
+    ['decimal IPv4 loopback', () => `http://2130706433:${rx.port}/hook`],
+    ['short-form IPv4 loopback', () => `http://127.1:${rx.port}/hook`],
+  ];
+
+  it.each(literal)('refuses an X-Webhook-Url on %s at submit, naming WEBHOOK_ALLOW_PRIVATE', async (_what, url) => {
+    const tasks = async () => (await s.keys()).filter((k) => k.includes(':task:')).length;
+    const before = await tasks();
     const r = await s.call('POST', '/v1/embeddings', { body: { model: 'sim-embed', input: 'x' }, headers: { prefer: 'respond-async', 'x-webhook-url': url() } });
+    expect(r.status).toBe(400);
+    expect(r.body.error.param).toBe('X-Webhook-Url');
+    expect(r.body.error.message).toMatch(/WEBHOOK_ALLOW_PRIVATE=true/);
+    expect(await tasks()).toBe(before);
+  });
+
+  it.each(literal)('refuses a notifyHook on %s at submit with code 4', async (_what, url) => {
+    const r = await s.call('POST', '/mj/submit/imagine', { body: { prompt: 'a cat', notifyHook: url() } });
+    expect(r.status).toBe(400);
+    expect(r.body.code).toBe(4);
+    expect(r.body.description).toMatch(/^notifyHook: .*WEBHOOK_ALLOW_PRIVATE=true/);
+  });
+
+  // A name is only checked once resolved, at delivery: this machine's own host name resolves
+  // to a loopback or private address on the machines the suite runs on.
+  const host = hostname();
+  const resolved = lookupSync(host);
+  it.skipIf(!resolved || blockedReason(resolved) === null)('refuses a host name resolving to a private address once, records and logs it, never retries', async () => {
+    const url = `http://${host}:${rx.port}/hook`;
+    const r = await s.call('POST', '/v1/embeddings', { body: { model: 'sim-embed', input: 'x' }, headers: { prefer: 'respond-async', 'x-webhook-url': url } });
+    expect(r.status).toBe(202);
     await waitFor(async () => (await s.call('GET', `/v1/tasks/${r.body.id}/deliveries`)).body.data.length > 0, { what: 'the refusal' });
     await waitFor(async () => (await s.call('GET', `/v1/tasks/${r.body.id}`)).body.status === 'succeeded');
-    await new Promise((res) => setTimeout(res, 200));
+    // The final change would be due for delivery now: the pump must have given the task up.
+    await waitFor(async () => (await s.redis.zscore(`${s.config.QUEUE_PREFIX}:{text}:webhook-due`, r.body.id)) === null, { what: 'the task to leave the due set' });
     const log = (await s.call('GET', `/v1/tasks/${r.body.id}/deliveries`)).body.data;
     expect(log).toHaveLength(1);
     expect(log[0]).toMatchObject({ status: null, next_retry_at: null });
     expect(log[0].error).toMatch(/^target refused: /);
     expect(rx.received).toHaveLength(0);
+    const line = logs.map((l) => JSON.parse(l)).find((l) => l.msg === 'webhook target refused' && l.taskId === r.body.id);
+    expect(line).toMatchObject({ host, reason: expect.stringMatching(/resolves to .* (loopback|private)/) });
   });
 });
+
+/** The first address a host name resolves to (the OS resolver, as webhook delivery uses), or null. */
+function lookupSync(host: string): string | null {
+  const out = spawnSync(process.execPath, ['-e', `require('dns').lookup(${JSON.stringify(host)}, (e, a) => process.stdout.write(e ? '' : a))`], { encoding: 'utf8' });
+  return out.stdout || null;
+}

@@ -71,6 +71,8 @@ export interface Stack {
 
 export interface StackOptions {
   env?: Record<string, string>;
+  /** Collects every log line (pino JSON, level info and up) of the API and workers here. */
+  logLines?: string[];
   worker?: boolean;
   sim?: SimOptions;
   redisUrl?: string;
@@ -96,7 +98,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     SHUTDOWN_GRACE_SECONDS: '2',
     ...opts.env,
   });
-  const log = createLogger(config.LOG_LEVEL);
+  const lines = opts.logLines;
+  const log = lines ? createLogger('info', { write: (line: string) => void lines.push(line) }) : createLogger(config.LOG_LEVEL);
   const api = await startApi(config, log);
   const workers: (() => Promise<void>)[] = [];
   const redis = new Redis(redisUrl, { maxRetriesPerRequest: null });

@@ -12,7 +12,7 @@ describe('config', () => {
       PORT: 8080,
       API_KEYS: [],
       TASK_RETENTION_SECONDS: 604800,
-      SYNC_WAIT_SECONDS: 60,
+      SYNC_WAIT_SECONDS: 600,
       MAX_BODY_BYTES: 26214400,
       MAX_QUEUE_DEPTH: 100000,
       WEBHOOK_ALLOW_PRIVATE: false,

@@ -3,9 +3,9 @@ import { describe, expect, it } from 'vitest';
 import type { TaskEvent } from '../../shared/tasks/store.js';
 import { signWebhook } from '../../shared/webhooks.js';
 import { nextEvent } from '../../worker/webhooks/events.js';
-import { blockedReason } from '../../worker/webhooks/ssrf.js';
+import { blockedReason } from '../../shared/ssrf.js';
 
-const ch = (id: string, status: TaskEvent['status'], progress: number | null = null): TaskEvent => ({ id, status, fields: [], progress });
+const ch = (id: string, status: TaskEvent['status'], progress: number | null = null): TaskEvent => ({ id, status, changed: null, fields: [], progress, snapshot: null });
 
 describe('webhook events from task changes', () => {
   it('starts with task.started when the task first runs', () => {

@@ -12,7 +12,7 @@ import { signWebhook, webhookSecret } from '../../shared/webhooks.js';
 import type { Processor } from '../dispatch.js';
 import { nextEvent, type WebhookEvent } from '../webhooks/events.js';
 import { postWebhook } from '../webhooks/send.js';
-import { BlockedTargetError, resolveTarget } from '../webhooks/ssrf.js';
+import { BlockedTargetError, resolveTarget } from '../../shared/ssrf.js';
 
 export interface WebhookDeps {
   config: Pick<
@@ -38,10 +38,15 @@ export interface DeliveryAttempt {
   next_retry_at: number | null;
 }
 
-/** The event in flight: persisted before sending, so a retry (or a crash) reuses its id. */
-interface Head extends WebhookEvent {
+/**
+ * The event in flight: persisted before the first attempt, so a retry (or a crash) reuses its
+ * id and sends the same bytes.
+ */
+interface Head extends Omit<WebhookEvent, 'snapshot'> {
   webhookId: string;
   attempts: number;
+  /** The body, rendered once from the task as of the change. */
+  payload: string;
 }
 
 /** Events one job delivers before handing the task back to the pump (fairness between tasks). */
@@ -67,12 +72,16 @@ export function createWebhookDeliver(deps: WebhookDeps): Processor<'webhook.deli
     await redis.multi().rpush(key, JSON.stringify(a)).ltrim(key, -500, -1).expire(key, keep).exec();
   }
 
-  function body(task: Task, ev: WebhookEvent): string {
+  /**
+   * The body of an event: the task as of the change it reports (the MJ task object for a
+   * notifyHook, else `{type, timestamp, data}` with the change's time). Entries from before
+   * snapshots were kept fall back to the current task.
+   */
+  function body(current: Task, ev: WebhookEvent): string {
+    const task = ev.snapshot ?? current;
     if (task.webhook?.format === 'mj') return JSON.stringify(toMjTask(task));
-    const view = toTaskObject(task, deps.publicUrl);
-    // A non-final event shows the state it reports, not a later one.
-    const data = ev.type === 'task.started' || ev.type === 'task.progress' ? { ...view, status: ev.status, progress: ev.progress ?? view.progress } : view;
-    return JSON.stringify({ type: ev.type, timestamp: new Date().toISOString(), data });
+    const at = new Date(Number(ev.entryId.split('-')[0])).toISOString();
+    return JSON.stringify({ type: ev.type, timestamp: at, data: toTaskObject(task, deps.publicUrl) });
   }
 
   function retryDelay(attempts: number, retryAfterMs: number | undefined): number {
@@ -119,7 +128,8 @@ export function createWebhookDeliver(deps: WebhookDeps): Processor<'webhook.deli
           await redis.zadd(ks.webhookDue, 'XX', Date.now() + config.WEBHOOK_PROGRESS_INTERVAL_MS - since, task.id);
           return;
         }
-        head = { ...event, webhookId: `msg_${task.id}_${event.entryId.replace('-', '_')}`, attempts: 0 };
+        const { snapshot: _snapshot, ...rest } = event;
+        head = { ...rest, webhookId: `msg_${task.id}_${event.entryId.replace('-', '_')}`, attempts: 0, payload: body(task, event) };
         await redis.multi().hset(stateKey, 'head', JSON.stringify(head), 'cursor', event.entryId, 'status', event.status).expire(stateKey, keep).exec();
       }
 
@@ -128,7 +138,7 @@ export function createWebhookDeliver(deps: WebhookDeps): Processor<'webhook.deli
       let outcome: { status: number; retryAfterMs?: number } | null = null;
       try {
         const target = await resolveTarget(url, config.WEBHOOK_ALLOW_PRIVATE);
-        const payload = body(task, head);
+        const payload = head.payload ?? body(task, { ...head, snapshot: null });
         const ts = Math.floor(Date.now() / 1000);
         secret ??= await webhookSecret(redis, config.QUEUE_PREFIX, task.tenant);
         outcome = await postWebhook(url, target, { 'webhook-id': head.webhookId, 'webhook-timestamp': String(ts), 'webhook-signature': signWebhook(secret, head.webhookId, ts, payload) }, payload, config.WEBHOOK_TIMEOUT_MS);
@@ -138,7 +148,7 @@ export function createWebhookDeliver(deps: WebhookDeps): Processor<'webhook.deli
         if (err instanceof BlockedTargetError) {
           // Refused targets are recorded once and never retried.
           await record(p, task.id, attempt);
-          log.warn({ taskId: task.id }, 'webhook target refused');
+          log.warn({ taskId: task.id, host: url.hostname, reason: attempt.error }, 'webhook target refused');
           return stop('refused');
         }
       }

@@ -1,4 +1,4 @@
-import { isTerminal, type TaskStatus, type WebhookEventType } from '../../shared/tasks/model.js';
+import { isTerminal, type Task, type TaskStatus, type WebhookEventType } from '../../shared/tasks/model.js';
 import type { TaskEvent } from '../../shared/tasks/store.js';
 
 /** One webhook event, tied to the change (event-stream entry) it reports. */
@@ -7,6 +7,8 @@ export interface WebhookEvent {
   entryId: string;
   status: TaskStatus;
   progress: number | null;
+  /** The task as of that change (null for entries written before snapshots were kept). */
+  snapshot: Task | null;
 }
 
 const FINAL: Record<string, WebhookEventType> = { succeeded: 'task.succeeded', failed: 'task.failed', canceled: 'task.canceled' };
@@ -25,7 +27,7 @@ export function nextEvent(
   const candidates: WebhookEvent[] = [];
   let prev = prevStatus;
   for (const c of changes) {
-    const ev = (type: WebhookEventType): WebhookEvent => ({ type, entryId: c.id, status: c.status, progress: c.progress });
+    const ev = (type: WebhookEventType): WebhookEvent => ({ type, entryId: c.id, status: c.status, progress: c.progress, snapshot: c.snapshot });
     if (isTerminal(c.status)) {
       candidates.push(ev(FINAL[c.status]!));
       break;

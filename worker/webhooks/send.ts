@@ -2,7 +2,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { LookupFunction } from 'node:net';
 import { parseRetryAfter } from '../upstream/http.js';
-import type { ResolvedTarget } from './ssrf.js';
+import type { ResolvedTarget } from '../../shared/ssrf.js';
 
 export interface SendResult {
   status: number;
