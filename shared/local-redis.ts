@@ -7,6 +7,7 @@ import type * as Testcontainers from 'testcontainers';
 import type { Config } from './config.js';
 import type { Logger } from './logger.js';
 import { StartupError } from './process.js';
+import { redactUrl, redisTarget } from './redis.js';
 
 /** Where private Redis data lives: `<project>/.relayq/redis/<port>/` (AOF under `appendonlydir/`). */
 const PROJECT = fileURLToPath(new URL('..', import.meta.url));
@@ -32,7 +33,7 @@ const nothing = async () => undefined;
  * StartupError that says how to get Redis when none of these works.
  */
 export async function ensureRedis(config: Config, log: Logger): Promise<LocalRedis> {
-  if (config.redisUrlGiven || config.REDIS_CLUSTER_NODES.length > 0) return { url: config.REDIS_URL, describe: 'Redis: as configured', stop: nothing };
+  if (config.redisUrlGiven || config.REDIS_CLUSTER_NODES.length > 0) return { url: config.REDIS_URL, describe: `Redis: ${redactUrl(redisTarget(config))}`, stop: nothing };
   const port = config.LOCAL_REDIS_PORT;
   const url = `redis://127.0.0.1:${port}`;
   const dir = dataDir(port);

@@ -88,6 +88,7 @@ describe('docker-compose.yml', () => {
     const { services } = compose({ API_KEYS: 'acme:sk-0123456789' });
     for (const [name, s] of Object.entries(services)) {
       expect(s.healthcheck?.test, name).toBeDefined();
+      expect(s.healthcheck.start_period, name).toBeDefined(); // a stale status must not fail a restart
       if (relayqServices.includes(name as never)) expect(s.healthcheck.test.slice(0, 2), name).toEqual(['CMD', 'node']);
     }
     expect(services.api.healthcheck.test.join(' ')).toContain('/readyz');
