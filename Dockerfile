@@ -1,9 +1,12 @@
+# One image for every role: docker-compose.yml runs it as api, worker and simulator.
 FROM node:20-slim
 WORKDIR /app
 ENV NODE_ENV=production
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --no-audit --no-fund
+RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY . .
 USER node
 EXPOSE 8080
-CMD ["npm", "run", "start:api"]
+# node itself is PID 1 and receives docker's SIGTERM: relayq handles SIGTERM/SIGINT (drains,
+# then exits 0). `npm run …` here would take the signal and leave relayq running without it.
+CMD ["node", "--import", "tsx", "api/main.ts"]

@@ -1,9 +1,9 @@
 import type { AddressInfo } from 'node:net';
 import type { Config } from '../shared/config.js';
 import type { Logger } from '../shared/logger.js';
-import { isMain, runMain } from '../shared/process.js';
+import { isMain, listenError, runMain } from '../shared/process.js';
 import { createQueues } from '../shared/queues.js';
-import { close, connect, createRedis } from '../shared/redis.js';
+import { close, connect, createRedis, redisTarget } from '../shared/redis.js';
 import { createSignals } from '../shared/signals.js';
 import { createTaskStore } from '../shared/tasks/store.js';
 import { buildApp } from './app.js';
@@ -20,26 +20,38 @@ export async function startApi(config: Config, log: Logger): Promise<RunningApi>
   }
   const redis = createRedis(config, 'producer', 'api');
   const sub = createRedis(config, 'worker', 'api-sub');
-  await connect(redis, config.REDIS_URL);
-  await connect(sub, config.REDIS_URL);
+  const closeRedis = async () => {
+    await close(sub);
+    await close(redis);
+  };
+  try {
+    await connect(redis, redisTarget(config));
+    await connect(sub, redisTarget(config));
+  } catch (err) {
+    await closeRedis();
+    throw err;
+  }
+  // Nothing is written to Redis before the port is bound: queues are created on first use.
   const queues = createQueues({ redis, prefix: config.QUEUE_PREFIX, shards: config.QUEUE_SHARDS });
   const store = createTaskStore({ redis, queues, config });
   const signals = createSignals({ pub: redis, sub });
   const app = await buildApp({ config, log, redis, store, queues, signals });
-  await app.listen({ host: config.HOST, port: config.PORT });
+  const stop = async () => {
+    await app.close();
+    await signals.close();
+    await queues.close();
+    await closeRedis();
+  };
+  try {
+    await app.listen({ host: config.HOST, port: config.PORT });
+  } catch (err) {
+    await stop();
+    throw listenError(err, config.HOST, config.PORT, 'PORT');
+  }
   const { port } = app.server.address() as AddressInfo;
   const url = `http://${config.HOST.includes(':') ? `[${config.HOST}]` : config.HOST}:${port}`;
   log.info({ url }, 'api listening');
-  return {
-    url,
-    async stop() {
-      await app.close();
-      await signals.close();
-      await queues.close();
-      await close(sub);
-      await close(redis);
-    },
-  };
+  return { url, stop };
 }
 
 if (isMain(import.meta.url)) {

@@ -1,42 +1,92 @@
-import { startApi } from '../api/main.js';
-import { mjUpstream, openaiUpstream } from '../shared/config.js';
+import { startApi, type RunningApi } from '../api/main.js';
+import { mjUpstream, openaiUpstream, type Config } from '../shared/config.js';
 import { randomToken } from '../shared/ids.js';
+import { ensureRedis, type LocalRedis } from '../shared/local-redis.js';
+import type { Logger } from '../shared/logger.js';
 import { runMain } from '../shared/process.js';
-import { startSim } from '../sim/server.js';
+import { startSim, type Sim } from '../sim/server.js';
 import { startWorker } from '../worker/main.js';
 
 /**
- * Single-node mode (`npm start`): API and all workers in one process. Without an upstream it
- * runs the simulator in-process; without API_KEYS it makes one key and prints it once.
+ * Single-node mode (`npm start`): API and all workers in one process. Without a configured
+ * Redis it finds or starts one (shared/local-redis.ts); without an upstream it runs the
+ * simulator in-process on SIM_PORT; without API_KEYS it makes one key and prints it once.
+ *
+ * Order: Redis answers, then the API port is bound, and only then does anything take work or get
+ * printed: a start that fails (port in use, no Redis) leaves no key on the screen, no simulator,
+ * no worker and nothing in Redis.
  */
 void runMain('single-node', async (config, log) => {
-  if (config.API_KEYS.length === 0) {
-    const secret = `sk-${randomToken(40)}`;
-    config.API_KEYS = [{ tenant: 'default', secret }];
-    // Printed once, to the terminal only: never through the logger.
-    process.stdout.write(
-      `\n  relayq: API_KEYS is empty, so this run uses a generated key for tenant "default":\n\n      ${secret}\n\n` +
-        `  Set API_KEYS=default:<your key> to keep one across restarts.\n\n`,
-    );
-  }
-  let stopSim: (() => Promise<void>) | null = null;
-  const missing = [!mjUpstream(config) && 'MJ_UPSTREAM_URL', !openaiUpstream(config) && 'OPENAI_UPSTREAM_URL'].filter(Boolean);
-  if (missing.length > 0) {
-    const sim = await startSim({ host: '127.0.0.1', port: 0, mjDurationMs: config.SIM_MJ_DURATION_MS });
-    if (!mjUpstream(config)) config.MJ_UPSTREAM_URL = sim.url;
-    if (!openaiUpstream(config)) config.OPENAI_UPSTREAM_URL = `${sim.url}/v1`;
-    stopSim = () => sim.close();
-    log.warn(
-      { simulator: sim.url, simulated: missing },
-      `!!! NO UPSTREAM CONFIGURED (${missing.join(', ')}): using the built-in upstream SIMULATOR — those results are SIMULATED. !!!`,
-    );
-  }
-  const stopWorker = await startWorker(config, log.child({ component: 'worker' }));
-  const api = await startApi(config, log.child({ component: 'api' }));
-  process.stdout.write(`  relayq is listening on ${api.url}\n\n`);
-  return async () => {
-    await api.stop();
-    await stopWorker();
-    await stopSim?.();
+  let redis: LocalRedis | null = null;
+  let api: RunningApi | null = null;
+  let sim: Sim | null = null;
+  let stopWorker: (() => Promise<void>) | null = null;
+  // The API stops taking requests first, the workers drain against the upstream, then the
+  // upstream and Redis go.
+  const stop = async () => {
+    await api?.stop();
+    await stopWorker?.();
+    await sim?.close();
+    await redis?.stop();
   };
+  try {
+    redis = await ensureRedis(config, log);
+    config.REDIS_URL = redis.url;
+    const generated = config.API_KEYS.length === 0 ? `sk-${randomToken(40)}` : null;
+    if (generated) config.API_KEYS = [{ tenant: 'default', secret: generated }];
+    api = await startApi(config, log.child({ component: 'api' }));
+    config.PUBLIC_URL ||= api.url;
+    const simulated = [!mjUpstream(config) && 'MJ_UPSTREAM_URL', !openaiUpstream(config) && 'OPENAI_UPSTREAM_URL'].filter(Boolean);
+    if (simulated.length > 0) {
+      sim = await startLocalSim(config, log);
+      if (!mjUpstream(config)) config.MJ_UPSTREAM_URL = sim.url;
+      if (!openaiUpstream(config)) config.OPENAI_UPSTREAM_URL = `${sim.url}/v1`;
+      log.warn(
+        { simulator: sim.url, simulated },
+        `!!! NO UPSTREAM CONFIGURED (${simulated.join(', ')}): using the built-in upstream SIMULATOR — those results are SIMULATED. !!!`,
+      );
+    }
+    stopWorker = await startWorker(config, log.child({ component: 'worker' }));
+    process.stdout.write(banner({ key: generated, api: api.url, sim: sim?.url ?? null, redis: redis.describe }));
+  } catch (err) {
+    await stop().catch((stopErr: unknown) => log.error({ err: stopErr }, 'cleanup after a failed start failed'));
+    throw err;
+  }
+  return stop;
 });
+
+/**
+ * The simulator on SIM_PORT (default 8090, where `POST /_sim/faults` is documented to be). When
+ * that port is taken (say by a separate `npm run sim`), single-node mode still starts: the
+ * simulator takes a free port and the warning and the banner name it.
+ */
+async function startLocalSim(config: Config, log: Logger): Promise<Sim> {
+  const opts = { host: '127.0.0.1', mjDurationMs: config.SIM_MJ_DURATION_MS };
+  try {
+    return await startSim({ ...opts, port: config.SIM_PORT });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+    const sim = await startSim({ ...opts, port: 0 });
+    log.warn({ simPort: config.SIM_PORT, simulator: sim.url }, 'SIM_PORT is in use: the simulator listens on a free port instead (see "simulator")');
+    return sim;
+  }
+}
+
+/** What a person at the terminal needs, printed once and never through the logger (it may hold the key). */
+function banner(p: { key: string | null; api: string; sim: string | null; redis: string }): string {
+  const lines = [''];
+  if (p.key) {
+    lines.push(
+      `  relayq: API_KEYS is empty, so this run uses a generated key for tenant "default":`,
+      '',
+      `      ${p.key}`,
+      '',
+      `  Set API_KEYS=default:<your key> to keep one across restarts.`,
+      '',
+    );
+  }
+  lines.push(`  relayq is listening on ${p.api}`);
+  if (p.sim) lines.push(`  upstream SIMULATOR (results are simulated): ${p.sim} (inject faults with POST ${p.sim}/_sim/faults)`);
+  lines.push(`  ${p.redis}`, '', '');
+  return lines.join('\n');
+}

@@ -60,7 +60,10 @@ const apiKeys = csv.transform((pairs, ctx) => {
 });
 
 const schema = z.object({
-  REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://').default('redis://127.0.0.1:6379'),
+  /** Unset means redis://127.0.0.1:LOCAL_REDIS_PORT (see Config.REDIS_URL). */
+  REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://').optional(),
+  /** With REDIS_URL unset: the port of the Redis on 127.0.0.1 relayq uses, where `npm start` starts its own when none answers. */
+  LOCAL_REDIS_PORT: int(1, 65535).default(6379),
   REDIS_CLUSTER_NODES: csv.default([]),
   QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, _ and - only').default('relayq'),
   QUEUE_SHARDS: int(1, 64).default(1),
@@ -107,7 +110,12 @@ const schema = z.object({
   SIM_MJ_DURATION_MS: int(0).default(8000),
 });
 
-export type Config = z.infer<typeof schema>;
+export type Config = Omit<z.infer<typeof schema>, 'REDIS_URL'> & {
+  /** The Redis to use: REDIS_URL, or redis://127.0.0.1:LOCAL_REDIS_PORT when it is unset. */
+  REDIS_URL: string;
+  /** True when REDIS_URL was set: `npm start` then never starts a Redis of its own. */
+  redisUrlGiven: boolean;
+};
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -128,7 +136,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (!parsed.success) {
     throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.') || 'env'}: ${i.message}`));
   }
-  return parsed.data;
+  const { REDIS_URL, ...rest } = parsed.data;
+  return { ...rest, REDIS_URL: REDIS_URL ?? `redis://127.0.0.1:${rest.LOCAL_REDIS_PORT}`, redisUrlGiven: REDIS_URL !== undefined };
 }
 
 /** The OpenAI-compatible upstream, when one is configured (base URL including `/v1`). */

@@ -5,9 +5,34 @@ import { createLogger, type Logger } from './logger.js';
 /** True when the module at `url` is the script node was started with. */
 export const isMain = (url: string) => process.argv[1] !== undefined && pathToFileURL(process.argv[1]).href === url;
 
+/** A process cannot start; the message is the one line to print: what is wrong and what to do. */
+export class StartupError extends Error {
+  override name = 'StartupError';
+}
+
+/**
+ * The error of a failed `listen` on `host:port`, as a StartupError that names the variable to
+ * change (`PORT`, `SIM_PORT`) when the cause is one a user can fix; other errors pass through.
+ */
+export function listenError(err: unknown, host: string, port: number, variable: string): unknown {
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  if (code === 'EADDRINUSE') return new StartupError(`port ${port} is in use on ${host}: stop what listens there or set ${variable}`);
+  if (code === 'EACCES') return new StartupError(`port ${port} on ${host} needs privileges this process lacks: set ${variable} to 1024 or above`);
+  if (code === 'EADDRNOTAVAIL') return new StartupError(`${host} is not an address of this machine: set HOST`);
+  return err;
+}
+
+/** An error as one line (a start-up failure is printed as exactly one line). */
+const oneLine = (err: unknown) => (err instanceof Error ? err.message : String(err)).replace(/\s*\n\s*/g, ' ').trim();
+
 /**
  * Runs a process role: parses the config (a bad one exits 1 with one line per problem), starts
- * the role (a failure exits 1 with one readable line), and on SIGTERM/SIGINT stops it and exits.
+ * the role (a failure exits 1 with one readable line and no stack trace), and on SIGTERM/SIGINT
+ * stops it and exits 0.
+ *
+ * The signal handlers are installed before anything starts: a signal during start-up stops the
+ * role as soon as it is up, and node running as a container's PID 1 gets no default action for
+ * SIGTERM, so without a handler `docker stop` would wait for its SIGKILL.
  */
 export async function runMain(role: string, start: (config: Config, log: Logger) => Promise<() => Promise<void>>): Promise<void> {
   let config: Config;
@@ -22,17 +47,10 @@ export async function runMain(role: string, start: (config: Config, log: Logger)
     throw err;
   }
   const log = createLogger(config.LOG_LEVEL).child({ role });
-  let stop: () => Promise<void>;
-  try {
-    stop = await start(config, log);
-  } catch (err) {
-    process.stderr.write(`relayq ${role}: cannot start: ${err instanceof Error ? err.message : String(err)}\n`);
-    process.exit(1);
-  }
-  let stopping = false;
-  const shutdown = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
+  let stop: (() => Promise<void>) | null = null;
+  let signal: string | null = null;
+  const shutdown = () => {
+    if (!stop || !signal) return;
     log.info({ signal }, 'shutting down');
     stop()
       .then(() => process.exit(0))
@@ -40,7 +58,22 @@ export async function runMain(role: string, start: (config: Config, log: Logger)
         log.error({ err }, 'shutdown failed');
         process.exit(1);
       });
+    stop = null;
   };
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
-  process.on('SIGINT', () => shutdown('SIGINT'));
+  const onSignal = (name: string) => {
+    signal ??= name;
+    shutdown();
+  };
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
+  process.on('SIGINT', () => onSignal('SIGINT'));
+  try {
+    stop = await start(config, log);
+  } catch (err) {
+    // The stack, for LOG_LEVEL=debug only: the reason is the one line below.
+    log.debug({ err }, 'start failed');
+    process.stderr.write(`relayq ${role}: cannot start: ${oneLine(err)}\n`);
+    process.exit(1);
+  }
+  // A signal that came while starting.
+  shutdown();
 }

@@ -40,16 +40,47 @@ export function createRedis(config: Config, role: Role, name: string): RedisClie
   return new Redis(config.REDIS_URL, opts);
 }
 
-/** Connects and checks the server answers; rejects with a readable reason when it does not. */
+/** What a Redis config points at, for messages: the cluster seeds or REDIS_URL. */
+export const redisTarget = (config: Config) => (config.REDIS_CLUSTER_NODES.length > 0 ? `cluster ${config.REDIS_CLUSTER_NODES.join(',')}` : config.REDIS_URL);
+
+/** Redis did not answer at start-up; the message is one line with the real cause and no password. */
+export class RedisUnreachableError extends Error {
+  override name = 'RedisUnreachableError';
+  constructor(
+    readonly url: string,
+    cause: unknown,
+  ) {
+    super(`Redis unreachable at ${redactUrl(url)}: ${oneLine(cause)}`, { cause });
+  }
+}
+
+/**
+ * Connects and checks the server answers; rejects with a RedisUnreachableError naming the real
+ * cause (`connect ECONNREFUSED 127.0.0.1:6379`, `getaddrinfo ENOTFOUND redis`, `WRONGPASS …`).
+ */
 export async function connect(redis: RedisClient, url: string): Promise<void> {
+  // ioredis reports the cause only as an 'error' event (printed with a stack trace when nobody
+  // listens) and rejects connect() with a bare "Connection is closed.".
+  let cause: unknown = null;
+  const onError = (err: unknown) => {
+    cause ??= err;
+  };
+  redis.on('error', onError);
   try {
     if (redis.status === 'wait') await redis.connect();
     await redis.ping();
   } catch (err) {
+    // The listener stays: a dead client must not print a late error either.
     redis.disconnect();
-    const reason = err instanceof Error ? err.message : String(err);
-    throw new Error(`Redis unreachable at ${redactUrl(url)}: ${reason}`, { cause: err });
+    throw new RedisUnreachableError(url, cause ?? err);
   }
+  redis.off('error', onError);
+}
+
+/** An error as one line of text, without any Redis password it might quote. */
+function oneLine(err: unknown): string {
+  const text = err instanceof Error ? err.message : String(err);
+  return redactUrl(text).replace(/\s*\n\s*/g, ' ').trim() || 'no reason given';
 }
 
 /** A Redis URL without its password, for messages. */
@@ -60,6 +91,8 @@ export function redactUrl(url: string): string {
 /** Closes a connection, waiting for pending replies when it is still up. */
 export async function close(redis: RedisClient): Promise<void> {
   if (redis.status === 'end') return;
+  // A client that never connected: quit() would first try to connect.
+  if (redis.status === 'wait') return redis.disconnect();
   try {
     await redis.quit();
   } catch {

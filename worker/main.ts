@@ -3,7 +3,7 @@ import { webhookDeliver } from '../shared/jobs/webhook-deliver.js';
 import type { Logger } from '../shared/logger.js';
 import { isMain, runMain } from '../shared/process.js';
 import { createQueues } from '../shared/queues.js';
-import { close, connect, createRedis } from '../shared/redis.js';
+import { close, connect, createRedis, redisTarget } from '../shared/redis.js';
 import { createSignals } from '../shared/signals.js';
 import { createTaskStore } from '../shared/tasks/store.js';
 import { createDispatcher, type Processors } from './dispatch.js';
@@ -23,19 +23,29 @@ export async function startWorker(config: Config, log: Logger): Promise<() => Pr
   }
   const redis = createRedis(config, 'worker', 'worker');
   const sub = createRedis(config, 'worker', 'worker-sub');
-  await connect(redis, config.REDIS_URL);
-  await connect(sub, config.REDIS_URL);
+  try {
+    await connect(redis, redisTarget(config));
+    await connect(sub, redisTarget(config));
+  } catch (err) {
+    await close(sub);
+    await close(redis);
+    throw err;
+  }
   const queues = createQueues({ redis, prefix: config.QUEUE_PREFIX, shards: config.QUEUE_SHARDS });
   const store = createTaskStore({ redis, queues, config });
   const signals = createSignals({ pub: redis, sub });
 
   const upstream = mjUpstream(config);
   const mjDefault = upstream ? createMjClient(upstream, config.UPSTREAM_TIMEOUT_SECONDS * 1000) : null;
-  if (!mjDefault && config.WORKER_QUEUES.includes('mj')) log.warn('MJ_UPSTREAM_URL is not set: MJ tasks will fail with "no MJ upstream channel"');
   const mjClient = (name: string | null): MjClient | null => (name === null || name === mjDefault?.channel.name ? mjDefault : null);
 
   const oa = openaiUpstream(config);
   const openai = oa ? createOpenAiClient(oa, config.UPSTREAM_TIMEOUT_SECONDS * 1000) : null;
+  const unset = [
+    !mjDefault && config.WORKER_QUEUES.includes('mj') && 'MJ_UPSTREAM_URL',
+    !openai && config.WORKER_QUEUES.some((q) => q === 'text' || q === 'image' || q === 'audio') && 'OPENAI_UPSTREAM_URL',
+  ].filter(Boolean);
+  if (unset.length > 0) log.warn({ unset }, 'NO UPSTREAM CONFIGURED: tasks for the upstreams in "unset" fail at once until those variables are set');
   const openaiDeps = { store, redis, prefix: config.QUEUE_PREFIX, client: () => openai, tokensTtlSeconds: 3600 };
   const openaiRequest = createOpenAiRequest(openaiDeps);
 

@@ -10,7 +10,7 @@ const prefix = () => `e${randomBytes(4).toString('hex')}`;
 
 describe('npm start', () => {
   it('prints a key once, simulates the upstream loudly, and runs an imagine to SUCCESS', async () => {
-    const p = run('npm', ['start'], { REDIS_URL: inject('redisUrl'), PORT: '0', QUEUE_PREFIX: prefix(), SIM_MJ_DURATION_MS: '300' });
+    const p = run('npm', ['start'], { REDIS_URL: inject('redisUrl'), PORT: '0', SIM_PORT: '0', QUEUE_PREFIX: prefix(), SIM_MJ_DURATION_MS: '300' });
     procs.push(p);
     const [, key] = await p.waitForOutput(/^\s+(sk-[A-Za-z0-9]{40})$/m);
     const [, url] = await p.waitForOutput(/listening on (http:\/\/\S+)/);
