@@ -53,6 +53,13 @@ describe('OpenAI inputs from real clients', () => {
     ]);
   });
 
+  it('takes the 16 reference images gpt-image-1 accepts in one edit', async () => {
+    const images = await Promise.all(Array.from({ length: 16 }, (_, i) => png(`ref${i}.png`)));
+    await client.images.edit({ image: images, prompt: 'a collage', model: 'gpt-image-1' });
+    const names = lastForm('/v1/images/edits').parts.filter((p) => p.name === 'image[]').map((p) => p.filename);
+    expect(names).toEqual(Array.from({ length: 16 }, (_, i) => `ref${i}.png`));
+  });
+
   it('forwards a multipart body byte for byte: repeated image parts, field order, its boundary', async () => {
     const form = new FormData();
     form.append('prompt', 'two cats');
