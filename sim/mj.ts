@@ -135,7 +135,7 @@ export function createSimMj(opts: SimMjOptions) {
     });
     submit('/submit/describe', (b, req) => (b.base64 || b.link ? ok(create('DESCRIBE', '', 'describe', modeOf(req), b)) : refuse(4, 'base64 is required')));
     submit('/submit/shorten', (b, req) => (str(b.prompt) ? ok(create('SHORTEN', str(b.prompt), 'shorten', modeOf(req), b)) : refuse(4, 'prompt is required')));
-    submit('/insight-face/swap', (b, req) => (b.sourceBase64 && b.targetBase64 ? ok(create('SWAP_FACE', '', 'none', modeOf(req), b)) : refuse(4, 'images are required')));
+    submit('/insight-face/swap', (b, req) => ((b.sourceBase64 || b.sourceUrl) && (b.targetBase64 || b.targetUrl) ? ok(create('SWAP_FACE', '', 'none', modeOf(req), b)) : refuse(4, 'images are required')));
 
     submit('/submit/action', (b, req, reply) => {
       const parent = tasks.get(str(b.taskId));

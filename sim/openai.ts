@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { parseMultipart } from '../shared/multipart.js';
 import type { Faults } from './faults.js';
 
 /**
@@ -29,7 +30,7 @@ export function createSimOpenAi(opts: SimOpenAiOptions) {
     reply.status(status).send({ error: { message, type: 'invalid_request_error', param, code } });
 
   async function guard(req: FastifyRequest, reply: FastifyReply): Promise<boolean> {
-    opts.log({ method: req.method, path: req.url, body: req.isMultipart() ? undefined : req.body });
+    opts.log({ method: req.method, path: req.url, body: Buffer.isBuffer(req.body) ? undefined : req.body });
     if (opts.key && req.headers.authorization !== `Bearer ${opts.key}`) {
       await err(reply, 401, 'Incorrect API key provided', null, 'invalid_api_key');
       return true;
@@ -50,19 +51,31 @@ export function createSimOpenAi(opts: SimOpenAiOptions) {
     return reply;
   }
 
-  async function form(req: FastifyRequest) {
+  /**
+   * A multipart body as received: every part in order (repeated names, `name[]`, file names,
+   * content types as sent), plus `fields` (last value per name) and `files` (first file per name).
+   */
+  function form(req: FastifyRequest) {
+    const contentType = req.headers['content-type'] ?? '';
+    const parts = parseMultipart(req.body as Buffer, contentType).map((p) => ({
+      name: p.name,
+      filename: p.filename,
+      contentType: p.contentType,
+      bytes: p.data.length,
+      ...(p.filename === null ? { value: p.data.toString('utf8') } : {}),
+    }));
     const fields: Record<string, string> = {};
     const files: Record<string, { filename: string; bytes: number; type: string }> = {};
-    for await (const part of req.parts()) {
-      if (part.type === 'file') {
-        const buf = await part.toBuffer();
-        files[part.fieldname] = { filename: part.filename, bytes: buf.length, type: part.mimetype };
-      } else fields[part.fieldname] = String(part.value);
+    const sha256 = createHash('sha256').update(req.body as Buffer).digest('hex');
+    for (const p of parts) {
+      if (p.filename === null) fields[p.name] = p.value ?? '';
+      else files[p.name] ??= { filename: p.filename, bytes: p.bytes, type: p.contentType ?? '' };
     }
-    return { fields, files };
+    return { contentType, sha256, parts, fields, files };
   }
 
   function routes(app: FastifyInstance) {
+    app.addContentTypeParser('multipart/form-data', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
     app.get('/models', async (req, reply) => {
       if (await guard(req, reply)) return reply;
       return { object: 'list', data: ['sim-chat', 'sim-embed', 'sim-image', 'sim-tts', 'sim-whisper', 'relayq-sim/chat-mini'].map((id) => ({ id, object: 'model', created: 1700000000, owned_by: 'relayq-sim' })) };
@@ -144,25 +157,31 @@ export function createSimOpenAi(opts: SimOpenAiOptions) {
 
     app.post('/images/edits', async (req, reply) => {
       if (await guard(req, reply)) return reply;
-      const { fields, files } = await form(req);
-      if (!files.image) return err(reply, 400, 'image is required', 'image', null);
-      opts.log({ method: 'FORM', path: req.url, body: { fields, files } });
-      return images(`${fields.prompt} (edited ${files.image.filename}, ${files.image.bytes} bytes${files.mask ? ', masked' : ''})`, Number(fields.n ?? 1), fields.response_format, `${req.protocol}://${req.host}`);
+      const received = form(req);
+      const { fields, files } = received;
+      // One image as `image`, several as `image[]` (what the openai SDK sends for an array).
+      const edited = received.parts.filter((p) => (p.name === 'image' || p.name === 'image[]') && p.filename !== null);
+      if (!edited.length) return err(reply, 400, 'image is required', 'image', null);
+      opts.log({ method: 'FORM', path: req.url, body: received });
+      const what = edited.map((p) => `${p.filename}, ${p.bytes} bytes`).join('; ');
+      return images(`${fields.prompt} (edited ${what}${files.mask ? ', masked' : ''})`, Number(fields.n ?? 1), fields.response_format, `${req.protocol}://${req.host}`);
     });
 
     app.post('/audio/speech', async (req, reply) => {
       if (await guard(req, reply)) return reply;
-      const b = req.body as { input: string; voice: string; response_format?: string };
+      const b = req.body as { input: string; voice: string | { id: string }; response_format?: string };
       const format = b.response_format ?? 'mp3';
-      return reply.type(AUDIO_TYPES[format] ?? 'application/octet-stream').send(Buffer.concat([Buffer.from(`SIMAUDIO:${format}:${b.voice}:`), hash(b.input)]));
+      const voice = typeof b.voice === 'string' ? b.voice : b.voice.id;
+      return reply.type(AUDIO_TYPES[format] ?? 'application/octet-stream').send(Buffer.concat([Buffer.from(`SIMAUDIO:${format}:${voice}:`), hash(b.input)]));
     });
 
     for (const what of ['transcriptions', 'translations']) {
       app.post(`/audio/${what}`, async (req, reply) => {
         if (await guard(req, reply)) return reply;
-        const { fields, files } = await form(req);
+        const received = form(req);
+        const { fields, files } = received;
         if (!files.file) return err(reply, 400, 'file is required', 'file', null);
-        opts.log({ method: 'FORM', path: req.url, body: { fields, files } });
+        opts.log({ method: 'FORM', path: req.url, body: received });
         const text = `${what === 'translations' ? 'translated' : 'transcribed'} ${files.file.filename} (${files.file.bytes} bytes)${fields.language ? ` in ${fields.language}` : ''}`;
         if (fields.response_format === 'text') return reply.type('text/plain; charset=utf-8').send(text);
         return { text };

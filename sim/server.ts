@@ -1,4 +1,3 @@
-import multipart from '@fastify/multipart';
 import Fastify from 'fastify';
 import type { AddressInfo } from 'node:net';
 import { createFaults, type Faults, type FaultRule } from './faults.js';
@@ -54,7 +53,6 @@ export async function startSim(opts: SimOptions = {}): Promise<Sim> {
     log: (e) => record(e),
   });
   for (const prefix of ['/mj', '/mj-fast/mj', '/mj-relax/mj', '/mj-turbo/mj']) await app.register(async (scope) => mj.routes(scope), { prefix });
-  await app.register(multipart, { limits: { fileSize: 64 * 1024 * 1024 } });
   const openai = createSimOpenAi({ key: opts.openaiKey ?? '', faults, log: (e) => record({ ...e }) });
   await app.register(async (scope) => openai.routes(scope), { prefix: '/v1' });
   app.post('/_sim/faults', async (req) => {

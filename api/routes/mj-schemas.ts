@@ -1,27 +1,54 @@
 import { z } from 'zod';
-import { parseDataUrl } from '../../shared/dataurl.js';
+import { parseImageInput } from '../../shared/dataurl.js';
+import type { MjRequest } from '../../shared/tasks/model.js';
+import type { Blob } from '../../shared/tasks/store.js';
 import { isHttpUrl } from '../http-url.js';
 
-/** Request bodies of the Midjourney-proxy routes (reference/mj-contract.md §3). Unknown fields are ignored. */
+/**
+ * Request bodies of the Midjourney-proxy routes (reference/mj-contract.md §3), read the way
+ * midjourney-proxy servers read them:
+ * - fields relayq does not use (`accountFilter`, `instanceId`, `mode`, `enableRemix`,
+ *   `chooseSameChannel`, `language`, …) are ignored;
+ * - a blank optional field (`""` or white space, `null`, `[]`) means "not given" — web clients
+ *   send `"notifyHook": ""`, `"state": ""`, `"base64Array": []`, `"sourceUrl": ""`;
+ * - a required field that is missing or blank is refused, naming it;
+ * - images are read by `parseImageInput` (data URLs in their variants, bare base64, http(s) URLs)
+ *   and come out as blobs.
+ */
 
 const req = (what: string) => ({
   error: (iss: { input?: unknown }) => (iss.input === undefined || iss.input === null ? 'is required' : `must be ${what}`),
 });
 
-const dataUrl = z
-  .string(req('a string'))
-  .refine((s) => parseDataUrl(s) !== null, 'must be a base64 data URL such as data:image/png;base64,...');
+const isBlank = (v: unknown) => v === null || (typeof v === 'string' && v.trim() === '') || (Array.isArray(v) && v.length === 0);
+
+/** An optional field whose blank values mean "not given". */
+const opt = <T extends z.ZodType>(t: T) => z.preprocess((v) => (isBlank(v) ? undefined : v), t.optional());
+
+const image = z.string(req('a string')).transform((s, ctx): Blob => {
+  const r = parseImageInput(s);
+  if (r.ok) return r.blob;
+  ctx.addIssue({ code: 'custom', message: r.reason });
+  return z.NEVER;
+});
+
+/** `base64Array`: blank items are skipped (as trueai-org's server skips them), the others must be images. */
+const images = z
+  .array(z.preprocess((v) => (isBlank(v) ? null : v), image.nullable()), req('an array of images (data URLs, base64 or http(s) URLs)'))
+  .transform((list) => list.filter((b): b is Blob => b !== null));
 
 const httpUrl = z
   .string(req('a string'))
+  .trim()
   .max(2000, 'must be at most 2000 characters')
   .refine(isHttpUrl, 'must be an http(s) URL');
 
-const botType = z.enum(['MID_JOURNEY', 'NIJI_JOURNEY'], { error: 'must be MID_JOURNEY or NIJI_JOURNEY' }).optional();
+/** As trueai-org's server reads it: `niji`/`NIJI_JOURNEY` (any case) is Niji; anything else, blank included, is Midjourney. */
+const botType = opt(z.string(req('a string'))).transform((v): MjRequest['botType'] => (v && /^niji(_journey)?$/i.test(v.trim()) ? 'NIJI_JOURNEY' : 'MID_JOURNEY'));
 
 const common = {
-  notifyHook: httpUrl.optional(),
-  state: z.string(req('a string')).max(255, 'must be at most 255 characters').optional(),
+  notifyHook: opt(httpUrl),
+  state: opt(z.string(req('a string')).max(255, 'must be at most 255 characters')),
 };
 
 const prompt = z
@@ -30,22 +57,32 @@ const prompt = z
   .min(1, 'must not be blank')
   .max(8192, 'must be at most 8192 characters');
 
-export const imagineBody = z.object({
-  prompt,
-  base64Array: z.array(dataUrl, req('an array of data URLs')).max(5, 'must hold at most 5 images').optional(),
-  botType,
-  ...common,
-});
+export const imagineBody = z
+  .object({
+    prompt,
+    base64Array: opt(images),
+    /** The single image field of early midjourney-proxy versions; added after `base64Array` as novicezk's server does. */
+    base64: opt(image),
+    botType,
+    ...common,
+  })
+  .transform(({ base64Array, base64, ...rest }) => ({ ...rest, images: [...(base64Array ?? []), ...(base64 ? [base64] : [])] }))
+  .refine((b) => b.images.length <= 5, { message: 'must hold at most 5 images', path: ['base64Array'] });
 
 export const blendBody = z.object({
-  base64Array: z.array(dataUrl, req('an array of data URLs')).min(2, 'must hold 2 to 5 images').max(5, 'must hold 2 to 5 images'),
-  dimensions: z.enum(['PORTRAIT', 'SQUARE', 'LANDSCAPE'], { error: 'must be PORTRAIT, SQUARE or LANDSCAPE' }).optional(),
+  base64Array: images.refine((list) => list.length >= 2 && list.length <= 5, 'must hold 2 to 5 images'),
+  dimensions: opt(
+    z
+      .string(req('a string'))
+      .transform((s) => s.trim().toUpperCase())
+      .pipe(z.enum(['PORTRAIT', 'SQUARE', 'LANDSCAPE'], { error: 'must be PORTRAIT, SQUARE or LANDSCAPE' })),
+  ),
   botType,
   ...common,
 });
 
 export const describeBody = z
-  .object({ base64: dataUrl.optional(), link: httpUrl.optional(), botType, ...common })
+  .object({ base64: opt(image), link: opt(httpUrl), botType, ...common })
   .refine((b) => b.base64 !== undefined || b.link !== undefined, { message: 'is required (or link)', path: ['base64'] })
   .refine((b) => !(b.base64 !== undefined && b.link !== undefined), { message: 'give base64 or link, not both', path: ['link'] });
 
@@ -55,19 +92,34 @@ const id = z.string(req('a string')).trim().min(1, 'must not be blank').max(64, 
 
 export const actionBody = z.object({
   taskId: id,
-  customId: z.string(req('a string')).min(1, 'must not be blank').max(512, 'must be at most 512 characters'),
+  customId: z.string(req('a string')).trim().min(1, 'must not be blank').max(512, 'must be at most 512 characters'),
   ...common,
 });
 
 export const modalBody = z.object({
   taskId: id,
-  prompt: z.string(req('a string')).trim().max(8192, 'must be at most 8192 characters').optional(),
-  maskBase64: dataUrl.optional(),
+  prompt: opt(z.string(req('a string')).trim().max(8192, 'must be at most 8192 characters')),
+  maskBase64: opt(image),
 });
 
+const sameImage = (a: Blob, b: Blob) => a.type === b.type && a.data.equals(b.data);
+
+/** Each face is `…Base64` or `…Url` (trueai-org's form), either in any image form; `…Base64` wins when both are given. */
 export const swapBody = z
-  .object({ sourceBase64: dataUrl, targetBase64: dataUrl, ...common })
-  .refine((b) => b.sourceBase64 !== b.targetBase64, { message: 'must differ from sourceBase64', path: ['targetBase64'] });
+  .object({ sourceBase64: opt(image), sourceUrl: opt(image), targetBase64: opt(image), targetUrl: opt(image), ...common })
+  .superRefine((b, ctx) => {
+    if (!b.sourceBase64 && !b.sourceUrl) ctx.addIssue({ code: 'custom', message: 'is required (or sourceUrl)', path: ['sourceBase64'] });
+    else if (!b.targetBase64 && !b.targetUrl) ctx.addIssue({ code: 'custom', message: 'is required (or targetUrl)', path: ['targetBase64'] });
+  })
+  .transform(({ sourceBase64, sourceUrl, targetBase64, targetUrl, ...rest }) => ({
+    ...rest,
+    source: (sourceBase64 ?? sourceUrl) as Blob,
+    target: (targetBase64 ?? targetUrl) as Blob,
+    targetField: targetBase64 ? 'targetBase64' : 'targetUrl',
+  }))
+  .superRefine((b, ctx) => {
+    if (sameImage(b.source, b.target)) ctx.addIssue({ code: 'custom', message: 'must differ from the source image', path: [b.targetField] });
+  });
 
 export const listByConditionBody = z.object({
   ids: z

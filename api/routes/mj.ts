@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Config } from '../../shared/config.js';
-import { parseDataUrl } from '../../shared/dataurl.js';
+import { imageUrlOf } from '../../shared/dataurl.js';
 import { BannedPromptError, ConflictError, NotFoundError, ValidationError } from '../../shared/errors.js';
 import { parseTaskId } from '../../shared/ids.js';
 import { globalKeys } from '../../shared/keys.js';
@@ -35,8 +35,8 @@ const accepted = (task: Task, ahead: number): MjSubmitResult =>
 /** A `notifyHook` receives the MJ task object on every change, as midjourney-proxy sends it. */
 const hookOf = (mj: MjRequest): WebhookTarget | null => (mj.notifyHook ? { url: mj.notifyHook, format: 'mj', events: null } : null);
 
-const blobsOf = (prefix: string, urls: string[] | undefined): Blobs =>
-  Object.fromEntries((urls ?? []).map((u, i) => [`${prefix}${i}`, parseDataUrl(u) as Blob]));
+/** Image inputs in their order: `image0`, `image1`, … */
+const imageBlobs = (images: Blob[]): Blobs => Object.fromEntries(images.map((b, i) => [`image${i}`, b]));
 
 /** The Midjourney-proxy routes, mounted at `/mj` and under the `/mj-fast|relax|turbo` prefixes. */
 export function mjRoutes(deps: MjRouteDeps, mode: Mode) {
@@ -92,20 +92,22 @@ export function mjRoutes(deps: MjRouteDeps, mode: Mode) {
       const b = parse(s.imagineBody, req.body);
       checkBanned(b.prompt);
       const mj = mjRequest({ action: 'IMAGINE', prompt: b.prompt, description: `/imagine ${b.prompt}`, state: b.state ?? null, botType: b.botType, notifyHook: b.notifyHook });
-      return submit(req, 'mj.imagine', mj, blobsOf('image', b.base64Array));
+      return submit(req, 'mj.imagine', mj, imageBlobs(b.images));
     });
 
     app.post('/submit/blend', async (req) => {
       const b = parse(s.blendBody, req.body);
       const dims = b.dimensions ?? 'SQUARE';
       const mj = mjRequest({ action: 'BLEND', prompt: '', description: `/blend ${b.base64Array.length} images ${dims}`, state: b.state ?? null, botType: b.botType, notifyHook: b.notifyHook, dimensions: dims });
-      return submit(req, 'mj.blend', mj, blobsOf('image', b.base64Array));
+      return submit(req, 'mj.blend', mj, imageBlobs(b.base64Array));
     });
 
     app.post('/submit/describe', async (req) => {
       const b = parse(s.describeBody, req.body);
-      const mj = mjRequest({ action: 'DESCRIBE', prompt: '', description: '/describe', state: b.state ?? null, botType: b.botType, notifyHook: b.notifyHook, link: b.link ?? null });
-      return submit(req, 'mj.describe', mj, b.base64 ? blobsOf('image', [b.base64]) : {});
+      // An image URL given as `base64` is the describe `link` every upstream knows.
+      const link = b.link ?? (b.base64 && imageUrlOf(b.base64));
+      const mj = mjRequest({ action: 'DESCRIBE', prompt: '', description: '/describe', state: b.state ?? null, botType: b.botType, notifyHook: b.notifyHook, link: link || null });
+      return submit(req, 'mj.describe', mj, b.base64 && !link ? imageBlobs([b.base64]) : {});
     });
 
     app.post('/submit/shorten', async (req) => {
@@ -118,7 +120,7 @@ export function mjRoutes(deps: MjRouteDeps, mode: Mode) {
     app.post('/insight-face/swap', async (req) => {
       const b = parse(s.swapBody, req.body);
       const mj = mjRequest({ action: 'SWAP_FACE', prompt: '', description: '/swap_face', state: b.state ?? null, botType: 'INSIGHT_FACE', notifyHook: b.notifyHook });
-      return submit(req, 'mj.swap_face', mj, { source: parseDataUrl(b.sourceBase64) as Blob, target: parseDataUrl(b.targetBase64) as Blob });
+      return submit(req, 'mj.swap_face', mj, { source: b.source, target: b.target });
     });
 
     app.post('/submit/action', async (req) => {
@@ -157,7 +159,7 @@ export function mjRoutes(deps: MjRouteDeps, mode: Mode) {
       const task = await visibleTask(req, b.taskId);
       if (task.status !== 'requires_action') throw new ValidationError('taskId', `task is not waiting for the modal step (it is ${toMjTask(task).status})`);
       const meaning = task.mj?.customId ? classifyCustomId(task.mj.customId) : null;
-      const mask = b.maskBase64 ? parseDataUrl(b.maskBase64) : null;
+      const mask = b.maskBase64 ?? null;
       if (meaning?.needsMask && !mask) throw new ValidationError('maskBase64', 'is required for Vary (Region)');
       const prompt = b.prompt || task.mj?.prompt || '';
       if (!prompt && !meaning?.needsMask) throw new ValidationError('prompt', 'is required');

@@ -1,9 +1,15 @@
 import { z } from 'zod';
+import type { FormFiles } from './openai-form.js';
 
 /**
- * OpenAI request bodies, checked with the upstream's own field names: types, required fields,
- * ranges and the enums the API fixes. Unknown fields pass (new upstream parameters keep working);
- * the original bytes are what is forwarded.
+ * OpenAI request bodies, checked with the upstream's own field names for what relayq needs
+ * (`model` for routing, `stream`) and for what is clearly broken (a required field missing, a
+ * value of the wrong type: messages that are not an array, a temperature that is not a number).
+ * Ranges and enum values are the upstream's business: new models bring new sizes, qualities,
+ * voices, formats and limits (`size: "1536x1024"`, `quality: "high"`, `voice: {"id": …}`,
+ * `response_format: "diarized_json"`, `encoding_format: "int8"` on other providers), so relayq
+ * checks none of them. Unknown fields pass; the original bytes are what is forwarded.
+ * Types follow the `openai` package (resources/chat, completions, embeddings, images, audio).
  */
 
 const msg = (what: string) => ({
@@ -11,108 +17,112 @@ const msg = (what: string) => ({
 });
 
 const model = z.string(msg('a string')).min(1, 'must not be empty');
-const num = (min: number, max: number) => z.number(msg('a number')).min(min, `must be at least ${min}`).max(max, `must be at most ${max}`);
-const posInt = (max: number) => z.number(msg('an integer')).int('must be an integer').min(1, 'must be at least 1').max(max, `must be at most ${max}`);
-const stop = z.union([z.string(), z.array(z.string()).max(4, 'must hold at most 4 sequences')], msg('a string or an array of strings')).nullish();
+const str = z.string(msg('a string'));
+const num = z.number(msg('a number'));
+const int = z.number(msg('an integer')).int('must be an integer');
+const bool = z.boolean(msg('a boolean'));
+const object = (what: string) => z.looseObject({}, msg(what));
 
 const sampling = {
-  temperature: num(0, 2).nullish(),
-  top_p: num(0, 1).nullish(),
-  n: posInt(128).nullish(),
-  stream: z.boolean(msg('a boolean')).nullish(),
-  stop,
-  presence_penalty: num(-2, 2).nullish(),
-  frequency_penalty: num(-2, 2).nullish(),
-  max_tokens: posInt(1_000_000).nullish(),
-  user: z.string(msg('a string')).optional(),
-  seed: z.number(msg('an integer')).int('must be an integer').nullish(),
+  temperature: num.nullish(),
+  top_p: num.nullish(),
+  n: int.nullish(),
+  stream: bool.nullish(),
+  stop: z.union([str, z.array(str)], msg('a string or an array of strings')).nullish(),
+  presence_penalty: num.nullish(),
+  frequency_penalty: num.nullish(),
+  max_tokens: int.nullish(),
+  user: str.optional(),
+  seed: int.nullish(),
 };
-
-const role = z.enum(['system', 'developer', 'user', 'assistant', 'tool', 'function'], { error: 'must be one of system, developer, user, assistant, tool, function' });
 
 export const chatBody = z.looseObject({
   model,
   messages: z
     .array(
-      z.looseObject({
-        role,
-        content: z.union([z.string(), z.array(z.looseObject({ type: z.string(msg('a string')) }))], msg('a string or an array of content parts')).nullish(),
-      }),
+      z.looseObject(
+        {
+          role: str.min(1, 'must not be empty'),
+          content: z.union([str, z.array(object('a content part object'))], msg('a string or an array of content parts')).nullish(),
+        },
+        msg('a message object'),
+      ),
       msg('an array of messages'),
     )
     .min(1, 'must hold at least one message'),
-  max_completion_tokens: posInt(1_000_000).nullish(),
-  response_format: z.looseObject({ type: z.enum(['text', 'json_object', 'json_schema'], { error: 'must be text, json_object or json_schema' }) }).nullish(),
-  tools: z.array(z.looseObject({ type: z.string(msg('a string')) }), msg('an array of tools')).nullish(),
+  max_completion_tokens: int.nullish(),
+  response_format: z.looseObject({ type: str }, msg('an object with a type')).nullish(),
+  tools: z.array(z.looseObject({ type: str }, msg('a tool object')), msg('an array of tools')).nullish(),
   ...sampling,
 });
 
-const tokens = z.array(z.number().int()).min(1);
+const tokens = z.array(z.number().int());
 export const completionBody = z.looseObject({
   model,
-  prompt: z.union([z.string(), z.array(z.string()).min(1), tokens, z.array(tokens).min(1)], msg('a string, an array of strings or token arrays')),
-  echo: z.boolean(msg('a boolean')).nullish(),
-  best_of: posInt(20).nullish(),
-  suffix: z.string(msg('a string')).nullish(),
+  prompt: z.union([str, z.array(str), tokens, z.array(tokens)], msg('a string, an array of strings or token arrays')).nullable(),
+  echo: bool.nullish(),
+  best_of: int.nullish(),
+  suffix: str.nullish(),
   ...sampling,
 });
 
 export const embeddingBody = z.looseObject({
   model,
-  input: z.union([z.string().min(1, 'must not be empty'), z.array(z.string()).min(1).max(2048), tokens, z.array(tokens).min(1)], msg('a string, an array of strings or token arrays')),
-  encoding_format: z.enum(['float', 'base64'], { error: 'must be float or base64' }).optional(),
-  dimensions: posInt(65536).optional(),
-  user: z.string(msg('a string')).optional(),
+  // Arrays may also hold objects: multimodal embedding inputs that gateways relay (`{ "type": "image_url", … }`).
+  input: z.union([str.min(1, 'must not be empty'), z.array(z.union([str, z.number(), tokens, z.looseObject({})])).min(1, 'must not be empty')], msg('a string or an array of inputs')),
+  encoding_format: str.optional(),
+  dimensions: int.optional(),
+  user: str.optional(),
 });
 
-const imageCommon = {
-  model: model.optional(),
-  n: posInt(10).nullish(),
-  size: z.string(msg('a string')).regex(/^(auto|\d{2,5}x\d{2,5})$/, 'must be auto or WIDTHxHEIGHT').nullish(),
-  response_format: z.enum(['url', 'b64_json'], { error: 'must be url or b64_json' }).nullish(),
-  user: z.string(msg('a string')).optional(),
-};
+const prompt = str.trim().min(1, 'must not be blank');
 
 export const imageGenerationBody = z.looseObject({
-  prompt: z.string(msg('a string')).trim().min(1, 'must not be blank').max(32000, 'must be at most 32000 characters'),
-  quality: z.string(msg('a string')).nullish(),
-  style: z.enum(['vivid', 'natural'], { error: 'must be vivid or natural' }).nullish(),
-  ...imageCommon,
-});
-
-/** Multipart fields arrive as strings; numbers are read as the upstream would. */
-const formInt = (max: number) => z.coerce.number(msg('an integer')).int('must be an integer').min(1, 'must be at least 1').max(max, `must be at most ${max}`);
-
-export const imageEditForm = z.looseObject({
-  prompt: z.string(msg('a string')).trim().min(1, 'must not be blank').max(32000, 'must be at most 32000 characters'),
-  model: model.optional(),
-  n: formInt(10).optional(),
-  size: imageCommon.size,
-  response_format: imageCommon.response_format,
+  prompt,
+  model: model.nullish(),
+  n: int.nullish(),
+  size: str.nullish(),
+  quality: str.nullish(),
+  style: str.nullish(),
+  response_format: str.nullish(),
+  stream: bool.nullish(),
+  user: str.optional(),
 });
 
 export const speechBody = z.looseObject({
   model,
-  input: z.string(msg('a string')).min(1, 'must not be empty').max(4096, 'must be at most 4096 characters'),
-  voice: z.string(msg('a string')).min(1, 'must not be empty'),
-  response_format: z.enum(['mp3', 'opus', 'aac', 'flac', 'wav', 'pcm'], { error: 'must be one of mp3, opus, aac, flac, wav, pcm' }).optional(),
-  speed: num(0.25, 4).optional(),
-  instructions: z.string(msg('a string')).optional(),
+  input: str.min(1, 'must not be empty'),
+  voice: z.union([str.min(1, 'must not be empty'), z.looseObject({ id: str.min(1, 'must not be empty') })], msg('a voice name or an object with an id')),
+  response_format: str.optional(),
+  speed: num.optional(),
+  instructions: str.optional(),
+  stream_format: str.optional(),
+});
+
+/** Multipart fields arrive as strings (blank ones mean not given); numbers are read as the upstream would. */
+const formNumber = (schema: z.ZodNumber) => z.preprocess((v) => (typeof v === 'string' && v.trim() === '' ? undefined : v), z.coerce.number(msg('a number')).pipe(schema).optional());
+
+export const imageEditForm = z.looseObject({
+  prompt,
+  model: model.optional(),
+  n: formNumber(int),
+  size: str.optional(),
+  response_format: str.optional(),
 });
 
 export const transcriptionForm = z.looseObject({
   model,
-  language: z.string(msg('a string')).regex(/^[a-z]{2,3}$/, 'must be an ISO-639-1 code such as en').optional(),
-  prompt: z.string(msg('a string')).optional(),
-  response_format: z.enum(['json', 'text', 'srt', 'verbose_json', 'vtt'], { error: 'must be one of json, text, srt, verbose_json, vtt' }).optional(),
-  temperature: z.coerce.number(msg('a number')).min(0, 'must be at least 0').max(1, 'must be at most 1').optional(),
+  language: str.optional(),
+  prompt: str.optional(),
+  response_format: str.optional(),
+  temperature: formNumber(num),
 });
 
 export const translationForm = transcriptionForm.omit({ language: true });
 
-/** The file fields each multipart route needs (required) and accepts. */
+/** The file each multipart route needs; any other file part is forwarded as it came. */
 export const FORM_FILES = {
-  'images/edits': { required: ['image'], optional: ['mask', 'image[]'] },
-  'audio/transcriptions': { required: ['file'], optional: [] },
-  'audio/translations': { required: ['file'], optional: [] },
-} as const;
+  'images/edits': { required: ['image', 'image[]'] },
+  'audio/transcriptions': { required: ['file'] },
+  'audio/translations': { required: ['file'] },
+} as const satisfies Record<string, FormFiles>;

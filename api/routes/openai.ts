@@ -1,17 +1,17 @@
-import multipart from '@fastify/multipart';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { z } from 'zod';
 import type { Config } from '../../shared/config.js';
 import { storeCall, TooLargeError, ValidationError } from '../../shared/errors.js';
 import { requestJobOf } from '../../shared/jobs/registry.js';
 import { globalKeys } from '../../shared/keys.js';
-import { ENDPOINTS, type EndpointPath, type FormFields } from '../../shared/openai/endpoints.js';
+import { ENDPOINTS, type EndpointPath } from '../../shared/openai/endpoints.js';
 import type { Queues } from '../../shared/queues.js';
 import type { RedisClient } from '../../shared/redis.js';
 import { nextMessage, type Signals } from '../../shared/signals.js';
 import { isTerminal, type Task } from '../../shared/tasks/model.js';
 import { newTask } from '../../shared/tasks/new.js';
 import type { Blobs, TaskStore } from '../../shared/tasks/store.js';
+import { readForm } from './openai-form.js';
 import { parse } from '../errors.js';
 import { webhookOf } from '../http-url.js';
 import { follow } from '../follow.js';
@@ -92,7 +92,7 @@ export function openaiRoutes(deps: OpenAiRouteDeps) {
     return replyUnfinished(reply, task, deps.shutdown.aborted ? { reason: 'shutdown' } : { reason: 'timeout', waitedMs: pref.waitMs });
   }
 
-  function jsonRoute(app: FastifyInstance, endpoint: EndpointPath, schema: z.ZodType<{ model?: string; stream?: boolean | null }>) {
+  function jsonRoute(app: FastifyInstance, endpoint: EndpointPath, schema: z.ZodType<{ model?: string | null; stream?: boolean | null }>) {
     app.post(`/v1/${endpoint}`, async (req, reply) => {
       const body = parse(schema, req.body);
       const raw = req.rawBody ?? Buffer.from(JSON.stringify(req.body));
@@ -101,31 +101,18 @@ export function openaiRoutes(deps: OpenAiRouteDeps) {
     });
   }
 
+  /**
+   * A multipart route: the body is kept byte for byte with its full content type (boundary
+   * included) as the `request` blob and forwarded so, with every part as the client sent it —
+   * repeated names, `name[]` arrays, file names, content type parameters, order. A view of it is
+   * read only to check it.
+   */
   function formRoute(app: FastifyInstance, endpoint: keyof typeof s.FORM_FILES, schema: z.ZodType<{ model?: string }>) {
     app.post(`/v1/${endpoint}`, async (req, reply) => {
-      if (!req.isMultipart()) throw new ValidationError('body', 'must be multipart/form-data');
-      const fields: FormFields = [];
-      const files: Blobs = {};
-      const accepted: readonly string[] = [...s.FORM_FILES[endpoint].required, ...s.FORM_FILES[endpoint].optional];
-      for await (const part of req.parts()) {
-        if (part.type === 'field') {
-          fields.push([part.fieldname, String(part.value)]);
-          continue;
-        }
-        if (!accepted.includes(part.fieldname)) throw new ValidationError(part.fieldname, `is not a file field of ${endpoint} (expected ${accepted.join(', ')})`);
-        let data: Buffer;
-        try {
-          data = await part.toBuffer();
-        } catch {
-          throw new TooLargeError(part.fieldname, `is larger than BLOB_MAX_BYTES (${config.BLOB_MAX_BYTES} bytes)`);
-        }
-        if (data.length === 0) throw new ValidationError(part.fieldname, 'must not be an empty file');
-        files[`file.${part.fieldname}`] = { type: part.mimetype || 'application/octet-stream', data, filename: part.filename || part.fieldname };
-      }
-      for (const name of s.FORM_FILES[endpoint].required) if (!files[`file.${name}`]) throw new ValidationError(name, 'is required (a file)');
-      const body = parse(schema, Object.fromEntries(fields));
-      const request = { type: 'application/json', data: Buffer.from(JSON.stringify(fields)) };
-      return submitAndAnswer(req, reply, endpoint, { model: body.model ?? null, stream: false }, { request, ...files });
+      const contentType = req.headers['content-type'] ?? '';
+      if (!Buffer.isBuffer(req.body) || !/^multipart\/form-data\b/i.test(contentType)) throw new ValidationError('body', 'must be multipart/form-data');
+      const body = parse(schema, readForm(req.body, contentType, s.FORM_FILES[endpoint], config.BLOB_MAX_BYTES));
+      return submitAndAnswer(req, reply, endpoint, { model: body.model ?? null, stream: false }, { request: { type: contentType, data: req.body } });
     });
   }
 
@@ -142,7 +129,11 @@ export function openaiRoutes(deps: OpenAiRouteDeps) {
         done(new ValidationError('body', 'is not valid JSON'), undefined);
       }
     });
-    await app.register(multipart, { limits: { fileSize: config.BLOB_MAX_BYTES, files: 4, fields: 64 } });
+    // Multipart bodies are read whole (within MAX_BODY_BYTES, Fastify's body limit) and kept as bytes.
+    app.addContentTypeParser('multipart/form-data', { parseAs: 'buffer' }, (req, body: Buffer, done) => {
+      req.rawBody = body;
+      done(null, body);
+    });
 
     jsonRoute(app, 'chat/completions', s.chatBody);
     jsonRoute(app, 'completions', s.completionBody);

@@ -1,4 +1,4 @@
-import { toDataUrl } from '../../shared/dataurl.js';
+import { imageUrlOf, toUpstreamImage } from '../../shared/dataurl.js';
 import { PermanentUpstreamError, ValidationError } from '../../shared/errors.js';
 import { parseTaskId } from '../../shared/ids.js';
 import { MJ_CODES } from '../../shared/mj/protocol.js';
@@ -19,7 +19,7 @@ const images = (blobs: Blobs) =>
   Object.keys(blobs)
     .filter((k) => k.startsWith('image'))
     .sort((a, b) => Number(a.slice(5)) - Number(b.slice(5)))
-    .map((k) => toDataUrl(blobs[k]!));
+    .map((k) => toUpstreamImage(blobs[k]!));
 
 /** The upstream route and body of a first submission (everything but actions). */
 function firstRequest(task: Task, blobs: Blobs): [string, Record<string, unknown>] {
@@ -35,16 +35,18 @@ function firstRequest(task: Task, blobs: Blobs): [string, Record<string, unknown
     case 'mj.shorten':
       return ['/mj/submit/shorten', { prompt: mj.prompt, ...bot }];
     case 'mj.swap_face':
-      return ['/mj/insight-face/swap', { sourceBase64: blobOf(blobs, 'source'), targetBase64: blobOf(blobs, 'target') }];
+      return ['/mj/insight-face/swap', { ...face(blobs, 'source'), ...face(blobs, 'target') }];
     default:
       throw new ValidationError('kind', `${task.kind} is not a first submission`);
   }
 }
 
-function blobOf(blobs: Blobs, name: string): string {
+/** A face image: bytes as `<name>Base64`, an image URL as `<name>Url` (trueai-org's server reads URLs only there). */
+function face(blobs: Blobs, name: 'source' | 'target'): Record<string, string> {
   const b = blobs[name];
   if (!b) throw new ValidationError(name, 'input image is missing (expired?)');
-  return toDataUrl(b);
+  const url = imageUrlOf(b);
+  return url ? { [`${name}Url`]: url } : { [`${name}Base64`]: toUpstreamImage(b) };
 }
 
 /**
@@ -60,7 +62,7 @@ export function createMjSubmit(deps: MjSubmitDeps): Processor<'mj.submit'> {
     if (!parent?.upstream?.id) throw new PermanentUpstreamError('the parent task is gone or was never submitted upstream');
     const blobs = task.modal?.mask ? await store.blobs(task.id) : {};
     const confirm = (modalId: string, prompt: string | null) =>
-      client.submit('/mj/submit/modal', { taskId: modalId, ...(prompt ? { prompt } : {}), ...(blobs.mask ? { maskBase64: toDataUrl(blobs.mask) } : {}) }, mj.mode, signal);
+      client.submit('/mj/submit/modal', { taskId: modalId, ...(prompt ? { prompt } : {}), ...(blobs.mask ? { maskBase64: toUpstreamImage(blobs.mask) } : {}) }, mj.mode, signal);
 
     // A retry after the upstream created its MODAL task goes straight to the modal step.
     if (task.modal && task.upstream?.modalId) return confirm(task.upstream.modalId, task.modal.prompt);

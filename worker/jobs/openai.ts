@@ -21,18 +21,22 @@ export interface OpenAiDeps {
 /** Outputs up to this size are also kept parsed on the task (the generic view shows them). */
 const INLINE_OUTPUT_BYTES = 1 << 20;
 
-/** The upstream body, rebuilt from the stored request: raw JSON bytes, or the form with its files. */
-function requestBody(task: Task, blobs: Blobs): Buffer | FormData {
+/**
+ * The upstream body: exactly the bytes the client sent, with their content type (for multipart,
+ * the client's boundary). Multipart tasks stored by earlier versions (fields as JSON, files as
+ * `file.<name>` blobs) are rebuilt into a form.
+ */
+async function requestBody(task: Task, blobs: Blobs): Promise<{ body: Buffer; contentType: string }> {
   const request = blobs.request;
   if (!request) throw new ValidationError('request', 'the stored request is missing (expired?)');
-  if (!task.openai?.multipart) return request.data;
+  if (!task.openai?.multipart || /^multipart\//i.test(request.type)) return { body: request.data, contentType: request.type };
   const form = new FormData();
   for (const [name, value] of JSON.parse(request.data.toString('utf8')) as FormFields) form.append(name, value);
   for (const [key, blob] of Object.entries(blobs)) {
-    if (!key.startsWith('file.')) continue;
-    form.append(key.slice(5), new Blob([blob.data], { type: blob.type }), blob.filename ?? 'upload');
+    if (key.startsWith('file.')) form.append(key.slice(5), new Blob([blob.data], { type: blob.type }), blob.filename ?? 'upload');
   }
-  return form;
+  const encoded = new Response(form);
+  return { body: Buffer.from(await encoded.arrayBuffer()), contentType: encoded.headers.get('content-type') ?? 'multipart/form-data' };
 }
 
 const isJson = (contentType: string) => /^application\/(.+\+)?json\b/i.test(contentType);
@@ -93,9 +97,9 @@ export function createOpenAiRequest(deps: OpenAiDeps): Processor<'text.request' 
     });
     if (!started?.applied) return;
 
-    const body = requestBody(task, await store.blobs(task.id));
+    const { body, contentType } = await requestBody(task, await store.blobs(task.id));
     // A refusal keeps its upstream answer: the dispatcher writes it with the failure.
-    const answer = task.openai.stream && Buffer.isBuffer(body) ? await stream(task, client, body, signal) : await client.call(task.openai.endpoint, body, signal);
+    const answer = task.openai.stream ? await stream(task, client, body, signal) : await client.call(task.openai.endpoint, body, signal, contentType);
     await store.putBlobs(task.id, { response: { type: answer.contentType, data: answer.body } });
     await store.update(task, {
       status: 'succeeded',

@@ -24,9 +24,12 @@ export function createOpenAiClient(channel: OpenAiChannel, timeoutMs: number) {
   return {
     channel,
 
-    /** A whole answer: 2xx resolves with its bytes; anything else throws a classified error. */
-    async call(endpoint: string, body: Buffer | FormData, signal?: AbortSignal): Promise<UpstreamAnswer> {
-      const opts = { headers: headers(Buffer.isBuffer(body)), body, timeoutMs, signal };
+    /**
+     * A whole answer: 2xx resolves with its bytes; anything else throws a classified error.
+     * `contentType` is the client's, boundary included for multipart bodies forwarded as sent.
+     */
+    async call(endpoint: string, body: Buffer, signal?: AbortSignal, contentType = 'application/json'): Promise<UpstreamAnswer> {
+      const opts = { headers: { ...headers(false), 'content-type': contentType }, body, timeoutMs, signal };
       const { res, timeout } = await send(`${channel.baseUrl}/${endpoint}`, opts);
       const bytes = await readBody(res, opts, timeout);
       checkStatus(res, bytes);
