@@ -129,4 +129,5 @@ export const listByConditionBody = z.object({
     .transform((v) => v ?? []),
 });
 
-export const taskIdParams = z.object({ id: z.string().min(1).max(64) });
+/** A task id in a path: any string; one that is not a relayq id names no task (404, like an unknown one). */
+export const taskIdParams = z.object({ id: z.string() });

@@ -66,7 +66,7 @@ export function mjRoutes(deps: MjRouteDeps, mode: Mode) {
 
   async function visibleTask(req: FastifyRequest, id: string, what = 'task'): Promise<Task> {
     const task = await store.get(id);
-    if (!task || !task.kind.startsWith('mj.') || !canSee(req.principal, task)) throw new NotFoundError(`${what} not found: ${id}`);
+    if (!task || !task.kind.startsWith('mj.') || !canSee(req.principal, task)) throw new NotFoundError(`${what} not found: ${id.slice(0, 64)}`);
     return task;
   }
 
@@ -86,6 +86,14 @@ export function mjRoutes(deps: MjRouteDeps, mode: Mode) {
   return async function plugin(app: FastifyInstance) {
     app.addHook('onRoute', (route) => {
       route.config = { ...route.config, envelope: 'mj' };
+    });
+    // Every answer about one task names it in x-relayq-task-id: the submit envelope's `result`,
+    // or the task object's `id`.
+    app.addHook('preSerialization', async (_req, reply, payload: unknown) => {
+      const p = payload as { result?: unknown; id?: unknown } | null;
+      const id = typeof p?.result === 'string' ? p.result : typeof p?.id === 'string' ? p.id : null;
+      if (id && parseTaskId(id)) void reply.header('x-relayq-task-id', id);
+      return payload;
     });
 
     app.post('/submit/imagine', async (req) => {

@@ -64,10 +64,11 @@ describe('errors reach the client in the family format', () => {
       expect(r.status).toBe(404);
       expect(r.body.error).toMatchObject({ type: 'not_found_error', message: expect.stringMatching(/^task not found/) });
     }
-    const mj = await s.call('GET', `/mj/task/${long}/fetch`);
-    expect(mj.status).toBeGreaterThanOrEqual(400);
-    expect(mj.status).toBeLessThan(500);
-    expect(mj.body).toMatchObject({ code: expect.any(Number), result: null });
+    for (const [method, path] of [['GET', `/mj/task/${long}/fetch`], ['POST', `/mj/task/${long}/cancel`], ['GET', `/mj/task/${'y'.repeat(5000)}/image-seed`]] as const) {
+      const mj = await s.call(method, path);
+      expect(mj.status).toBe(404);
+      expect(mj.body).toMatchObject({ code: 3, result: null, description: expect.stringMatching(/^task not found/) });
+    }
     // Past Node's 16 KB header limit, Node's parser refuses it, still in the family format.
     const huge = await s.call('GET', `/v1/tasks/${'z'.repeat(20_000)}`);
     expect(huge.status).toBe(431);

@@ -23,7 +23,9 @@ describe('MJ submit routes', () => {
     expect(r.status).toBe(200);
     expect([1, 22]).toContain(r.body.code);
     expect(r.body.result).toMatch(/^mj_[0-9A-Za-z]{20}$/);
+    expect(r.headers.get('x-relayq-task-id')).toBe(r.body.result);
     const f = await s.call('GET', `/mj/task/${r.body.result}/fetch`);
+    expect(f.headers.get('x-relayq-task-id')).toBe(r.body.result);
     expect(f.body).toMatchObject({ id: r.body.result, status: 'NOT_START', state: 'st-1', progress: '0%', startTime: null, finishTime: null, buttons: [] });
   });
 

@@ -1,9 +1,9 @@
 import net from 'node:net';
-import OpenAI from 'openai';
+import OpenAI, { toFile } from 'openai';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startApi, type RunningApi } from '../../api/main.js';
 import { createLogger } from '../../shared/logger.js';
-import { client, KEYS, startStack, waitFor, type Stack } from '../support/stack.js';
+import { client, KEYS, PNG, startStack, waitFor, type Stack } from '../support/stack.js';
 
 const words = (n: number) => Array.from({ length: n }, (_, i) => `w${i}`).join(' ');
 const chat = (content: string) => ({ model: 'sim-chat', messages: [{ role: 'user' as const, content }] });
@@ -66,6 +66,16 @@ describe('sync calls never get a task object in place of the answer', () => {
     expect(data.choices[0]!.message.content).toBe('Echo: slow but joined');
     expect(response.headers.get('x-relayq-task-id')).toMatch(/^text_/);
     expect(calls()).toBe(before + 1);
+  });
+
+  it('lets the SDK retry of a slow multipart call join the task, though each try has its own boundary', async () => {
+    s.sim.faults.add({ route: 'openai', kind: 'latency', ms: 2500, times: 1 });
+    const edits = () => s.sim.requests.filter((r) => r.path === '/v1/images/edits' && r.method === 'POST').length;
+    const before = edits();
+    const image = () => toFile(Buffer.from(PNG.split(',')[1]!, 'base64'), 'cat.png', { type: 'image/png' });
+    const r = await sdk(2).images.edit({ image: [await image(), await image()], prompt: 'joined edit' });
+    expect(r.data?.[0]?.revised_prompt).toMatch(/^joined edit/);
+    expect(edits()).toBe(before + 1);
   });
 
   it('answers a stream whose first chunk comes after the wait with a retryable error, and the SDK retry gets every chunk', async () => {
