@@ -100,6 +100,15 @@ describe('upstream answers judged, through the openai SDK', () => {
       expect(await latestTask()).toMatchObject({ status: 'failed', error: { message: 'The model `nope` is not available' } });
     });
 
+    it('fails with the upstream message when an error comes as plain JSON labelled text/event-stream', async () => {
+      s.sim.faults.add({ route: 'openai', kind: 'body', contentType: 'text/event-stream', body: { error: { message: 'You exceeded your current quota', type: 'insufficient_quota', code: 'insufficient_quota' } } });
+      const before = chatCalls();
+      const err = await rejection(client.chat.completions.create({ ...ask('x'), stream: true }));
+      expect(err).toBeInstanceOf(OpenAI.RateLimitError);
+      expect(err.message).toContain('You exceeded your current quota');
+      expect(chatCalls()).toBe(before + 1);
+    });
+
     it('relays a whole chat.completion as chunks when the upstream ignored stream, and keeps it on the task', async () => {
       s.sim.faults.add({ route: 'openai', kind: 'stream', json: true, times: 1 });
       const { data: stream, response } = await client.chat.completions.create({ ...ask('ignored stream'), stream: true }).withResponse();
@@ -229,7 +238,7 @@ describe('upstream idle timeout', () => {
       () => null,
       (e: unknown) => e as Error,
     );
-    expect(err?.message).toContain('upstream timed out');
+    expect(err?.message).toContain('upstream timed out: nothing received for 1 s');
     expect(await latestTask()).toMatchObject({ status: 'failed', attempts: 1 });
   });
 

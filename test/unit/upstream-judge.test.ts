@@ -160,6 +160,12 @@ describe('stream judge', () => {
     expect(thrown(() => createStreamJudge('chat').end())).toBeInstanceOf(RetryableUpstreamError);
   });
 
+  it('reads an error sent as plain JSON in place of an event stream', () => {
+    const j = createStreamJudge('chat');
+    expect(thrown(() => j.end('{"error":{"message":"quota","type":"insufficient_quota"}}'))).toMatchObject({ message: 'quota', status: 429 });
+    expect(thrown(() => j.end('<html>'))).toMatchObject({ message: 'upstream stream ended before it finished' });
+  });
+
   it('skips pings and blank data, and re-serializes multi-line data for the relay', () => {
     const j = createStreamJudge('chat');
     expect(j.event({ event: 'ping', data: '{}' })).toBeNull();

@@ -111,7 +111,7 @@ export function createOpenAiRequest(deps: OpenAiDeps): Processor<'text.request' 
         if (step === 'done') break;
         if (step) await appendToken(task, 'd', step.data);
       }
-      return { status: 200, contentType: 'application/json', body: Buffer.from(JSON.stringify(judge.end())) };
+      return { status: 200, contentType: 'application/json', body: Buffer.from(JSON.stringify(judge.end(opened.head()))) };
     } catch (err) {
       if (judge.chunks === 0 || err instanceof CanceledError) throw err;
       throw new PermanentUpstreamError((err as Error).message, (err as { status?: number }).status ?? 502);

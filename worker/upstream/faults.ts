@@ -76,7 +76,11 @@ export function looseFault(body: unknown): UpstreamFault | null {
   return { message, type: null, code: str(body.code) ?? str(body.error_code), status };
 }
 
-/** MiniMax `base_resp.status_code` values as HTTP statuses (platform.minimax.io error codes). */
+/**
+ * MiniMax `base_resp.status_code` values as HTTP statuses: 1000 unknown error, 1001 timeout and
+ * 1013 internal error (retry), 1002 and 1039 rate or token limit, 1004 authorization, 1008
+ * insufficient balance, 1026/1027 sensitive content, 2013 invalid parameters.
+ */
 const MINIMAX_STATUS: Record<number, number> = { 1000: 502, 1001: 504, 1002: 429, 1004: 401, 1008: 402, 1013: 502, 1026: 400, 1027: 400, 1039: 429, 2013: 400 };
 
 /**

@@ -14,8 +14,8 @@ export interface Answer {
   body: Buffer;
 }
 
-/** What an endpoint answers: JSON of a known shape, audio bytes, or transcript text. */
-export type Expectation = 'chat' | 'text' | 'embedding' | 'image' | 'models' | 'speech' | 'transcript' | 'transcript-text';
+/** What an endpoint answers: JSON of a known shape (`json`: any JSON), audio bytes, or transcript text. */
+export type Expectation = 'chat' | 'text' | 'embedding' | 'image' | 'models' | 'speech' | 'transcript' | 'transcript-text' | 'json';
 
 /** The expectation for an endpoint path under `/v1/` (and, for transcripts, the `response_format` asked for). */
 export function expectationOf(endpoint: string, responseFormat?: string | null): Expectation {
@@ -26,7 +26,7 @@ export function expectationOf(endpoint: string, responseFormat?: string | null):
   if (endpoint.startsWith('images/')) return 'image';
   if (endpoint === 'audio/speech') return 'speech';
   if (endpoint.startsWith('audio/')) return responseFormat === 'text' || responseFormat === 'srt' || responseFormat === 'vtt' ? 'transcript-text' : 'transcript';
-  return 'chat';
+  return 'json';
 }
 
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -40,6 +40,7 @@ const SHAPES: Record<Exclude<Expectation, 'speech' | 'transcript-text'>, { what:
   image: { what: 'an image result', ok: (j) => objects(j.data) },
   models: { what: 'a model list', ok: (j) => objects(j.data) },
   transcript: { what: 'a transcription', ok: (j) => typeof j.text === 'string' },
+  json: { what: 'JSON', ok: () => true },
 };
 
 const snippet = (text: string) => {
@@ -117,7 +118,7 @@ export function judgeAnswer(expect: Expectation, answer: Answer): Answer {
   if (!parsed) throw notExpected(shape.what, `a body that is not JSON (truncated or malformed: "${snippet(text)}")`);
   const fault = faultIn(parsed.value);
   if (fault) throw faultError(fault);
-  if (!isObject(parsed.value) || !shape.ok(parsed.value)) {
+  if (expect !== 'json' && (!isObject(parsed.value) || !shape.ok(parsed.value))) {
     const loose = looseFault(parsed.value);
     if (loose) throw faultError(loose);
     throw notExpected(shape.what, `JSON of another shape ("${snippet(text)}")`);
@@ -158,8 +159,13 @@ export interface StreamJudge {
    * an event to skip (blank data, pings). Throws the error an error event or error chunk means.
    */
   event(ev: SseEvent): StreamStep;
-  /** The whole completion; throws when the stream ended before it finished (no `[DONE]` and a choice without `finish_reason`). */
-  end(): Json;
+  /**
+   * The whole completion; throws when the stream ended before it finished (no `[DONE]` and a
+   * choice without `finish_reason`). `head`, the start of the body, lets a stream without a
+   * single event fail with the error it carried as plain JSON (an error body labelled
+   * `text/event-stream`).
+   */
+  end(head?: string): Json;
 }
 
 /**
@@ -200,7 +206,12 @@ export function createStreamJudge(kind: StreamKind): StreamJudge {
       // A multi-line data field is valid JSON but would break the relay's own framing.
       return { data: /[\r\n]/.test(ev.data) ? JSON.stringify(chunk) : ev.data, chunk };
     },
-    end() {
+    end(head) {
+      if (chunks === 0 && !done && head) {
+        const parsed = tryJson(head.trim());
+        const fault = parsed ? (faultIn(parsed.value) ?? looseFault(parsed.value)) : null;
+        if (fault) throw faultError(fault);
+      }
       if (chunks === 0 || (!done && !agg.finished())) throw new RetryableUpstreamError('upstream stream ended before it finished', 502);
       return agg.result();
     },

@@ -16,7 +16,10 @@ export type UpstreamAnswer = Answer;
  * What a stream request got: the events of a `text/event-stream` answer as they arrive, or the
  * whole body of any other 2xx answer (an upstream that ignored `stream`, or sent an error as JSON).
  */
-export type StreamOpening = { kind: 'events'; events: AsyncIterable<SseEvent> } | { kind: 'whole'; answer: UpstreamAnswer };
+export type StreamOpening = { kind: 'events'; events: AsyncIterable<SseEvent>; head: () => string } | { kind: 'whole'; answer: UpstreamAnswer };
+
+/** Bytes kept from the start of an event stream, to read an error sent there as plain JSON. */
+const HEAD_BYTES = 4096;
 
 /**
  * A client of one OpenAI-compatible upstream: requests are forwarded as they came. Non-2xx answers
@@ -60,7 +63,18 @@ export function createOpenAiClient(channel: OpenAiChannel, timeoutMs: number) {
         checkStatus(res, bytes);
         return { kind: 'whole', answer: { status: res.status, contentType: contentType || 'application/octet-stream', body: bytes } };
       }
-      return { kind: 'events', events: sseEvents(bodyChunks(res, opts, idle)) };
+      const head: Buffer[] = [];
+      let kept = 0;
+      async function* keepingHead() {
+        for await (const chunk of bodyChunks(res, opts, idle)) {
+          if (kept < HEAD_BYTES) {
+            head.push(Buffer.from(chunk.subarray(0, HEAD_BYTES - kept)));
+            kept += Math.min(chunk.length, HEAD_BYTES - kept);
+          }
+          yield chunk;
+        }
+      }
+      return { kind: 'events', events: sseEvents(keepingHead()), head: () => Buffer.concat(head).toString('utf8') };
     },
 
     async models(): Promise<UpstreamAnswer> {
