@@ -242,6 +242,21 @@ describe('upstream idle timeout', () => {
     expect(await latestTask()).toMatchObject({ status: 'failed', attempts: 1 });
   });
 
+  it('keeps a stream whose choices all finished when the upstream then goes quiet instead of closing', async () => {
+    const head = '"id":"c2","object":"chat.completion.chunk","created":1,"model":"sim-chat"';
+    const parts = [
+      { text: `data: {${head},"choices":[{"index":0,"delta":{"role":"assistant","content":"all"},"finish_reason":null}]}\n\n` },
+      { text: `data: {${head},"choices":[{"index":0,"delta":{"content":" done"},"finish_reason":"stop"}]}\n\n`, delayMs: 100 },
+      { text: 'data: [DONE]\n\n', delayMs: 3000 },
+    ];
+    s.sim.faults.add({ route: 'openai', kind: 'body', contentType: 'text/event-stream', parts, times: 1 });
+    const stream = await client.chat.completions.create({ ...ask('quiet end'), stream: true });
+    let text = '';
+    for await (const c of stream) text += c.choices[0]?.delta?.content ?? '';
+    expect(text).toBe('all done');
+    expect(await latestTask()).toMatchObject({ status: 'succeeded', attempts: 1, output: { choices: [{ message: { content: 'all done' }, finish_reason: 'stop' }] } });
+  });
+
   it('still aborts at once on cancel while a body trickles in', async () => {
     const parts = Array.from({ length: 20 }, () => ({ text: ' ', delayMs: 300 }));
     s.sim.faults.add({ route: 'openai', kind: 'body', parts, times: 1 });

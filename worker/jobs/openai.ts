@@ -1,4 +1,4 @@
-import { CanceledError, PermanentUpstreamError, ValidationError } from '../../shared/errors.js';
+import { CanceledError, PermanentUpstreamError, RetryableUpstreamError, ValidationError } from '../../shared/errors.js';
 import { parseTaskId } from '../../shared/ids.js';
 import { globalKeys, keyspace } from '../../shared/keys.js';
 import { chunksOf, type Json, type StreamKind } from '../../shared/openai/aggregate.js';
@@ -105,15 +105,22 @@ export function createOpenAiRequest(deps: OpenAiDeps): Processor<'text.request' 
       return answer;
     }
     const judge = createStreamJudge(kind);
+    const whole = (): UpstreamAnswer => ({ status: 200, contentType: 'application/json', body: Buffer.from(JSON.stringify(judge.end(opened.head()))) });
+    let reading = true;
     try {
       for await (const event of opened.events) {
+        reading = false;
         const step = judge.event(event);
         if (step === 'done') break;
         if (step) await appendToken(task, 'd', step.data);
+        reading = true;
       }
-      return { status: 200, contentType: 'application/json', body: Buffer.from(JSON.stringify(judge.end(opened.head()))) };
+      return whole();
     } catch (err) {
-      if (judge.chunks === 0 || err instanceof CanceledError) throw err;
+      if (err instanceof CanceledError) throw err;
+      // A connection that drops or goes quiet after every choice finished lost nothing.
+      if (reading && err instanceof RetryableUpstreamError && judge.complete()) return whole();
+      if (judge.chunks === 0) throw err;
       throw new PermanentUpstreamError((err as Error).message, (err as { status?: number }).status ?? 502);
     }
   }

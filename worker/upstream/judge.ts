@@ -154,6 +154,8 @@ export type StreamStep = { data: string; chunk: Json } | 'done' | null;
 export interface StreamJudge {
   /** Chunks accepted so far. */
   readonly chunks: number;
+  /** Whether what came so far is a whole answer (`[DONE]`, or every choice has a `finish_reason`). */
+  complete(): boolean;
   /**
    * Reads one event: the data to relay (with its parsed chunk), `'done'` at `[DONE]`, or null for
    * an event to skip (blank data, pings). Throws the error an error event or error chunk means.
@@ -178,10 +180,12 @@ export function createStreamJudge(kind: StreamKind): StreamJudge {
   const agg = createAggregator(kind);
   let chunks = 0;
   let done = false;
+  const complete = () => chunks > 0 && (done || agg.finished());
   return {
     get chunks() {
       return chunks;
     },
+    complete,
     event(ev) {
       const data = ev.data.trim();
       if (data === '[DONE]') {
@@ -212,7 +216,7 @@ export function createStreamJudge(kind: StreamKind): StreamJudge {
         const fault = parsed ? (faultIn(parsed.value) ?? looseFault(parsed.value)) : null;
         if (fault) throw faultError(fault);
       }
-      if (chunks === 0 || (!done && !agg.finished())) throw new RetryableUpstreamError('upstream stream ended before it finished', 502);
+      if (!complete()) throw new RetryableUpstreamError('upstream stream ended before it finished', 502);
       return agg.result();
     },
   };
