@@ -61,8 +61,26 @@ export function parseProgress(p: unknown, odd?: Odd): number | null {
   return Math.floor(Math.min(100, Math.max(0, n)));
 }
 
-/** Status names some proxies spell differently. */
-const STATUS_ALIASES: Record<string, string> = { FAILED: 'FAILURE', CANCELED: 'CANCEL', CANCELLED: 'CANCEL', SUCCEEDED: 'SUCCESS', INPROGRESS: 'IN_PROGRESS', NOTSTART: 'NOT_START' };
+/**
+ * Status names hosted MJ APIs spell differently (nano-gpt answers `FAILED`, `PENDING`, `RUNNING`
+ * and lower-case `submitted`; others `FAIL`, `QUEUED`, `PROCESSING`, `DONE`). Anything else
+ * unknown (`unknown`, a number) is no status: the task stays as it was and is followed on.
+ */
+const STATUS_ALIASES: Record<string, string> = {
+  FAILED: 'FAILURE',
+  FAIL: 'FAILURE',
+  CANCELED: 'CANCEL',
+  CANCELLED: 'CANCEL',
+  SUCCEEDED: 'SUCCESS',
+  DONE: 'SUCCESS',
+  COMPLETED: 'SUCCESS',
+  INPROGRESS: 'IN_PROGRESS',
+  RUNNING: 'IN_PROGRESS',
+  PROCESSING: 'IN_PROGRESS',
+  PENDING: 'SUBMITTED',
+  QUEUED: 'SUBMITTED',
+  NOTSTART: 'NOT_START',
+};
 
 function readStatus(v: unknown, odd: Odd): string | null {
   if (nothing(v)) return null;

@@ -55,6 +55,7 @@ describe('upstream MJ task, read field by field', () => {
     const u = readUpstreamTask({ id: 'a', status: 'failed', imageUrl: '', failReason: '', buttons: '[{"customId":"MJ::JOB::reroll::0::h::SOLO","type":"2","style":1}]', properties: '{"finalPrompt":"fp"}' });
     expect(u).toMatchObject({ status: 'FAILURE', imageUrl: null, failReason: null, buttons: [{ customId: 'MJ::JOB::reroll::0::h::SOLO', type: 2, style: 1, emoji: '', label: '' }], properties: { finalPrompt: 'fp' } });
     expect(readUpstreamTask({ id: 'b', status: 'CANCELLED' })?.status).toBe('CANCEL');
+    expect(['submitted', 'PENDING', 'RUNNING', 'IN_PROGRESS', 'unknown'].map((status) => readUpstreamTask({ id: 'n', status })?.status)).toEqual(['SUBMITTED', 'SUBMITTED', 'IN_PROGRESS', 'IN_PROGRESS', 'UNKNOWN']);
     expect(readUpstreamTask({ id: 'c', status: 3 })?.status).toBeNull();
   });
 
