@@ -62,6 +62,13 @@ describe('upstream MJ tasks read leniently', () => {
     expect(done).toMatchObject({ status: 'SUCCESS', imageUrl: 'https://cdn.example/big.png', buttons: [] });
   });
 
+  it('fails a submit answered with an OpenAI-style error instead of an MJ envelope with the relay\'s message', async () => {
+    s.sim.faults.add({ route: 'submit', kind: 'body', body: { error: { message: 'token quota is not enough', type: 'new_api_error', code: 'insufficient_user_quota' } }, times: 1 });
+    const id = await imagine('no quota left');
+    const done = await mjUntil(s.call, id, ['FAILURE', 'SUCCESS']);
+    expect(done).toMatchObject({ status: 'FAILURE', failReason: 'token quota is not enough' });
+  });
+
   it('skips only an item without a usable id; the others in the same answer are followed', async () => {
     s.sim.mj.reshape = (t) => (String(t.prompt).includes('no id') ? { ...t, id: null } : { ...t, progress: 'weird', properties: 'nope' });
     const lost = await imagine('no id --sim-stuck');

@@ -2,6 +2,7 @@ import { PermanentUpstreamError, RetryableUpstreamError } from '../../shared/err
 import type { Logger } from '../../shared/logger.js';
 import { MJ_CODES, readSubmitEnvelope, readUpstreamTask, type UpstreamTask } from '../../shared/mj/protocol.js';
 import type { MjRequest } from '../../shared/tasks/model.js';
+import { faultError, faultIn, looseFault } from './faults.js';
 import { requestJson } from './http.js';
 
 export interface MjChannel {
@@ -36,8 +37,11 @@ export function createMjClient(channel: MjChannel, timeoutMs: number, log?: Logg
 
   function envelope(raw: unknown) {
     const r = readSubmitEnvelope(raw, odd('submit'));
-    if (!r) throw new PermanentUpstreamError('malformed upstream response (not a submit result)');
-    return r;
+    if (r) return r;
+    // No MJ code: a relay may have answered in the OpenAI error shape (new-api, one-api).
+    const fault = faultIn(raw) ?? looseFault(raw);
+    if (fault) throw faultError(fault);
+    throw new PermanentUpstreamError('malformed upstream response (not a submit result)');
   }
 
   return {
