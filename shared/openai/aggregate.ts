@@ -126,6 +126,7 @@ export interface Aggregator {
   result(): Json;
 }
 
+/** An empty aggregator for one stream of `kind` (chat chunks or streamed text completions). */
 export function createAggregator(kind: StreamKind): Aggregator {
   let snapshot: (Json & { choices: Json[] }) | null = null;
   return {

@@ -53,6 +53,7 @@ export interface Idle {
   stop(): void;
 }
 
+/** A watchdog of `ms` milliseconds, started now (the wait for the response headers is its first count). */
 export function idleTimer(ms: number): Idle {
   const ac = new AbortController();
   let stopped = false;

@@ -17,6 +17,7 @@ export interface SseParser {
   end(): SseEvent[];
 }
 
+/** An incremental parser: feed it decoded text in pieces of any size. */
 export function createSseParser(): SseParser {
   let buffer = '';
   let first = true;
