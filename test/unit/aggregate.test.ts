@@ -130,6 +130,13 @@ describe('stored completion from streamed chunks', () => {
     expect(((stored.choices as Json[])[0]!.logprobs as Json).tokens).toEqual(['Hel', 'lo']);
   });
 
+  it('turns a whole text completion into chunks that rebuild it', () => {
+    const completion = { id: 'cmpl-2', object: 'text_completion', created: 1, model: 'm', choices: [{ index: 0, text: ' Echo: hi', finish_reason: 'stop', logprobs: null }], usage: { prompt_tokens: 1, completion_tokens: 2, total_tokens: 3 } };
+    const chunks = chunksOf(completion, 'text');
+    expect(chunks).toEqual([{ ...completion, object: 'text_completion' }]);
+    expect(ours(chunks, 'text')).toEqual(completion);
+  });
+
   it('knows when every choice finished', () => {
     const agg = createAggregator('chat');
     expect(agg.finished()).toBe(false);
