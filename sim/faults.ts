@@ -11,15 +11,48 @@ export type FaultKind =
   | { kind: 'reset' }
   | { kind: 'malformed' }
   /** An MJ envelope with this code (e.g. 23 queue full, 24 banned, 4 refused). */
-  | { kind: 'code'; code: number; description?: string };
+  | { kind: 'code'; code: number; description?: string }
+  /**
+   * Exactly this answer: `status` (default 200), `contentType` (default application/json) and
+   * `body` (a string as is, anything else as JSON), or `parts` written one after another, each
+   * after its `delayMs` (then the response ends, whatever the parts said).
+   */
+  | { kind: 'body'; status?: number; contentType?: string; body?: unknown; parts?: { text: string; delayMs?: number }[] }
+  /**
+   * Shapes the simulator's own OpenAI answer to this request (chat and text completions):
+   * `json` answers a stream request with the whole completion as JSON (an upstream that ignores
+   * `stream`); `sse` streams a non-stream request; `chunks` streams that many generated tokens
+   * (`t1 t2 …`) instead of the echo; `intervalMs` waits before every chunk; `stallAfter` chunks
+   * in, it goes silent for `stallMs`; `errorAfter` chunks in, it sends `error` (default a
+   * server_error) as a `data:` chunk, or as `event: error` with `asEvent`, and ends without
+   * `[DONE]`; `endAfter` chunks in, it just ends (no finish_reason, no `[DONE]`).
+   */
+  | StreamFault;
+
+export interface StreamFault {
+  kind: 'stream';
+  json?: boolean;
+  sse?: boolean;
+  chunks?: number;
+  intervalMs?: number;
+  stallAfter?: number;
+  stallMs?: number;
+  errorAfter?: number;
+  error?: unknown;
+  asEvent?: boolean;
+  endAfter?: number;
+}
 
 export type FaultRoute = 'submit' | 'list' | 'fetch' | 'seed' | 'cancel' | 'openai' | '*';
 
 export type FaultRule = FaultKind & { route: FaultRoute; times?: number };
 
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
 export function createFaults() {
   let rules: FaultRule[] = [];
   const hanging = new Set<FastifyReply>();
+  const shaped = new WeakMap<FastifyRequest, StreamFault>();
   return {
     add(rule: FaultRule) {
       rules.push({ ...rule });
@@ -58,7 +91,27 @@ export function createFaults() {
         case 'code':
           await reply.status(200).send({ code: rule.code, description: rule.description ?? `simulated code ${rule.code}`, result: null, properties: {} });
           return true;
+        case 'body': {
+          const text = (b: unknown) => (typeof b === 'string' ? b : JSON.stringify(b ?? null));
+          reply.hijack();
+          reply.raw.writeHead(rule.status ?? 200, { 'content-type': rule.contentType ?? 'application/json' });
+          for (const part of rule.parts ?? [{ text: text(rule.body) }]) {
+            if (part.delayMs) await sleep(part.delayMs);
+            if (reply.raw.destroyed) return true;
+            reply.raw.write(part.text);
+          }
+          reply.raw.end();
+          return true;
+        }
+        case 'stream':
+          // Not an answer of its own: the OpenAI routes read it (streamFor) and shape theirs.
+          shaped.set(req, rule);
+          return false;
       }
+    },
+    /** The `stream` fault that matched this request, if any. */
+    streamFor(req: FastifyRequest): StreamFault | undefined {
+      return shaped.get(req);
     },
     /** Ends every hanging request (used on close). */
     releaseAll() {

@@ -9,7 +9,9 @@ import type { FaultRoute, Faults } from './faults.js';
  * was submitted, so there are no timers: SUBMITTED (first 10 %), IN_PROGRESS with "NN%" and a
  * preview URL, then SUCCESS with real button ids. Prompt flags change one task's fate:
  * `--sim-stuck` (never progresses), `--sim-fail` (fails), `--sim-lost` (vanishes halfway),
- * `--sim-ms <n>` (its own duration).
+ * `--sim-ms <n>` (its own duration), `--sim-odd` (answered in the odd field types real proxies
+ * send: numeric `id`, `result` and `progress`, buttons without `type`/`style`, `""` and null for
+ * absent values). `reshape`, set in-process, rewrites every task object it answers.
  */
 type Fate = 'normal' | 'stuck' | 'fail' | 'lost';
 type ResultKind = 'grid' | 'upscale' | 'describe' | 'shorten' | 'none';
@@ -68,8 +70,32 @@ function finalPrompt(t: SimMjTask): string | undefined {
   return t.prompt || undefined;
 }
 
+type TaskView = Record<string, unknown>;
+
+/** A task object in the field types some proxies use (numbers, missing button fields, blanks). */
+function oddly(v: TaskView): TaskView {
+  const progress = Number.parseInt(String(v.progress), 10);
+  return {
+    ...v,
+    id: Number(v.id),
+    progress: Number.isNaN(progress) ? null : progress,
+    imageUrl: v.imageUrl ?? '',
+    failReason: v.failReason ?? '',
+    buttons: (v.buttons as { customId: string; label: string; emoji: string }[]).map((b) => ({ customId: b.customId, label: b.label, emoji: b.emoji || null })),
+    properties: Object.keys(v.properties as object).length ? v.properties : null,
+  };
+}
+
 export function createSimMj(opts: SimMjOptions) {
   const tasks = new Map<string, SimMjTask>();
+  const hooks: { reshape: ((task: TaskView) => TaskView) | null } = { reshape: null };
+
+  /** The task object as answered: odd field types for `--sim-odd`, then the `reshape` hook. */
+  function answer(t: SimMjTask, v: TaskView | null): TaskView | null {
+    if (!v) return null;
+    const shaped = t.prompt.includes('--sim-odd') ? oddly(v) : v;
+    return hooks.reshape ? hooks.reshape(shaped) : shaped;
+  }
 
   /** The task object as midjourney-proxy shows it at `now`; null when it is "lost". */
   function view(t: SimMjTask, base: string, now = Date.now()) {
@@ -108,7 +134,7 @@ export function createSimMj(opts: SimMjOptions) {
     return t;
   }
 
-  const ok = (t: SimMjTask) => ({ code: 1, description: 'Submit success', result: t.id, properties: { discordInstanceId: 'sim-1' } });
+  const ok = (t: SimMjTask) => ({ code: 1, description: 'Submit success', result: t.prompt.includes('--sim-odd') ? Number(t.id) : t.id, properties: { discordInstanceId: 'sim-1' } });
   const refuse = (code: number, description: string) => ({ code, description, result: null, properties: {} });
 
   async function guard(route: FaultRoute, req: FastifyRequest, reply: FastifyReply): Promise<boolean> {
@@ -169,7 +195,7 @@ export function createSimMj(opts: SimMjOptions) {
     app.get('/task/:id/fetch', async (req, reply) => {
       if (await guard('fetch', req, reply)) return reply;
       const t = tasks.get((req.params as { id: string }).id);
-      const v = t ? view(t, base(req)) : null;
+      const v = t ? answer(t, view(t, base(req))) : null;
       return v ?? reply.status(404).send(refuse(3, 'task not found'));
     });
 
@@ -178,7 +204,7 @@ export function createSimMj(opts: SimMjOptions) {
       const ids = ((req.body ?? {}) as { ids?: unknown[] }).ids ?? [];
       return ids.flatMap((id) => {
         const t = tasks.get(String(id));
-        const v = t ? view(t, base(req)) : null;
+        const v = t ? answer(t, view(t, base(req))) : null;
         return v ? [v] : [];
       });
     });
@@ -201,7 +227,17 @@ export function createSimMj(opts: SimMjOptions) {
     });
   }
 
-  return { tasks, routes };
+  return {
+    tasks,
+    routes,
+    /** Rewrites every task object the simulator answers (fetch, list-by-condition); null for none. */
+    set reshape(fn: ((task: TaskView) => TaskView) | null) {
+      hooks.reshape = fn;
+    },
+    get reshape() {
+      return hooks.reshape;
+    },
+  };
 }
 
 export type SimMj = ReturnType<typeof createSimMj>;

@@ -1,11 +1,14 @@
 import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { parseMultipart } from '../shared/multipart.js';
-import type { Faults } from './faults.js';
+import type { Faults, StreamFault } from './faults.js';
 
 /**
  * An OpenAI-compatible upstream with deterministic answers: the same request always gets the
- * same answer. A message or prompt containing `--sim-slow` streams one token per 100 ms.
+ * same answer. A message or prompt containing `--sim-slow` streams one token per 100 ms; a chat
+ * message containing `--sim-tool` in a request with `tools` is answered with a call of the first
+ * tool (`{"city":"Tokyo"}`), streamed with its arguments in three pieces. A `stream` fault
+ * (faults.ts) shapes these answers.
  */
 export interface SimOpenAiOptions {
   key: string;
@@ -38,18 +41,36 @@ export function createSimOpenAi(opts: SimOpenAiOptions) {
     return opts.faults.apply('openai', req, reply);
   }
 
-  async function streamWords(reply: FastifyReply, text: string, slow: boolean, chunk: (piece: string, last: boolean) => unknown) {
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+  /**
+   * Writes chunks as server-sent events, then `[DONE]`, as the `stream` fault (if any) shapes it.
+   * `last` builds the closing chunk (finish_reason, usage).
+   */
+  async function streamChunks(reply: FastifyReply, chunks: unknown[], last: unknown, slow: boolean, plan: StreamFault | undefined) {
+    reply.hijack();
     reply.raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
-    const pieces = words(text);
-    for (let i = 0; i < pieces.length; i++) {
-      if (slow) await new Promise((r) => setTimeout(r, 100));
-      if (reply.raw.destroyed) return reply;
-      reply.raw.write(`data: ${JSON.stringify(chunk(`${i ? ' ' : ''}${pieces[i]}`, false))}\n\n`);
+    const gone = () => reply.raw.destroyed;
+    for (let i = 0; i <= chunks.length; i++) {
+      if (plan?.endAfter === i) return void reply.raw.end();
+      if (plan?.errorAfter === i) {
+        const error = plan.error ?? { error: { message: 'simulated stream error', type: 'server_error', param: null, code: null } };
+        return void reply.raw.end(`${plan.asEvent ? 'event: error\n' : ''}data: ${JSON.stringify(error)}\n\n`);
+      }
+      if (plan?.stallAfter === i && plan.stallMs) await sleep(plan.stallMs);
+      if (i === chunks.length) break;
+      const wait = plan?.intervalMs ?? (slow ? 100 : 0);
+      if (wait) await sleep(wait);
+      if (gone()) return;
+      reply.raw.write(`data: ${JSON.stringify(chunks[i])}\n\n`);
     }
-    reply.raw.write(`data: ${JSON.stringify(chunk('', true))}\n\n`);
+    if (gone()) return;
+    reply.raw.write(`data: ${JSON.stringify(last)}\n\n`);
     reply.raw.end('data: [DONE]\n\n');
-    return reply;
   }
+
+  /** The pieces of a streamed text: its words, or `t1 t2 …` when a fault asks for a number of chunks. */
+  const piecesOf = (text: string, plan: StreamFault | undefined) => (plan?.chunks ? Array.from({ length: plan.chunks }, (_, i) => `t${i + 1}`) : words(text)).map((w, i) => `${i ? ' ' : ''}${w}`);
 
   /**
    * A multipart body as received: every part in order (repeated names, `name[]`, file names,
@@ -83,29 +104,35 @@ export function createSimOpenAi(opts: SimOpenAiOptions) {
 
     app.post('/chat/completions', async (req, reply) => {
       if (await guard(req, reply)) return reply;
-      const b = req.body as { model?: string; messages?: { role: string; content: unknown }[]; stream?: boolean; n?: number };
+      const b = req.body as { model?: string; messages?: { role: string; content: unknown }[]; stream?: boolean; n?: number; tools?: { function?: { name?: string } }[] };
       if (!b.model) return err(reply, 400, 'you must provide a model parameter', 'model', null);
+      const plan = opts.faults.streamFor(req);
       const last = [...(b.messages ?? [])].reverse().find((m) => m.role === 'user');
       const input = textOf(last?.content);
-      const content = `Echo: ${input.replace(/\s*--sim-slow/, '')}`;
       const id = `chatcmpl-sim${hash(JSON.stringify(b)).toString('hex').slice(0, 16)}`;
-      const usage = { prompt_tokens: words(input).length, completion_tokens: words(content).length, total_tokens: words(input).length + words(content).length };
-      if (b.stream) {
-        return streamWords(reply, content, input.includes('--sim-slow'), (piece, last) => ({
-          id,
-          object: 'chat.completion.chunk',
-          created: 1700000000,
-          model: b.model,
-          choices: [{ index: 0, delta: last ? {} : { ...(piece.startsWith(' ') || piece === '' ? {} : { role: 'assistant' }), content: piece }, finish_reason: last ? 'stop' : null }],
-          ...(last ? { usage } : {}),
-        }));
+      const tool = input.includes('--sim-tool') ? b.tools?.[0]?.function?.name : undefined;
+      const echo = `Echo: ${input.replace(/\s*--sim-(slow|tool)/g, '')}`;
+      const pieces = piecesOf(echo, plan);
+      const content = plan?.chunks ? pieces.join('') : echo;
+      const usage = { prompt_tokens: words(input).length, completion_tokens: pieces.length, total_tokens: words(input).length + pieces.length };
+      const head = { id, object: 'chat.completion.chunk', created: 1700000000, model: b.model };
+      const args = ['', '{"city":', '"Tokyo"}'];
+      const call = { id: 'call_sim1', type: 'function', function: { name: tool, arguments: args.join('') } };
+      if ((b.stream && !plan?.json) || plan?.sse) {
+        const chunk = (delta: unknown) => ({ ...head, choices: [{ index: 0, delta, logprobs: null, finish_reason: null }] });
+        const chunks = tool
+          ? args.map((a, i) => chunk(i === 0 ? { role: 'assistant', content: null, tool_calls: [{ index: 0, ...call, function: { name: tool, arguments: a } }] } : { tool_calls: [{ index: 0, function: { arguments: a } }] }))
+          : pieces.map((p, i) => chunk(i === 0 ? { role: 'assistant', content: p } : { content: p }));
+        const end = { ...head, choices: [{ index: 0, delta: {}, logprobs: null, finish_reason: tool ? 'tool_calls' : 'stop' }], usage };
+        return streamChunks(reply, chunks, end, input.includes('--sim-slow'), plan);
       }
+      const message = tool ? { role: 'assistant', content: null, tool_calls: [call], refusal: null } : { role: 'assistant', content, refusal: null };
       return {
         id,
         object: 'chat.completion',
         created: 1700000000,
         model: b.model,
-        choices: Array.from({ length: b.n ?? 1 }, (_, index) => ({ index, message: { role: 'assistant', content, refusal: null }, finish_reason: 'stop', logprobs: null })),
+        choices: Array.from({ length: b.n ?? 1 }, (_, index) => ({ index, message, finish_reason: tool ? 'tool_calls' : 'stop', logprobs: null })),
         usage,
       };
     });
@@ -113,19 +140,16 @@ export function createSimOpenAi(opts: SimOpenAiOptions) {
     app.post('/completions', async (req, reply) => {
       if (await guard(req, reply)) return reply;
       const b = req.body as { model?: string; prompt?: unknown; stream?: boolean };
+      const plan = opts.faults.streamFor(req);
       const prompt = Array.isArray(b.prompt) ? b.prompt.join(' ') : String(b.prompt ?? '');
-      const text = ` Echo: ${prompt.replace(/\s*--sim-slow/, '')}`;
+      const pieces = piecesOf(`Echo: ${prompt.replace(/\s*--sim-slow/, '')}`, plan);
       const id = `cmpl-sim${hash(JSON.stringify(b)).toString('hex').slice(0, 16)}`;
-      if (b.stream) {
-        return streamWords(reply, text, prompt.includes('--sim-slow'), (piece, last) => ({
-          id,
-          object: 'text_completion',
-          created: 1700000000,
-          model: b.model,
-          choices: [{ index: 0, text: piece, finish_reason: last ? 'stop' : null, logprobs: null }],
-        }));
+      const head = { id, object: 'text_completion', created: 1700000000, model: b.model };
+      if ((b.stream && !plan?.json) || plan?.sse) {
+        const chunks = pieces.map((p) => ({ ...head, choices: [{ index: 0, text: p, finish_reason: null, logprobs: null }] }));
+        return streamChunks(reply, chunks, { ...head, choices: [{ index: 0, text: '', finish_reason: 'stop', logprobs: null }] }, prompt.includes('--sim-slow'), plan);
       }
-      return { id, object: 'text_completion', created: 1700000000, model: b.model, choices: [{ index: 0, text, finish_reason: 'stop', logprobs: null }], usage: { prompt_tokens: 1, completion_tokens: 2, total_tokens: 3 } };
+      return { ...head, choices: [{ index: 0, text: ` ${pieces.join('')}`, finish_reason: 'stop', logprobs: null }], usage: { prompt_tokens: 1, completion_tokens: 2, total_tokens: 3 } };
     });
 
     app.post('/embeddings', async (req, reply) => {

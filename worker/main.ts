@@ -36,7 +36,7 @@ export async function startWorker(config: Config, log: Logger): Promise<() => Pr
   const signals = createSignals({ pub: redis, sub });
 
   const upstream = mjUpstream(config);
-  const mjDefault = upstream ? createMjClient(upstream, config.UPSTREAM_TIMEOUT_SECONDS * 1000) : null;
+  const mjDefault = upstream ? createMjClient(upstream, config.UPSTREAM_TIMEOUT_SECONDS * 1000, log.child({ component: 'mj-client' })) : null;
   const mjClient = (name: string | null): MjClient | null => (name === null || name === mjDefault?.channel.name ? mjDefault : null);
 
   const oa = openaiUpstream(config);

@@ -3,7 +3,7 @@ import type { Placement } from '../shared/ids.js';
 import { globalKeys, keyspace, placements } from '../shared/keys.js';
 import { createLockedLoop } from '../shared/loop.js';
 import type { Logger } from '../shared/logger.js';
-import { parseProgress, type UpstreamTask } from '../shared/mj/protocol.js';
+import type { UpstreamTask } from '../shared/mj/protocol.js';
 import type { RedisClient } from '../shared/redis.js';
 import { errorOf, isTerminal, type Task } from '../shared/tasks/model.js';
 import type { TaskChange, TaskStore } from '../shared/tasks/store.js';
@@ -34,7 +34,7 @@ export interface TrackerDeps {
 const BATCH = 500;
 
 const fingerprintOf = (u: UpstreamTask) =>
-  [u.status, u.progress, u.imageUrl, u.failReason, u.buttons?.length ?? 0, u.properties?.finalPrompt ?? ''].join('|');
+  [u.status, u.progress, u.imageUrl, u.failReason, u.buttons?.length ?? 0, String(u.properties?.finalPrompt ?? '')].join('|');
 
 /** The properties relayed to clients: the results, never upstream-internal ids. */
 function clientProperties(u: UpstreamTask): Record<string, unknown> {
@@ -44,7 +44,10 @@ function clientProperties(u: UpstreamTask): Record<string, unknown> {
   return out;
 }
 
-/** What an upstream task's state means for ours; null when there is nothing to write. */
+/**
+ * What an upstream task's state means for ours; null when there is nothing to write (an unknown
+ * or missing status: the task stays followed). `u` is already read leniently (readUpstreamTask).
+ */
 export function changeFor(u: UpstreamTask, entry: Inflight, now: number): TaskChange | null {
   const upstream = { channel: entry.channel, id: entry.upstreamId, modalId: null, status: u.status ?? null };
   const base = { image_url: u.imageUrl ?? null, properties: clientProperties(u), upstream };
@@ -60,7 +63,7 @@ export function changeFor(u: UpstreamTask, entry: Inflight, now: number): TaskCh
     case 'SUBMITTED':
     case 'IN_PROGRESS':
     case 'NOT_START':
-      return { status: 'running', patch: { ...base, progress: parseProgress(u.progress) ?? 0 } };
+      return { status: 'running', patch: { ...base, progress: u.progress ?? 0 } };
     default:
       return null;
   }

@@ -68,13 +68,13 @@ describe('upstream progress', () => {
   });
 
   it('copies progress and preview while running', () => {
-    const c = changeFor({ id: 'u1', status: 'IN_PROGRESS', progress: '37%', imageUrl: 'https://cdn/p.webp' }, entry, 5);
+    const c = changeFor({ id: 'u1', status: 'IN_PROGRESS', progress: 37, imageUrl: 'https://cdn/p.webp' }, entry, 5);
     expect(c).toMatchObject({ status: 'running', patch: { progress: 37, image_url: 'https://cdn/p.webp' } });
   });
 
   it('finishes with buttons and finalPrompt, dropping upstream-internal properties', () => {
     const c = changeFor(
-      { id: 'u1', status: 'SUCCESS', progress: '100%', imageUrl: 'https://cdn/i.png', buttons: gridButtons('h'), properties: { finalPrompt: 'fp', messageId: 'secret', discordInstanceId: 'x' } },
+      { id: 'u1', status: 'SUCCESS', progress: 100, imageUrl: 'https://cdn/i.png', buttons: gridButtons('h'), properties: { finalPrompt: 'fp', messageId: 'secret', discordInstanceId: 'x' } },
       entry,
       9,
     );

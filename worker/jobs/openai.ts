@@ -1,12 +1,14 @@
-import { CanceledError, PermanentUpstreamError, ValidationError } from '../../shared/errors.js';
+import { CanceledError, PermanentUpstreamError, RetryableUpstreamError, ValidationError } from '../../shared/errors.js';
 import { parseTaskId } from '../../shared/ids.js';
 import { globalKeys, keyspace } from '../../shared/keys.js';
-import { createAggregator } from '../../shared/openai/aggregate.js';
+import { chunksOf, type Json, type StreamKind } from '../../shared/openai/aggregate.js';
+import { parseMultipart } from '../../shared/multipart.js';
 import type { FormFields } from '../../shared/openai/endpoints.js';
 import type { RedisClient } from '../../shared/redis.js';
 import { isTerminal, type Task } from '../../shared/tasks/model.js';
 import type { Blobs, TaskStore } from '../../shared/tasks/store.js';
 import type { Processor } from '../dispatch.js';
+import { createStreamJudge, expectationOf, judgeAnswer } from '../upstream/judge.js';
 import type { OpenAiClient, UpstreamAnswer } from '../upstream/openai-client.js';
 
 export interface OpenAiDeps {
@@ -39,6 +41,25 @@ async function requestBody(task: Task, blobs: Blobs): Promise<{ body: Buffer; co
   return { body: Buffer.from(await encoded.arrayBuffer()), contentType: encoded.headers.get('content-type') ?? 'multipart/form-data' };
 }
 
+/**
+ * A plain field of a multipart request as the client sent it (the first of that name); null for
+ * JSON requests, a missing field, or a body that does not parse.
+ */
+function formField(task: Task, blobs: Blobs, name: string): string | null {
+  const request = blobs.request;
+  if (!task.openai?.multipart || !request) return null;
+  try {
+    if (/^multipart\//i.test(request.type)) {
+      const part = parseMultipart(request.data, request.type).find((p) => p.name === name && p.filename === null);
+      return part ? part.data.toString('utf8') : null;
+    }
+    // Stored by earlier versions: the fields as JSON pairs.
+    return (JSON.parse(request.data.toString('utf8')) as FormFields).find(([n]) => n === name)?.[1] ?? null;
+  } catch {
+    return null;
+  }
+}
+
 const isJson = (contentType: string) => /^application\/(.+\+)?json\b/i.test(contentType);
 
 function outputOf(answer: UpstreamAnswer): unknown {
@@ -67,21 +88,41 @@ export function createOpenAiRequest(deps: OpenAiDeps): Processor<'text.request' 
     await redis.multi().xadd(key, '*', ...fields).expire(key, deps.tokensTtlSeconds).publish(keys.taskChannel(task.id), fields[0]!).exec();
   }
 
+  /**
+   * Relays a `stream: true` call: each chunk the upstream sends goes to the token stream as it
+   * comes; a JSON answer (the upstream ignored `stream`) goes as the chunks a stream would have
+   * carried. Returns the whole completion. Errors before the first relayed chunk keep their class
+   * (an overloaded upstream is retried); after it a failure is final, since half a stream cannot
+   * be taken back.
+   */
   async function stream(task: Task, client: OpenAiClient, body: Buffer, signal: AbortSignal): Promise<UpstreamAnswer> {
-    const agg = createAggregator();
-    let chunks = 0;
-    try {
-      await client.stream(task.openai!.endpoint, body, signal, async (data) => {
-        chunks++;
-        agg.add(data);
-        await appendToken(task, 'd', data);
-      });
-    } catch (err) {
-      // Half a stream cannot be taken back: after the first chunk, a failure is final.
-      if (chunks > 0 && !(err instanceof CanceledError)) throw new PermanentUpstreamError(`upstream stream broke after ${chunks} chunks: ${(err as Error).message}`);
-      throw err;
+    const endpoint = task.openai!.endpoint;
+    const kind: StreamKind = endpoint === 'completions' ? 'text' : 'chat';
+    const opened = await client.stream(endpoint, body, signal);
+    if (opened.kind === 'whole') {
+      const answer = judgeAnswer(kind, opened.answer);
+      for (const chunk of chunksOf(JSON.parse(answer.body.toString('utf8')) as Json, kind)) await appendToken(task, 'd', JSON.stringify(chunk));
+      return answer;
     }
-    return { status: 200, contentType: 'application/json', body: Buffer.from(JSON.stringify(agg.result())) };
+    const judge = createStreamJudge(kind);
+    const whole = (): UpstreamAnswer => ({ status: 200, contentType: 'application/json', body: Buffer.from(JSON.stringify(judge.end(opened.head()))) });
+    let reading = true;
+    try {
+      for await (const event of opened.events) {
+        reading = false;
+        const step = judge.event(event);
+        if (step === 'done') break;
+        if (step) await appendToken(task, 'd', step.data);
+        reading = true;
+      }
+      return whole();
+    } catch (err) {
+      if (err instanceof CanceledError) throw err;
+      // A connection that drops or goes quiet after every choice finished lost nothing.
+      if (reading && err instanceof RetryableUpstreamError && judge.complete()) return whole();
+      if (judge.chunks === 0) throw err;
+      throw new PermanentUpstreamError((err as Error).message, (err as { status?: number }).status ?? 502);
+    }
   }
 
   return async ({ data, job, signal }) => {
@@ -97,9 +138,13 @@ export function createOpenAiRequest(deps: OpenAiDeps): Processor<'text.request' 
     });
     if (!started?.applied) return;
 
-    const { body, contentType } = await requestBody(task, await store.blobs(task.id));
-    // A refusal keeps its upstream answer: the dispatcher writes it with the failure.
-    const answer = task.openai.stream ? await stream(task, client, body, signal) : await client.call(task.openai.endpoint, body, signal, contentType);
+    const blobs = await store.blobs(task.id);
+    const { body, contentType } = await requestBody(task, blobs);
+    // A refusal keeps its upstream answer: the dispatcher writes it with the failure. A 2xx is
+    // judged first: an error or a page where the answer belongs fails the task.
+    const answer = task.openai.stream
+      ? await stream(task, client, body, signal)
+      : judgeAnswer(expectationOf(task.openai.endpoint, formField(task, blobs, 'response_format')), await client.call(task.openai.endpoint, body, signal, contentType));
     await store.putBlobs(task.id, { response: { type: answer.contentType, data: answer.body } });
     await store.update(task, {
       status: 'succeeded',
@@ -115,7 +160,7 @@ export function createOpenAiModels(deps: Pick<OpenAiDeps, 'redis' | 'prefix' | '
   const keys = globalKeys(deps.prefix);
   return async () => {
     const client = deps.client();
-    const body = client ? (await client.models()).body.toString('utf8') : JSON.stringify({ object: 'list', data: [] });
+    const body = client ? judgeAnswer('models', await client.models()).body.toString('utf8') : JSON.stringify({ object: 'list', data: [] });
     await deps.redis.multi().set(keys.models, body, 'EX', 300).publish(keys.models, 'ready').exec();
   };
 }

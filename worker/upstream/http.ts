@@ -31,19 +31,58 @@ export interface RequestOptions {
   json?: unknown;
   /** A raw body (JSON bytes, FormData); wins over `json`. */
   body?: string | Buffer | FormData;
+  /**
+   * Idle timeout, ms: the longest wait for the response headers and the longest silence between
+   * two pieces of the body. An answer that keeps flowing is never cut.
+   */
   timeoutMs: number;
   /** Aborted when the client cancels the task. */
   signal?: AbortSignal;
 }
 
 /**
- * Sends one upstream request. Network failures become RetryableUpstreamError (or CanceledError when
- * the client canceled); the response is returned with its body unread, whatever its status.
- * The timeout covers the whole exchange, body included, through the returned signal.
+ * A watchdog for one exchange: it aborts `signal` after `ms` without a sign of life; `touch()`
+ * restarts the count, `stop()` ends it. The timer never keeps the process alive.
  */
-export async function send(url: string, opts: RequestOptions): Promise<{ res: Response; timeout: AbortSignal }> {
-  const timeout = AbortSignal.timeout(opts.timeoutMs);
-  const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
+export interface Idle {
+  readonly ms: number;
+  readonly signal: AbortSignal;
+  /** True once the watchdog fired. */
+  readonly fired: boolean;
+  touch(): void;
+  stop(): void;
+}
+
+/** A watchdog of `ms` milliseconds, started now (the wait for the response headers is its first count). */
+export function idleTimer(ms: number): Idle {
+  const ac = new AbortController();
+  let stopped = false;
+  const timer = setTimeout(() => ac.abort(new Error(`no data for ${ms} ms`)), ms);
+  timer.unref();
+  return {
+    ms,
+    signal: ac.signal,
+    get fired() {
+      return ac.signal.aborted;
+    },
+    touch() {
+      if (!stopped && !ac.signal.aborted) timer.refresh();
+    },
+    stop() {
+      stopped = true;
+      clearTimeout(timer);
+    },
+  };
+}
+
+/**
+ * Sends one upstream request. Network failures become RetryableUpstreamError (or CanceledError when
+ * the client canceled); the response is returned with its body unread, whatever its status, with
+ * the watchdog that must follow its body (`readBody`, `bodyChunks`).
+ */
+export async function send(url: string, opts: RequestOptions): Promise<{ res: Response; idle: Idle }> {
+  const idle = idleTimer(opts.timeoutMs);
+  const signal = opts.signal ? AbortSignal.any([opts.signal, idle.signal]) : idle.signal;
   const json = opts.body === undefined && opts.json !== undefined;
   try {
     const res = await fetch(url, {
@@ -52,19 +91,23 @@ export async function send(url: string, opts: RequestOptions): Promise<{ res: Re
       body: opts.body ?? (json ? JSON.stringify(opts.json) : undefined),
       signal,
     });
-    return { res, timeout };
+    idle.touch();
+    return { res, idle };
   } catch (err) {
-    throw networkError(err, opts, timeout);
+    idle.stop();
+    throw networkError(err, opts, idle);
   }
 }
 
 /** Classifies a failure while sending or reading. */
-export function networkError(err: unknown, opts: Pick<RequestOptions, 'signal' | 'timeoutMs'>, timeout: AbortSignal): Error {
+export function networkError(err: unknown, opts: Pick<RequestOptions, 'signal'>, idle: Pick<Idle, 'fired' | 'ms'>): Error {
   if (opts.signal?.aborted) return new CanceledError();
-  if (timeout.aborted) return new RetryableUpstreamError(`upstream timed out after ${Math.round(opts.timeoutMs / 1000)} s`);
+  if (idle.fired) return new RetryableUpstreamError(`upstream timed out: nothing received for ${formatSeconds(idle.ms)} (UPSTREAM_TIMEOUT_SECONDS)`);
   const cause = (err as { cause?: { code?: string } }).cause;
   return new RetryableUpstreamError(`upstream connection failed${cause?.code ? ` (${cause.code})` : ''}`);
 }
+
+const formatSeconds = (ms: number) => `${Math.round((ms / 1000) * 10) / 10} s`;
 
 /** Throws the error a non-2xx status means; the upstream's message and body travel with it. */
 export function checkStatus(res: Response, body: Buffer): void {
@@ -76,22 +119,70 @@ export function checkStatus(res: Response, body: Buffer): void {
   throw new PermanentUpstreamError(upstreamMessage(text), res.status, undefined, { body, contentType: res.headers.get('content-type') ?? 'application/json' });
 }
 
-/** Reads the whole body, classifying a failure half-way as a network error. */
-export async function readBody(res: Response, opts: Pick<RequestOptions, 'signal' | 'timeoutMs'>, timeout: AbortSignal): Promise<Buffer> {
+/**
+ * The body as it arrives, piece by piece; each piece restarts the watchdog, which stops at the end.
+ * A failure half-way is classified as a network error (or a cancel).
+ */
+export async function* bodyChunks(res: Response, opts: Pick<RequestOptions, 'signal'>, idle: Idle): AsyncGenerator<Uint8Array> {
   try {
-    return Buffer.from(await res.arrayBuffer());
+    if (!res.body) return;
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      idle.touch();
+      yield chunk;
+    }
   } catch (err) {
-    throw networkError(err, opts, timeout);
+    throw networkError(err, opts, idle);
+  } finally {
+    idle.stop();
   }
 }
 
-/** One upstream call whose answer is JSON: the parsed body, or a classified error. */
-export async function requestJson(url: string, opts: RequestOptions): Promise<unknown> {
-  const { res, timeout } = await send(url, opts);
-  const body = await readBody(res, opts, timeout);
+/** Reads the whole body; the watchdog allows any length as long as bytes keep coming. */
+export async function readBody(res: Response, opts: Pick<RequestOptions, 'signal'>, idle: Idle): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const chunk of bodyChunks(res, opts, idle)) parts.push(Buffer.from(chunk));
+  return Buffer.concat(parts);
+}
+
+/**
+ * JSON text with integer literals of 16 digits or more turned into strings, so ids past 2^53 keep
+ * every digit (JSON.parse would round them). Strings in the text are left as they are.
+ */
+export function quoteBigIntegers(text: string): string {
+  let out = '';
+  let i = 0;
+  while (i < text.length) {
+    const c = text[i]!;
+    if (c === '"') {
+      // Copy the whole string literal, escapes included.
+      let j = i + 1;
+      while (j < text.length && text[j] !== '"') j += text[j] === '\\' ? 2 : 1;
+      out += text.slice(i, j + 1);
+      i = j + 1;
+    } else if (c === '-' || (c >= '0' && c <= '9')) {
+      const m = /^-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?/.exec(text.slice(i, i + 400));
+      const num = m?.[0] ?? c;
+      out += /^-?\d{16,}$/.test(num) ? `"${num}"` : num;
+      i += num.length;
+    } else {
+      out += c;
+      i++;
+    }
+  }
+  return out;
+}
+
+/**
+ * One upstream call whose answer is JSON: the parsed body, or a classified error. With
+ * `keepBigIntegers`, long integer literals arrive as strings (see quoteBigIntegers).
+ */
+export async function requestJson(url: string, opts: RequestOptions & { keepBigIntegers?: boolean }): Promise<unknown> {
+  const { res, idle } = await send(url, opts);
+  const body = await readBody(res, opts, idle);
   checkStatus(res, body);
+  const text = body.toString('utf8');
   try {
-    return JSON.parse(body.toString('utf8')) as unknown;
+    return JSON.parse(opts.keepBigIntegers ? quoteBigIntegers(text) : text) as unknown;
   } catch {
     throw new PermanentUpstreamError(`malformed upstream response (HTTP ${res.status}, not JSON)`, res.status);
   }

@@ -1,7 +1,8 @@
-import { z } from 'zod';
 import { PermanentUpstreamError, RetryableUpstreamError } from '../../shared/errors.js';
-import { MJ_CODES, submitResultSchema, upstreamTaskSchema, type UpstreamTask } from '../../shared/mj/protocol.js';
+import type { Logger } from '../../shared/logger.js';
+import { MJ_CODES, readSubmitEnvelope, readUpstreamTask, type UpstreamTask } from '../../shared/mj/protocol.js';
 import type { MjRequest } from '../../shared/tasks/model.js';
+import { faultError, faultIn, looseFault } from './faults.js';
 import { requestJson } from './http.js';
 
 export interface MjChannel {
@@ -21,17 +22,26 @@ const modePath = (mode: MjRequest['mode']) => (mode ? `/mj-${mode.toLowerCase()}
 /**
  * A client of one Midjourney-proxy-compatible upstream. Submit answers are classified here:
  * codes 1/22 (and 21, which the caller handles) are accepted; 9 and 23 are worth retrying; any
- * other code is a refusal carrying the upstream's description.
+ * other code is a refusal carrying the upstream's description. Answers are read leniently
+ * (shared/mj/upstream.ts); what was odd is logged at debug level, unusable tasks at warn.
+ * `timeoutMs` is an idle timeout (see RequestOptions).
  */
-export function createMjClient(channel: MjChannel, timeoutMs: number) {
+export function createMjClient(channel: MjChannel, timeoutMs: number, log?: Logger) {
   const headers: Record<string, string> = channel.secret ? { 'mj-api-secret': channel.secret } : {};
+  // Long numeric ids keep every digit: integers past 2^53 arrive as strings.
   const call = (path: string, json: unknown, signal?: AbortSignal, method: 'GET' | 'POST' = 'POST') =>
-    requestJson(`${channel.baseUrl}${path}`, { method, json, headers, timeoutMs, signal });
+    requestJson(`${channel.baseUrl}${path}`, { method, json, headers, timeoutMs, signal, keepBigIntegers: true });
+  // Only the field and the JSON type of the value: values may hold prompts or links.
+  const odd = (where: string) => (field: string, value: unknown) =>
+    log?.debug({ channel: channel.name, where, field, got: value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value }, 'odd field in upstream MJ answer');
 
   function envelope(raw: unknown) {
-    const r = submitResultSchema.safeParse(raw);
-    if (!r.success) throw new PermanentUpstreamError('malformed upstream response (not a submit result)');
-    return r.data;
+    const r = readSubmitEnvelope(raw, odd('submit'));
+    if (r) return r;
+    // No MJ code: a relay may have answered in the OpenAI error shape (new-api, one-api).
+    const fault = faultIn(raw) ?? looseFault(raw);
+    if (fault) throw faultError(fault);
+    throw new PermanentUpstreamError('malformed upstream response (not a submit result)');
   }
 
   return {
@@ -42,8 +52,8 @@ export function createMjClient(channel: MjChannel, timeoutMs: number) {
       const res = envelope(await call(`${modePath(mode)}${path}`, body, signal));
       const description = res.description ?? `code ${res.code}`;
       if (res.code === MJ_CODES.SUCCESS || res.code === MJ_CODES.IN_QUEUE || res.code === MJ_CODES.EXISTED) {
-        if (res.result === null || res.result === undefined || res.result === '') throw new PermanentUpstreamError('malformed upstream response (accepted without a task id)');
-        return { code: res.code, upstreamId: String(res.result), properties: res.properties ?? {} };
+        if (res.result === null) throw new PermanentUpstreamError('malformed upstream response (accepted without a task id)');
+        return { code: res.code, upstreamId: res.result, properties: res.properties };
       }
       if (res.code === MJ_CODES.FAILURE || res.code === MJ_CODES.QUEUE_REJECTED) throw new RetryableUpstreamError(`upstream busy (code ${res.code}): ${description}`);
       throw new PermanentUpstreamError(description, undefined, res.code);
@@ -52,11 +62,11 @@ export function createMjClient(channel: MjChannel, timeoutMs: number) {
     /** Many upstream tasks in one request; unknown ids are simply absent. */
     async listByCondition(ids: string[], signal?: AbortSignal): Promise<UpstreamTask[]> {
       const raw = await call('/mj/task/list-by-condition', { ids }, signal);
-      const r = z.array(z.unknown()).safeParse(raw);
-      if (!r.success) throw new PermanentUpstreamError('malformed upstream response (list-by-condition is not an array)');
-      return r.data.flatMap((item) => {
-        const t = upstreamTaskSchema.safeParse(item);
-        return t.success ? [t.data] : [];
+      if (!Array.isArray(raw)) throw new PermanentUpstreamError('malformed upstream response (list-by-condition is not an array)');
+      return raw.flatMap((item) => {
+        const t = readUpstreamTask(item, odd('list-by-condition'));
+        if (!t) log?.warn({ channel: channel.name, got: typeof item === 'object' && item ? Object.keys(item).slice(0, 20) : typeof item }, 'upstream MJ task without a usable id skipped');
+        return t ? [t] : [];
       });
     },
 

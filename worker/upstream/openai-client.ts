@@ -1,5 +1,6 @@
-import { PermanentUpstreamError } from '../../shared/errors.js';
-import { checkStatus, networkError, readBody, send } from './http.js';
+import { bodyChunks, checkStatus, readBody, send } from './http.js';
+import type { Answer } from './judge.js';
+import { sseEvents, type SseEvent } from './sse.js';
 
 export interface OpenAiChannel {
   name: string;
@@ -8,75 +9,76 @@ export interface OpenAiChannel {
   key: string;
 }
 
-export interface UpstreamAnswer {
-  status: number;
-  contentType: string;
-  body: Buffer;
-}
+/** An upstream's 2xx answer as it came: status, content type, bytes. */
+export type UpstreamAnswer = Answer;
 
-/** A client of one OpenAI-compatible upstream: requests are forwarded as they came. */
+/**
+ * What a stream request got: the events of a `text/event-stream` answer as they arrive, or the
+ * whole body of any other 2xx answer (an upstream that ignored `stream`, or sent an error as JSON).
+ */
+export type StreamOpening = { kind: 'events'; events: AsyncIterable<SseEvent>; head: () => string } | { kind: 'whole'; answer: UpstreamAnswer };
+
+/** Bytes kept from the start of an event stream, to read an error sent there as plain JSON. */
+const HEAD_BYTES = 4096;
+
+/**
+ * A client of one OpenAI-compatible upstream: requests are forwarded as they came. Non-2xx answers
+ * throw their classified error here; whether a 2xx is a success is judged by the caller with
+ * `judge.ts`. `timeoutMs` is an idle timeout (see RequestOptions).
+ */
 export function createOpenAiClient(channel: OpenAiChannel, timeoutMs: number) {
   const headers = (json: boolean): Record<string, string> => ({
     ...(channel.key ? { authorization: `Bearer ${channel.key}` } : {}),
     ...(json ? { 'content-type': 'application/json' } : {}),
   });
 
+  async function whole(endpoint: string, opts: Parameters<typeof send>[1]): Promise<UpstreamAnswer> {
+    const { res, idle } = await send(`${channel.baseUrl}/${endpoint}`, opts);
+    const bytes = await readBody(res, opts, idle);
+    checkStatus(res, bytes);
+    return { status: res.status, contentType: res.headers.get('content-type') ?? 'application/octet-stream', body: bytes };
+  }
+
   return {
     channel,
 
     /**
-     * A whole answer: 2xx resolves with its bytes; anything else throws a classified error.
+     * A whole answer: a 2xx resolves with its bytes; anything else throws a classified error.
      * `contentType` is the client's, boundary included for multipart bodies forwarded as sent.
      */
     async call(endpoint: string, body: Buffer, signal?: AbortSignal, contentType = 'application/json'): Promise<UpstreamAnswer> {
-      const opts = { headers: { ...headers(false), 'content-type': contentType }, body, timeoutMs, signal };
-      const { res, timeout } = await send(`${channel.baseUrl}/${endpoint}`, opts);
-      const bytes = await readBody(res, opts, timeout);
-      checkStatus(res, bytes);
-      return { status: res.status, contentType: res.headers.get('content-type') ?? 'application/octet-stream', body: bytes };
+      return whole(endpoint, { headers: { ...headers(false), 'content-type': contentType }, body, timeoutMs, signal });
     },
 
     /**
-     * A server-sent-event answer: calls `onData` with each event's data, in order, until `[DONE]`.
-     * A refusal before the stream starts throws like `call`.
+     * A `stream: true` request. A refusal (non-2xx) throws like `call`; a 2xx event stream yields
+     * its events as they arrive (the idle timeout applies between pieces, never to the whole).
      */
-    async stream(endpoint: string, body: Buffer, signal: AbortSignal | undefined, onData: (data: string) => Promise<void>): Promise<void> {
+    async stream(endpoint: string, body: Buffer, signal: AbortSignal | undefined): Promise<StreamOpening> {
       const opts = { headers: { ...headers(true), accept: 'text/event-stream' }, body, timeoutMs, signal };
-      const { res, timeout } = await send(`${channel.baseUrl}/${endpoint}`, opts);
-      if (!res.ok || !res.body) {
-        checkStatus(res, await readBody(res, opts, timeout));
-        throw new PermanentUpstreamError('upstream answered a stream request without a body', res.status);
+      const { res, idle } = await send(`${channel.baseUrl}/${endpoint}`, opts);
+      const contentType = res.headers.get('content-type') ?? '';
+      if (!res.ok || !/^text\/event-stream\b/i.test(contentType)) {
+        const bytes = await readBody(res, opts, idle);
+        checkStatus(res, bytes);
+        return { kind: 'whole', answer: { status: res.status, contentType: contentType || 'application/octet-stream', body: bytes } };
       }
-      const decoder = new TextDecoder();
-      let buffer = '';
-      let data: string[] = [];
-      try {
-        for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-          buffer += decoder.decode(chunk, { stream: true });
-          let nl: number;
-          while ((nl = buffer.indexOf('\n')) >= 0) {
-            const line = buffer.slice(0, nl).replace(/\r$/, '');
-            buffer = buffer.slice(nl + 1);
-            if (line === '') {
-              const event = data.join('\n');
-              data = [];
-              if (event === '[DONE]') return;
-              if (event) await onData(event);
-            } else if (line.startsWith('data:')) data.push(line.slice(5).trimStart());
+      const head: Buffer[] = [];
+      let kept = 0;
+      async function* keepingHead() {
+        for await (const chunk of bodyChunks(res, opts, idle)) {
+          if (kept < HEAD_BYTES) {
+            head.push(Buffer.from(chunk.subarray(0, HEAD_BYTES - kept)));
+            kept += Math.min(chunk.length, HEAD_BYTES - kept);
           }
+          yield chunk;
         }
-      } catch (err) {
-        throw networkError(err, opts, timeout);
       }
-      if (data.length && data.join('\n') !== '[DONE]') await onData(data.join('\n'));
+      return { kind: 'events', events: sseEvents(keepingHead()), head: () => Buffer.concat(head).toString('utf8') };
     },
 
     async models(): Promise<UpstreamAnswer> {
-      const opts = { method: 'GET' as const, headers: headers(false), timeoutMs };
-      const { res, timeout } = await send(`${channel.baseUrl}/models`, opts);
-      const bytes = await readBody(res, opts, timeout);
-      checkStatus(res, bytes);
-      return { status: res.status, contentType: res.headers.get('content-type') ?? 'application/json', body: bytes };
+      return whole('models', { method: 'GET', headers: headers(false), timeoutMs });
     },
   };
 }
