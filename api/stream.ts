@@ -1,6 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { parseTaskId } from '../shared/ids.js';
 import { keyspace } from '../shared/keys.js';
+import { chunksOf, type Json } from '../shared/openai/aggregate.js';
 import { isTerminal, type Task } from '../shared/tasks/model.js';
 import { follow } from './follow.js';
 import type { Preference } from './prefer.js';
@@ -76,6 +77,17 @@ export async function streamTokens(req: FastifyRequest, reply: FastifyReply, dep
     return pref.mode === 'wait' ? replyAccepted(req, reply, now) : replyUnfinished(reply, now, { reason: 'timeout', waitedMs: pref.waitMs });
   }
   if (outcome) {
+    if (!started && outcome.status === 'succeeded' && outcome.openai?.stream) {
+      // The chunks expired (an Idempotency-Key replay a day later): the stored completion, as chunks.
+      const kind = outcome.openai.endpoint === 'completions' ? 'text' : 'chat';
+      if (outcome.output && typeof outcome.output === 'object' && 'choices' in outcome.output) {
+        reply.hijack();
+        reply.raw.writeHead(200, { ...SSE_HEADERS, 'x-relayq-task-id': task.id });
+        for (const chunk of chunksOf(outcome.output as Json, kind)) write(JSON.stringify(chunk));
+        write('[DONE]');
+        return reply.raw.end();
+      }
+    }
     if (!started) return replyWithTask(reply, deps.store, outcome);
     // Ended mid-stream (canceled, upstream broke).
     const e = outcome.error;

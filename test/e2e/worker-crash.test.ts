@@ -54,6 +54,37 @@ describe('worker processes', () => {
     expect(await second.exited).toBe(0);
   });
 
+  it('fails a stream whose worker was SIGKILLed mid-stream instead of appending a second answer to it', async () => {
+    const first = worker();
+    await first.waitForOutput(/workers started/);
+    const calls = () => s.sim.requests.filter((r) => r.path === '/v1/chat/completions').length;
+    const before = calls();
+    const words = Array.from({ length: 40 }, (_, i) => `w${i}`).join(' ');
+    const res = await fetch(`${s.api.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${KEYS.acme}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'sim-chat', stream: true, messages: [{ role: 'user', content: `${words} --sim-slow` }] }),
+    });
+    const taskId = res.headers.get('x-relayq-task-id')!;
+    const text = res.text();
+    await waitFor(async () => (await s.redis.xlen(`${s.config.QUEUE_PREFIX}:{text}:tokens:${taskId}`)) > 3, { what: 'chunks to flow' });
+    killGroup(first, 'SIGKILL');
+    await first.exited;
+    const second = worker();
+    await second.waitForOutput(/workers started/);
+    const raw = await text;
+    const events = raw.split('\n\n').filter(Boolean).map((e) => e.replace(/^data: /, ''));
+    expect(events).not.toContain('[DONE]');
+    expect(JSON.parse(events.at(-1)!).error.message).toMatch(/cut after \d+ chunks when its worker stopped/);
+    // Every relayed chunk is from the one upstream answer: no second call, no repeated words.
+    const relayed = events.slice(0, -1).map((e) => JSON.parse(e).choices[0].delta.content ?? '').join('');
+    expect(`Echo: ${words}`.startsWith(relayed)).toBe(true);
+    expect(calls()).toBe(before + 1);
+    expect((await s.call('GET', `/v1/tasks/${taskId}`)).body.status).toBe('failed');
+    killGroup(second, 'SIGTERM');
+    await second.exited;
+  });
+
   it('finishes the job in hand on SIGTERM, then exits 0', async () => {
     s.sim.faults.add({ route: 'submit', kind: 'latency', ms: 1500, times: 1 });
     const w = worker({ SHUTDOWN_GRACE_SECONDS: '10' });

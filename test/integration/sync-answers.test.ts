@@ -95,6 +95,22 @@ describe('sync calls never get a task object in place of the answer', () => {
     expect(calls()).toBe(before + 1);
   });
 
+  it('replays a finished stream as chunks when its token stream has expired (Idempotency-Key a day later)', async () => {
+    const headers = { authorization: `Bearer ${KEYS.acme}`, 'content-type': 'application/json', 'idempotency-key': 'stream-replay-1' };
+    const body = JSON.stringify(chatStream('replay me later'));
+    const first = await readStream(await fetch(`${s.api.url}/v1/chat/completions`, { method: 'POST', headers, body }));
+    expect(first.done).toBe(true);
+    const id = (await s.call('GET', '/v1/tasks?limit=1')).body.data[0].id;
+    await s.redis.del(`${s.config.QUEUE_PREFIX}:{text}:tokens:${id}`);
+    const res = await fetch(`${s.api.url}/v1/chat/completions`, { method: 'POST', headers, body });
+    expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    expect(res.headers.get('x-relayq-task-id')).toBe(id);
+    const again = await readStream(res);
+    expect(again.done).toBe(true);
+    expect(textOf(again.data)).toBe('Echo: replay me later');
+    expect(again.data.at(-1).choices[0].finish_reason).toBe('stop');
+  });
+
   it('gives Prefer: wait the 202 task for streams and plain calls alike, with x-relayq-task-id', async () => {
     s.sim.faults.add({ route: 'openai', kind: 'latency', ms: 2500 });
     for (const body of [chat('opted in'), chatStream('opted in')]) {
@@ -204,10 +220,11 @@ describe('an API node shutting down', () => {
   it('refuses requests that arrive while closing with a retryable 503 in each family format', async () => {
     const a = await otherNode(5);
     s.sim.faults.add({ route: 'openai', kind: 'latency', ms: 1000 });
+    const before = calls();
     // Each socket carries a slow call, so it stays busy; a second request on it is written
     // once the close began.
     const sockets = ['/v1/tasks?limit=1', '/mj/task/list'].map((path) => busySocket(a.url, JSON.stringify(chat('in flight')), path));
-    await waitFor(async () => s.sim.requests.filter((r) => r.path === '/v1/chat/completions').length >= 2, { what: 'both calls upstream' });
+    await waitFor(async () => calls() >= before + 2, { what: 'both calls upstream' });
     const stopped = a.stop();
     const [openai, mj] = (await Promise.all(sockets.map((x) => x.then((sock) => sock.second())))) as [string[], string[]];
     await stopped;

@@ -96,6 +96,10 @@ export function createOpenAiRequest(deps: OpenAiDeps): Processor<'text.request' 
    * be taken back.
    */
   async function stream(task: Task, client: OpenAiClient, body: Buffer, signal: AbortSignal): Promise<UpstreamAnswer> {
+    // An earlier run (on a worker that died or ran out of grace) already relayed part of the
+    // answer to the client: a second upstream call would append another answer to it.
+    const relayed = await redis.xlen(keyspace(deps.prefix, parseTaskId(task.id)!).tokens(task.id));
+    if (relayed > 0) throw new PermanentUpstreamError(`the stream was cut after ${relayed} chunks when its worker stopped; half a stream cannot be resumed: call again`, 502);
     const endpoint = task.openai!.endpoint;
     const kind: StreamKind = endpoint === 'completions' ? 'text' : 'chat';
     const opened = await client.stream(endpoint, body, signal);
