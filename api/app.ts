@@ -1,4 +1,6 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { ChannelRegistry } from '../shared/channels/registry.js';
+import { createChannelState } from '../shared/channels/state.js';
 import type { Config } from '../shared/config.js';
 import { ShuttingDownError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
@@ -9,6 +11,7 @@ import type { TaskStore } from '../shared/tasks/store.js';
 import { createAuthenticator, presentedKey, type Principal } from './auth.js';
 import { clientErrorHandler } from './client-errors.js';
 import { envelopeOf, errorBody, errorHandler } from './errors.js';
+import { adminRoutes } from './routes/admin.js';
 import { healthRoutes } from './routes/health.js';
 import { mjRoutes } from './routes/mj.js';
 import { openaiRoutes } from './routes/openai.js';
@@ -23,6 +26,8 @@ declare module 'fastify' {
 
 export interface AppDeps {
   config: Config;
+  /** The upstream channels (for the admin view); the API itself never calls an upstream. */
+  registry: ChannelRegistry;
   log: Logger;
   redis: RedisClient;
   store: TaskStore;
@@ -82,6 +87,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
 
   await app.register(healthRoutes(deps));
+  await app.register(adminRoutes({ registry: deps.registry, channelState: createChannelState({ redis: deps.redis, prefix: config.QUEUE_PREFIX }) }));
   const mjDeps = { ...cancelDeps, config, submitter, signals: deps.signals };
   await app.register(mjRoutes(mjDeps, null), { prefix: '/mj' });
   await app.register(mjRoutes(mjDeps, 'FAST'), { prefix: '/mj-fast/mj' });

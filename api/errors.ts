@@ -3,6 +3,7 @@ import type { z } from 'zod';
 import {
   BannedPromptError,
   ConflictError,
+  ForbiddenError,
   NotFoundError,
   QueueFullError,
   RateLimitedError,
@@ -50,6 +51,7 @@ function map(err: unknown): Mapped {
     return { status: 413, mjCode: MJ_CODES.VALIDATION_ERROR, type: 'invalid_request_error', message: err.message, param: err.field };
   if (err instanceof ValidationError)
     return { status: 400, mjCode: MJ_CODES.VALIDATION_ERROR, type: 'invalid_request_error', message: err.message, param: err.field };
+  if (err instanceof ForbiddenError) return { status: 403, mjCode: MJ_CODES.VALIDATION_ERROR, type: 'permission_error', message: err.message };
   if (err instanceof NotFoundError) return { status: 404, mjCode: MJ_CODES.NOT_FOUND, type: 'not_found_error', message: err.message };
   if (err instanceof ConflictError)
     return { status: 409, mjCode: MJ_CODES.VALIDATION_ERROR, type: 'invalid_request_error', message: err.message, param: err.field };

@@ -1,20 +1,24 @@
 import type { AddressInfo } from 'node:net';
 import type { Config } from '../shared/config.js';
 import type { Logger } from '../shared/logger.js';
-import { isMain, listenError, runMain } from '../shared/process.js';
+import { createChannelRegistry, reloadChannels, type ChannelRegistry } from '../shared/channels/registry.js';
+import { isMain, listenError, runMain, type RunningRole } from '../shared/process.js';
 import { createQueues } from '../shared/queues.js';
 import { close, connect, createRedis, redisTarget } from '../shared/redis.js';
 import { createSignals } from '../shared/signals.js';
 import { createTaskStore } from '../shared/tasks/store.js';
 import { buildApp } from './app.js';
 
-export interface RunningApi {
+export interface RunningApi extends RunningRole {
   url: string;
-  stop(): Promise<void>;
 }
 
-/** The API role: opens its connections, listens, and closes them in reverse order on stop. */
-export async function startApi(config: Config, log: Logger): Promise<RunningApi> {
+/**
+ * The API role: opens its connections, listens, and closes them in reverse order on stop.
+ * `registry` is the channel set to show admins (single-node mode shares the workers').
+ */
+export async function startApi(config: Config, log: Logger, opts: { registry?: ChannelRegistry } = {}): Promise<RunningApi> {
+  const registry = opts.registry ?? createChannelRegistry(config.channels);
   if (config.API_KEYS.length === 0 && config.ADMIN_KEYS.length === 0) {
     throw new Error('API_KEYS is empty: set comma-separated tenant:secret pairs (npm start generates one for single-node use)');
   }
@@ -35,7 +39,7 @@ export async function startApi(config: Config, log: Logger): Promise<RunningApi>
   const queues = createQueues({ redis, prefix: config.QUEUE_PREFIX, shards: config.QUEUE_SHARDS });
   const store = createTaskStore({ redis, queues, config });
   const signals = createSignals({ pub: redis, sub });
-  const app = await buildApp({ config, log, redis, store, queues, signals });
+  const app = await buildApp({ config, log, redis, store, queues, signals, registry });
   const stop = async () => {
     await app.close();
     await signals.close();
@@ -51,9 +55,9 @@ export async function startApi(config: Config, log: Logger): Promise<RunningApi>
   const { port } = app.server.address() as AddressInfo;
   const url = `http://${config.HOST.includes(':') ? `[${config.HOST}]` : config.HOST}:${port}`;
   log.info({ url }, 'api listening');
-  return { url, stop };
+  return { url, stop, reload: () => reloadChannels(config, registry, log) };
 }
 
 if (isMain(import.meta.url)) {
-  void runMain('api', async (config, log) => (await startApi(config, log)).stop);
+  void runMain('api', (config, log) => startApi(config, log));
 }

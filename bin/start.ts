@@ -1,5 +1,7 @@
 import { startApi, type RunningApi } from '../api/main.js';
-import { mjUpstream, openaiUpstream, type Config } from '../shared/config.js';
+import { defaultChannel, type Channel } from '../shared/channels/config.js';
+import { createChannelRegistry } from '../shared/channels/registry.js';
+import type { Config } from '../shared/config.js';
 import { randomToken } from '../shared/ids.js';
 import { ensureRedis, type LocalRedis } from '../shared/local-redis.js';
 import type { Logger } from '../shared/logger.js';
@@ -21,6 +23,7 @@ void runMain('single-node', async (config, log) => {
   let api: RunningApi | null = null;
   let sim: Sim | null = null;
   let stopWorker: (() => Promise<void>) | null = null;
+  let reload: (() => void) | undefined;
   // The API stops taking requests first, the workers drain against the upstream, then the
   // upstream and Redis go.
   const stop = async () => {
@@ -34,25 +37,31 @@ void runMain('single-node', async (config, log) => {
     config.REDIS_URL = redis.url;
     const generated = config.API_KEYS.length === 0 ? `sk-${randomToken(40)}` : null;
     if (generated) config.API_KEYS = [{ tenant: 'default', secret: generated }];
-    api = await startApi(config, log.child({ component: 'api' }));
+    // One channel set for the API (admin view) and the workers; the simulator's channels stay
+    // across SIGHUP reloads of UPSTREAMS_FILE.
+    const registry = createChannelRegistry(config.channels);
+    api = await startApi(config, log.child({ component: 'api' }), { registry });
     config.PUBLIC_URL ||= api.url;
-    const simulated = [!mjUpstream(config) && 'MJ_UPSTREAM_URL', !openaiUpstream(config) && 'OPENAI_UPSTREAM_URL'].filter(Boolean);
+    const simulated = (['mj', 'openai'] as const).filter((type) => !config.channels.some((c) => c.type === type));
     if (simulated.length > 0) {
       sim = await startLocalSim(config, log);
-      if (!mjUpstream(config)) config.MJ_UPSTREAM_URL = sim.url;
-      if (!openaiUpstream(config)) config.OPENAI_UPSTREAM_URL = `${sim.url}/v1`;
+      const url = sim.url;
+      const extra: Channel[] = simulated.map((type) => defaultChannel({ name: `simulator-${type}`, type, baseUrl: type === 'openai' ? `${url}/v1` : url, key: '' }));
+      registry.reload(config.channels, extra);
       log.warn(
         { simulator: sim.url, simulated },
         `!!! NO UPSTREAM CONFIGURED (${simulated.join(', ')}): using the built-in upstream SIMULATOR — those results are SIMULATED. !!!`,
       );
     }
-    stopWorker = await startWorker(config, log.child({ component: 'worker' }));
+    const worker = await startWorker(config, log.child({ component: 'worker' }), { registry });
+    stopWorker = worker.stop;
+    reload = worker.reload;
     process.stdout.write(banner({ key: generated, api: api.url, sim: sim?.url ?? null, redis: redis.describe }));
   } catch (err) {
     await stop().catch((stopErr: unknown) => log.error({ err: stopErr }, 'cleanup after a failed start failed'));
     throw err;
   }
-  return stop;
+  return { stop, reload: () => reload?.() };
 });
 
 /**

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { defaultChannel, readChannelFile, type Channel } from './channels/config.js';
 
 /**
  * The one reader of `process.env`. Every variable of SPEC §2 that relayq uses is parsed here,
@@ -77,6 +78,8 @@ const schema = z.object({
   MJ_UPSTREAM_SECRET: z.string().default(''),
   OPENAI_UPSTREAM_URL: optionalUrl,
   OPENAI_UPSTREAM_KEY: z.string().default(''),
+  /** JSON or YAML file listing upstream channels; overrides the four single-upstream variables. */
+  UPSTREAMS_FILE: z.string().default(''),
   WORKER_QUEUES: csv.pipe(z.array(z.enum(QUEUE_NAMES))).default([...QUEUE_NAMES]),
   TASK_RETENTION_SECONDS: int(60).default(604800),
   SYNC_WAIT_SECONDS: int(0, 3600).default(600),
@@ -115,6 +118,12 @@ export type Config = Omit<z.infer<typeof schema>, 'REDIS_URL'> & {
   REDIS_URL: string;
   /** True when REDIS_URL was set: `npm start` then never starts a Redis of its own. */
   redisUrlGiven: boolean;
+  /**
+   * The upstream channels at start: UPSTREAMS_FILE's, or the single-upstream variables as one
+   * channel per protocol (`default` for MJ, `default-openai` for OpenAI). SIGHUP re-reads the
+   * file (loadChannels).
+   */
+  channels: Channel[];
 };
 
 export class ConfigError extends Error {
@@ -137,7 +146,21 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.') || 'env'}: ${i.message}`));
   }
   const { REDIS_URL, ...rest } = parsed.data;
-  return { ...rest, REDIS_URL: REDIS_URL ?? `redis://127.0.0.1:${rest.LOCAL_REDIS_PORT}`, redisUrlGiven: REDIS_URL !== undefined };
+  const config = { ...rest, REDIS_URL: REDIS_URL ?? `redis://127.0.0.1:${rest.LOCAL_REDIS_PORT}`, redisUrlGiven: REDIS_URL !== undefined, channels: [] };
+  return { ...config, channels: loadChannels(config, env) };
+}
+
+/**
+ * The channels the configuration names: UPSTREAMS_FILE read again (on SIGHUP too), or the
+ * single-upstream variables as one channel each.
+ * @throws ChannelFileError listing every mistake in the file, one per line.
+ */
+export function loadChannels(config: Omit<Config, 'channels'>, env: Record<string, string | undefined> = process.env): Channel[] {
+  if (config.UPSTREAMS_FILE) return readChannelFile(config.UPSTREAMS_FILE, env);
+  const out: Channel[] = [];
+  if (config.MJ_UPSTREAM_URL) out.push(defaultChannel({ name: 'default', type: 'mj', baseUrl: config.MJ_UPSTREAM_URL, key: config.MJ_UPSTREAM_SECRET }));
+  if (config.OPENAI_UPSTREAM_URL) out.push(defaultChannel({ name: 'default-openai', type: 'openai', baseUrl: config.OPENAI_UPSTREAM_URL, key: config.OPENAI_UPSTREAM_KEY }));
+  return out;
 }
 
 /** The OpenAI-compatible upstream, when one is configured (base URL including `/v1`). */

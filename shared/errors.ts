@@ -19,6 +19,11 @@ export class TooLargeError extends ValidationError {
   override name = 'TooLargeError';
 }
 
+/** The key is valid but may not do this (an admin route without an admin key). */
+export class ForbiddenError extends Error {
+  override name = 'ForbiddenError';
+}
+
 export class NotFoundError extends Error {
   override name = 'NotFoundError';
 }
@@ -98,6 +103,21 @@ export class PermanentUpstreamError extends Error {
     readonly response?: { body: Buffer; contentType: string },
   ) {
     super(message);
+  }
+}
+
+/**
+ * Every channel that could take the call is at its concurrency or rpm limit, cooling down after
+ * a 429, or failing: the job waits `waitMs` (ms) without holding a worker slot and without using
+ * an attempt, then routes again.
+ */
+export class ChannelBusyError extends Error {
+  override name = 'ChannelBusyError';
+  constructor(
+    readonly waitMs: number,
+    readonly reason: string,
+  ) {
+    super(`no channel can take the call now (${reason}); waiting ${waitMs} ms`);
   }
 }
 

@@ -65,4 +65,5 @@ export const globalKeys = (prefix: string) => ({
   models: `${prefix}:models`,
   webhookSecret: (tenant: string) => `${prefix}:webhook-secret:${tenant}`,
   webhookPumpLock: `${prefix}:lock:webhook-pump`,
+  proberLock: `${prefix}:lock:channel-prober`,
 });

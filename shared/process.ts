@@ -1,9 +1,16 @@
 import { pathToFileURL } from 'node:url';
+import { ChannelFileError } from './channels/config.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { createLogger, type Logger } from './logger.js';
 
 /** True when the module at `url` is the script node was started with. */
 export const isMain = (url: string) => process.argv[1] !== undefined && pathToFileURL(process.argv[1]).href === url;
+
+/** A started role: `stop` drains and closes it; `reload` (SIGHUP) re-reads what can change live. */
+export interface RunningRole {
+  stop(): Promise<void>;
+  reload?(): void | Promise<void>;
+}
 
 /** A process cannot start; the message is the one line to print: what is wrong and what to do. */
 export class StartupError extends Error {
@@ -34,7 +41,7 @@ const oneLine = (err: unknown) => (err instanceof Error ? err.message : String(e
  * role as soon as it is up, and node running as a container's PID 1 gets no default action for
  * SIGTERM, so without a handler `docker stop` would wait for its SIGKILL.
  */
-export async function runMain(role: string, start: (config: Config, log: Logger) => Promise<() => Promise<void>>): Promise<void> {
+export async function runMain(role: string, start: (config: Config, log: Logger) => Promise<RunningRole | (() => Promise<void>)>): Promise<void> {
   let config: Config;
   try {
     config = loadConfig();
@@ -42,6 +49,11 @@ export async function runMain(role: string, start: (config: Config, log: Logger)
     if (err instanceof ConfigError) {
       // One line that names every bad variable.
       process.stderr.write(`relayq ${role}: invalid configuration: ${err.problems.join('; ')}\n`);
+      process.exit(1);
+    }
+    if (err instanceof ChannelFileError) {
+      // One line per mistake in the file, each saying where it is.
+      process.stderr.write(`relayq ${role}: invalid UPSTREAMS_FILE ${err.file}:\n${err.problems.map((p) => `  ${p}\n`).join('')}`);
       process.exit(1);
     }
     throw err;
@@ -66,8 +78,16 @@ export async function runMain(role: string, start: (config: Config, log: Logger)
   };
   process.on('SIGTERM', () => onSignal('SIGTERM'));
   process.on('SIGINT', () => onSignal('SIGINT'));
+  let reload: RunningRole['reload'];
+  // SIGHUP re-reads what can change without a restart (the channels); work in flight goes on.
+  process.on('SIGHUP', () => {
+    log.info({ signal: 'SIGHUP' }, 'reloading');
+    Promise.resolve(reload?.()).catch((err: unknown) => log.error({ err }, 'reload failed'));
+  });
   try {
-    stop = await start(config, log);
+    const started = await start(config, log);
+    stop = typeof started === 'function' ? started : started.stop;
+    reload = typeof started === 'function' ? undefined : started.reload;
   } catch (err) {
     // The stack, for LOG_LEVEL=debug only: the reason is the one line below.
     log.debug({ err }, 'start failed');

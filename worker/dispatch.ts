@@ -1,6 +1,6 @@
-import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Config, QueueName } from '../shared/config.js';
-import { CanceledError, PermanentUpstreamError, RetryableUpstreamError, ValidationError } from '../shared/errors.js';
+import { CanceledError, ChannelBusyError, PermanentUpstreamError, RetryableUpstreamError, ValidationError } from '../shared/errors.js';
 import { jobKinds, type JobData, type JobName } from '../shared/jobs/registry.js';
 import { globalKeys, keyspace, placements } from '../shared/keys.js';
 import type { Logger } from '../shared/logger.js';
@@ -91,7 +91,7 @@ export function createDispatcher(deps: DispatchDeps) {
     await store.update(task, { status: 'failed', patch: { completed_at: Date.now(), error, ...(response ? { response } : {}) } });
   }
 
-  async function process(job: Job): Promise<void> {
+  async function process(job: Job, token?: string): Promise<void> {
     const name = job.name as JobName;
     const contract = jobKinds[name];
     if (!contract) throw new UnrecoverableError(`unknown job kind ${job.name}`);
@@ -110,6 +110,12 @@ export function createDispatcher(deps: DispatchDeps) {
     } catch (err) {
       // The task is already canceled; the job has nothing left to do.
       if (err instanceof CanceledError || ac.signal.aborted) return;
+      if (err instanceof ChannelBusyError && token) {
+        // Parked until a channel can take it: no worker slot held, no attempt used.
+        jlog.debug({ waitMs: err.waitMs, reason: err.reason }, 'waiting for a channel');
+        await job.moveToDelayed(Date.now() + err.waitMs + Math.floor(Math.random() * Math.min(200, err.waitMs / 5 + 20)), token);
+        throw new DelayedError();
+      }
       const attempts = job.opts.attempts ?? 1;
       const permanent = isPermanent(err);
       jlog.warn({ err, permanent, attemptsLeft: attempts - attempt }, 'job attempt failed');

@@ -1,23 +1,32 @@
-import { mjUpstream, openaiUpstream, type Config } from '../shared/config.js';
+import { createChannelRegistry, reloadChannels, type ChannelRegistry } from '../shared/channels/registry.js';
+import { createChannelState } from '../shared/channels/state.js';
+import type { Config } from '../shared/config.js';
 import { webhookDeliver } from '../shared/jobs/webhook-deliver.js';
+import { globalKeys } from '../shared/keys.js';
 import type { Logger } from '../shared/logger.js';
-import { isMain, runMain } from '../shared/process.js';
+import { isMain, runMain, type RunningRole } from '../shared/process.js';
 import { createQueues } from '../shared/queues.js';
 import { close, connect, createRedis, redisTarget } from '../shared/redis.js';
 import { createSignals } from '../shared/signals.js';
 import { createTaskStore } from '../shared/tasks/store.js';
+import { createProber } from './channels/prober.js';
+import { createRouter } from './channels/router.js';
+import { createChannelRunner } from './channels/run.js';
 import { createDispatcher, type Processors } from './dispatch.js';
 import { createMjSeed } from './jobs/mj-seed.js';
 import { createMjSubmit } from './jobs/mj-submit.js';
 import { createOpenAiModels, createOpenAiRequest } from './jobs/openai.js';
 import { createWebhookDeliver } from './jobs/webhook-deliver.js';
 import { createMjTracker } from './mj-tracker.js';
-import { createMjClient, type MjClient } from './upstream/mj-client.js';
-import { createOpenAiClient } from './upstream/openai-client.js';
+import { createClients } from './upstream/clients.js';
 import { createWebhookPump } from './webhooks/pump.js';
 
-/** The worker role: BullMQ workers for WORKER_QUEUES plus the MJ tracker. */
-export async function startWorker(config: Config, log: Logger): Promise<() => Promise<void>> {
+/**
+ * The worker role: BullMQ workers for WORKER_QUEUES, the MJ tracker, the webhook pump and the
+ * channel prober. `registry` is the channel set to use (single-node mode shares one with the
+ * API); by default the configuration's.
+ */
+export async function startWorker(config: Config, log: Logger, opts: { registry?: ChannelRegistry } = {}): Promise<RunningRole> {
   if (config.API_KEYS.length === 0 && config.ADMIN_KEYS.length === 0) {
     throw new Error('API_KEYS is empty: set the same tenant:secret pairs as the API');
   }
@@ -35,37 +44,51 @@ export async function startWorker(config: Config, log: Logger): Promise<() => Pr
   const store = createTaskStore({ redis, queues, config });
   const signals = createSignals({ pub: redis, sub });
 
-  const upstream = mjUpstream(config);
-  const mjDefault = upstream ? createMjClient(upstream, config.UPSTREAM_TIMEOUT_SECONDS * 1000, log.child({ component: 'mj-client' })) : null;
-  const mjClient = (name: string | null): MjClient | null => (name === null || name === mjDefault?.channel.name ? mjDefault : null);
-
-  const oa = openaiUpstream(config);
-  const openai = oa ? createOpenAiClient(oa, config.UPSTREAM_TIMEOUT_SECONDS * 1000) : null;
+  const registry = opts.registry ?? createChannelRegistry(config.channels);
+  const channelState = createChannelState({ redis, prefix: config.QUEUE_PREFIX });
+  const channels = createChannelRunner({ registry, state: channelState, router: createRouter({ registry, state: channelState }) });
+  const clients = createClients({ defaultTimeoutSeconds: config.UPSTREAM_TIMEOUT_SECONDS, log: log.child({ component: 'upstream' }) });
+  const mjClient = (name: string) => {
+    const channel = registry.get(name);
+    return channel ? clients.mj(channel) : null;
+  };
   const unset = [
-    !mjDefault && config.WORKER_QUEUES.includes('mj') && 'MJ_UPSTREAM_URL',
-    !openai && config.WORKER_QUEUES.some((q) => q === 'text' || q === 'image' || q === 'audio') && 'OPENAI_UPSTREAM_URL',
+    registry.ofType('mj').length === 0 && config.WORKER_QUEUES.includes('mj') && 'mj',
+    registry.ofType('openai').length === 0 && config.WORKER_QUEUES.some((q) => q === 'text' || q === 'image' || q === 'audio') && 'openai',
   ].filter(Boolean);
-  if (unset.length > 0) log.warn({ unset }, 'NO UPSTREAM CONFIGURED: tasks for the upstreams in "unset" fail at once until those variables are set');
-  const openaiDeps = { store, redis, prefix: config.QUEUE_PREFIX, client: () => openai, tokensTtlSeconds: 3600 };
+  if (unset.length > 0) {
+    log.warn({ unset }, 'NO UPSTREAM CONFIGURED: tasks of these types fail at once until a channel serves them (UPSTREAMS_FILE, or MJ_UPSTREAM_URL / OPENAI_UPSTREAM_URL)');
+  }
+  const openaiDeps = { store, redis, prefix: config.QUEUE_PREFIX, channels, clients, tokensTtlSeconds: 3600 };
   const openaiRequest = createOpenAiRequest(openaiDeps);
 
   const tracker = createMjTracker({ config, redis, store, log: log.child({ component: 'mj-tracker' }), client: mjClient });
   const processors: Processors = {
-    'mj.submit': createMjSubmit({ store, tracker, client: mjClient }),
-    'mj.seed': createMjSeed({ store, signals, prefix: config.QUEUE_PREFIX, client: mjClient }),
+    'mj.submit': createMjSubmit({ store, tracker, channels, clients }),
+    'mj.seed': createMjSeed({ store, signals, prefix: config.QUEUE_PREFIX, channels, clients }),
     'text.request': openaiRequest,
     'image.request': openaiRequest,
     'audio.request': openaiRequest,
-    'openai.models': createOpenAiModels(openaiDeps),
+    'openai.models': createOpenAiModels({ ...openaiDeps, registry, log: log.child({ component: 'models' }) }),
     'webhook.deliver': createWebhookDeliver({ config, redis, store, log: log.child({ component: 'webhooks' }), publicUrl: config.PUBLIC_URL || `http://${config.HOST}:${config.PORT}` }),
   };
   const pump = createWebhookPump({ config, redis, queues, log: log.child({ component: 'webhook-pump' }), jobOptions: webhookDeliver.options(config) });
+  const prober = createProber({
+    redis,
+    lockKey: globalKeys(config.QUEUE_PREFIX).proberLock,
+    registry,
+    state: channelState,
+    probes: { mj: (c) => clients.mj(c).listByCondition([]), openai: (c) => clients.openai(c).models() },
+    log: log.child({ component: 'channel-prober' }),
+  });
   const dispatcher = createDispatcher({ config, log, connection: redis, store, signals, processors });
   await dispatcher.start(config.WORKER_QUEUES);
   if (config.WORKER_QUEUES.includes('mj')) tracker.start();
   if (config.WORKER_QUEUES.includes('webhook')) pump.start();
+  prober.start();
 
-  return async () => {
+  const stop = async () => {
+    await prober.stop();
     await tracker.stop();
     await pump.stop();
     await dispatcher.close(config.SHUTDOWN_GRACE_SECONDS * 1000);
@@ -74,6 +97,7 @@ export async function startWorker(config: Config, log: Logger): Promise<() => Pr
     await close(sub);
     await close(redis);
   };
+  return { stop, reload: () => reloadChannels(config, registry, log) };
 }
 
 if (isMain(import.meta.url)) {

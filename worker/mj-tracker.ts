@@ -27,6 +27,7 @@ export interface TrackerDeps {
   redis: RedisClient;
   store: TaskStore;
   log: Logger;
+  /** The client of a channel by name; null when no channel has that name (any more). */
   client: (channel: string) => MjClient | null;
 }
 
@@ -126,11 +127,18 @@ export function createMjTracker(deps: TrackerDeps) {
     }
     for (const [channel, entries] of byChannel) {
       const client = deps.client(channel);
+      if (!client) {
+        // The channel that holds these tasks was removed from the configuration: nobody else has them.
+        const message = `channel ${channel}, which holds this task upstream, is no longer configured`;
+        log.warn({ channel, tasks: entries.length }, 'tasks on a channel that is no longer configured fail');
+        await Promise.all(entries.map(([p, id, entry]) => apply(p, id, entry, { status: 'failed', patch: { completed_at: now, error: errorOf('upstream_error', 'channel_removed', message) } })));
+        continue;
+      }
       for (let i = 0; i < entries.length; i += BATCH) {
         const batch = entries.slice(i, i + BATCH);
         let found: Map<string, UpstreamTask> | null = null;
         try {
-          const list = client ? await client.listByCondition(batch.map(([, , e]) => e.upstreamId)) : [];
+          const list = await client.listByCondition(batch.map(([, , e]) => e.upstreamId));
           found = new Map(list.map((u) => [u.id, u]));
         } catch (err) {
           log.warn({ err, channel, tasks: batch.length }, 'upstream poll failed');

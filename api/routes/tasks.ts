@@ -59,7 +59,7 @@ export function taskRoutes(deps: CancelDeps & SseDeps) {
       const page = found.slice(0, q.limit);
       return {
         object: 'list',
-        data: page.map((t) => toTaskObject(t, baseUrl(req))),
+        data: page.map((t) => toTaskObject(t, baseUrl(req), null, { admin: req.principal.admin })),
         first_id: page[0]?.id ?? null,
         last_id: page[page.length - 1]?.id ?? null,
         has_more: found.length > q.limit || more,
@@ -69,7 +69,7 @@ export function taskRoutes(deps: CancelDeps & SseDeps) {
     app.get('/v1/tasks/:id', async (req, reply) => {
       const task = await visible(req, reply);
       const position = task.status === 'queued' ? await deps.queues.position(parseTaskId(task.id)!, task.id).catch(() => null) : null;
-      return toTaskObject(task, baseUrl(req), position);
+      return toTaskObject(task, baseUrl(req), position, { admin: req.principal.admin });
     });
 
     app.post('/v1/tasks/:id/cancel', async (req, reply) => toTaskObject(await cancelTask(deps, await visible(req, reply)), baseUrl(req)));

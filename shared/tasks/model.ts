@@ -109,6 +109,20 @@ export interface WebhookTarget {
   events: WebhookEventType[] | null;
 }
 
+/**
+ * One upstream call made for a task: which channel took it and how it ended. `moved` means the
+ * call failed in a way worth trying elsewhere and the next attempt went to another channel.
+ */
+export interface ChannelAttempt {
+  channel: string;
+  /** When the call started (epoch ms). */
+  at: number;
+  outcome: 'succeeded' | 'failed' | 'moved';
+  /** The upstream's HTTP status, when it answered. */
+  status: number | null;
+  error: string | null;
+}
+
 export interface Task {
   id: string;
   kind: TaskKind;
@@ -135,6 +149,8 @@ export interface Task {
   openai: OpenAiRequest | null;
   response: UpstreamResponse | null;
   webhook: WebhookTarget | null;
+  /** Every upstream call made for the task, in order (admins see it in the task view). */
+  channel_attempts: ChannelAttempt[];
 }
 
 export type TaskPatch = Partial<Omit<Task, 'id' | 'kind' | 'tenant' | 'status' | 'created_at'>>;

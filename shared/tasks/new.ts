@@ -24,6 +24,7 @@ export function newTask(fields: Required & Partial<Task>, now = Date.now()): Tas
     openai: null,
     response: null,
     webhook: null,
+    channel_attempts: [],
     ...fields,
   };
 }

@@ -68,7 +68,7 @@ export interface TaskStore {
   /** `update` plus new blobs and a job, atomically (the MJ modal step). */
   updateAndEnqueue(task: Pick<Task, 'id' | 'tenant'>, change: TaskChange, opts: { blobs?: Blobs; job: JobSpec }): Promise<UpdateResult | null>;
   /** Adds facts to a task whatever its status (e.g. the seed of a finished image); no-op when it is gone. */
-  annotate(id: string, patch: Pick<TaskPatch, 'seed'>): Promise<boolean>;
+  annotate(id: string, patch: Pick<TaskPatch, 'seed' | 'channel_attempts'>): Promise<boolean>;
   /** Adds blobs (outputs) to an existing task; no-op when it is gone. */
   putBlobs(id: string, blobs: Blobs): Promise<boolean>;
   /** Entries of the task's event stream after `afterId` ('0' for all; from it with `inclusive`), at most 1000. */

@@ -1,4 +1,4 @@
-import type { Task } from './model.js';
+import type { ChannelAttempt, Task } from './model.js';
 
 /** The generic task object of `/v1/tasks` (SPEC §4). */
 export interface TaskObject {
@@ -16,6 +16,9 @@ export interface TaskObject {
   error: Task['error'];
   metadata: Record<string, unknown>;
   urls: { get: string; cancel: string; events: string; content: string };
+  /** Admins only: the channel that holds or served the task, and every upstream call made for it. */
+  channel?: string | null;
+  channel_attempts?: ChannelAttempt[];
 }
 
 /** Output of an MJ task in the generic view: what a client needs without the MJ envelope. */
@@ -28,8 +31,11 @@ function mjOutput(task: Task): unknown {
   };
 }
 
-export function toTaskObject(task: Task, baseUrl: string, queuePosition: number | null = null): TaskObject {
+/** The generic view; `admin` adds the channel and the attempt history (never shown to tenants). */
+export function toTaskObject(task: Task, baseUrl: string, queuePosition: number | null = null, opts: { admin?: boolean } = {}): TaskObject {
   const self = `${baseUrl}/v1/tasks/${task.id}`;
+  const attempts = task.channel_attempts ?? [];
+  const admin = opts.admin ? { channel: task.upstream?.channel ?? attempts.at(-1)?.channel ?? null, channel_attempts: attempts } : {};
   return {
     id: task.id,
     object: 'task',
@@ -45,5 +51,6 @@ export function toTaskObject(task: Task, baseUrl: string, queuePosition: number 
     error: task.error,
     metadata: task.metadata,
     urls: { get: self, cancel: `${self}/cancel`, events: `${self}/events`, content: `${self}/content` },
+    ...admin,
   };
 }

@@ -110,7 +110,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     call: client(api.url),
     redis,
     async startWorker() {
-      const stop = await startWorker(config, log);
+      const { stop } = await startWorker(config, log);
       workers.push(stop);
       return stop;
     },

@@ -6,13 +6,16 @@ import { isTerminal, type Task } from '../../shared/tasks/model.js';
 import type { Blobs, TaskStore } from '../../shared/tasks/store.js';
 import type { Processor } from '../dispatch.js';
 import type { MjTracker } from '../mj-tracker.js';
+import type { ChannelRunner } from '../channels/run.js';
+import type { Clients } from '../upstream/clients.js';
 import type { MjClient, SubmitAnswer } from '../upstream/mj-client.js';
 
 export interface MjSubmitDeps {
   store: TaskStore;
   tracker: MjTracker;
-  /** The client of a channel; the default channel when `name` is null. */
-  client: (name: string | null) => MjClient | null;
+  /** Routes each call to a channel, within its limits, failing over (worker/channels/run.ts). */
+  channels: ChannelRunner;
+  clients: Pick<Clients, 'mj'>;
 }
 
 const images = (blobs: Blobs) =>
@@ -80,31 +83,40 @@ export function createMjSubmit(deps: MjSubmitDeps): Processor<'mj.submit'> {
     if (!task) return log.warn('task no longer exists; dropping job');
     if (isTerminal(task.status) || task.status === 'requires_action') return;
     const p = parseTaskId(task.id)!;
-    const channel = task.upstream?.channel ?? null;
-    const client = deps.client(channel);
-    if (!client) throw new PermanentUpstreamError(`no MJ upstream channel ${channel ?? '(default)'} is configured`);
     if (task.status === 'running' && task.upstream?.id) {
       // Submitted before a crash: only the hand-over to the tracker may be missing.
-      return deps.tracker.track(task, p, client.channel.name, task.upstream.id);
+      return deps.tracker.track(task, p, task.upstream.channel, task.upstream.id);
     }
-    await store.update(task, { from: ['queued'], patch: { attempts: job.attemptsMade + 1 } });
-
-    let answer: SubmitAnswer;
-    if (task.kind === 'mj.action') answer = await submitAction(client, task, signal);
-    else {
-      const [path, body] = firstRequest(task, task.kind === 'mj.shorten' ? {} : await store.blobs(task.id));
-      answer = await client.submit(path, body, task.mj?.mode ?? null, signal);
-    }
+    const prior = task.channel_attempts ?? [];
+    const blobs = task.kind === 'mj.action' || task.kind === 'mj.shorten' ? {} : await store.blobs(task.id);
+    // First submissions go to any healthy MJ channel; an action (and its modal step) only to the
+    // channel that holds its parent's image: another account does not have it.
+    const { value: answer, channel, attempts } = await deps.channels.call(
+      { type: 'mj', kind: task.kind, model: null },
+      {
+        pinned: task.upstream?.channel ?? null,
+        avoid: prior.filter((a) => a.outcome !== 'succeeded').map((a) => a.channel),
+        onAttempt: (a) => store.annotate(task.id, { channel_attempts: [...prior, ...a] }),
+        log,
+      },
+      async (channel) => {
+        await store.update(task, { from: ['queued'], patch: { attempts: job.attemptsMade + 1 } });
+        const client = deps.clients.mj(channel);
+        if (task.kind === 'mj.action') return submitAction(client, task, signal);
+        const [path, body] = firstRequest(task, blobs);
+        return client.submit(path, body, task.mj?.mode ?? null, signal);
+      },
+    );
     if (answer.code === MJ_CODES.EXISTED) throw new PermanentUpstreamError('upstream asked for a modal step this task cannot give');
 
-    const upstream = { channel: client.channel.name, id: answer.upstreamId, modalId: null, status: 'SUBMITTED' };
-    const res = await store.update(task, { status: 'running', from: ['queued'], patch: { started_at: Date.now(), progress: 0, upstream } });
+    const upstream = { channel: channel.name, id: answer.upstreamId, modalId: null, status: 'SUBMITTED' };
+    const res = await store.update(task, { status: 'running', from: ['queued'], patch: { started_at: Date.now(), progress: 0, upstream, channel_attempts: [...prior, ...attempts] } });
     if (!res?.applied) {
       // Canceled while we were submitting: the upstream work is not wanted.
-      await client.cancel(answer.upstreamId).catch(() => undefined);
+      await deps.clients.mj(channel).cancel(answer.upstreamId).catch(() => undefined);
       return;
     }
-    await deps.tracker.track(task, p, client.channel.name, answer.upstreamId);
-    log.info({ channel: client.channel.name, code: answer.code }, 'submitted upstream');
+    await deps.tracker.track(task, p, channel.name, answer.upstreamId);
+    log.info({ channel: channel.name, code: answer.code }, 'submitted upstream');
   };
 }

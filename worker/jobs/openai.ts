@@ -10,12 +10,19 @@ import type { Blobs, TaskStore } from '../../shared/tasks/store.js';
 import type { Processor } from '../dispatch.js';
 import { createStreamJudge, expectationOf, judgeAnswer } from '../upstream/judge.js';
 import type { OpenAiClient, UpstreamAnswer } from '../upstream/openai-client.js';
+import type { Clients } from '../upstream/clients.js';
+import type { ChannelRunner } from '../channels/run.js';
+import { servesModel } from '../../shared/channels/config.js';
+import type { ChannelRegistry } from '../../shared/channels/registry.js';
+import type { Logger } from '../../shared/logger.js';
 
 export interface OpenAiDeps {
   store: TaskStore;
   redis: RedisClient;
   prefix: string;
-  client: () => OpenAiClient | null;
+  /** Routes each call to a channel, within its limits, failing over (worker/channels/run.ts). */
+  channels: ChannelRunner;
+  clients: Pick<Clients, 'openai'>;
   /** How long streamed chunks stay readable after the last one. */
   tokensTtlSeconds: number;
 }
@@ -129,42 +136,78 @@ export function createOpenAiRequest(deps: OpenAiDeps): Processor<'text.request' 
     }
   }
 
-  return async ({ data, job, signal }) => {
+  return async ({ data, job, signal, log }) => {
     const task = await store.get(data.taskId);
     if (!task || isTerminal(task.status)) return;
     if (!task.openai) throw new ValidationError('task', `${task.kind} is not an OpenAI task`);
-    const client = deps.client();
-    if (!client) throw new PermanentUpstreamError('no OpenAI upstream is configured (OPENAI_UPSTREAM_URL)');
-    const started = await store.update(task, {
-      status: 'running',
-      from: ['queued', 'running'],
-      patch: { started_at: task.started_at ?? Date.now(), attempts: job.attemptsMade + 1 },
-    });
-    if (!started?.applied) return;
-
+    const openai = task.openai;
     const blobs = await store.blobs(task.id);
     const { body, contentType } = await requestBody(task, blobs);
+    const prior = task.channel_attempts ?? [];
+    let running = false;
     // A refusal keeps its upstream answer: the dispatcher writes it with the failure. A 2xx is
     // judged first: an error or a page where the answer belongs fails the task.
-    const answer = task.openai.stream
-      ? await stream(task, client, body, signal)
-      : judgeAnswer(expectationOf(task.openai.endpoint, formField(task, blobs, 'response_format')), await client.call(task.openai.endpoint, body, signal, contentType));
+    const { value: answer, attempts } = await deps.channels.call(
+      { type: 'openai', kind: task.kind, model: openai.model },
+      {
+        avoid: prior.filter((a) => a.outcome !== 'succeeded').map((a) => a.channel),
+        onAttempt: (a) => store.annotate(task.id, { channel_attempts: [...prior, ...a] }),
+        log,
+      },
+      async (channel) => {
+        // The task runs once a channel took it: while it waits for one it stays queued.
+        if (!running) {
+          const started = await store.update(task, { status: 'running', from: ['queued', 'running'], patch: { started_at: task.started_at ?? Date.now(), attempts: job.attemptsMade + 1 } });
+          if (!started?.applied) throw new CanceledError();
+          running = true;
+        }
+        const client = deps.clients.openai(channel);
+        return openai.stream
+          ? stream(task, client, body, signal)
+          : judgeAnswer(expectationOf(openai.endpoint, formField(task, blobs, 'response_format')), await client.call(openai.endpoint, body, signal, contentType));
+      },
+    );
     await store.putBlobs(task.id, { response: { type: answer.contentType, data: answer.body } });
     await store.update(task, {
       status: 'succeeded',
-      patch: { progress: 100, completed_at: Date.now(), output: outputOf(answer), response: { status: answer.status, content_type: answer.contentType } },
+      patch: {
+        progress: 100,
+        completed_at: Date.now(),
+        output: outputOf(answer),
+        response: { status: answer.status, content_type: answer.contentType },
+        channel_attempts: [...prior, ...attempts],
+      },
     });
     // The end marker comes after the result is stored: a client told "done" finds it there.
-    if (task.openai.stream) await appendToken(task, 'end', '1');
+    if (openai.stream) await appendToken(task, 'end', '1');
   };
 }
 
-/** Refreshes the cached model list and wakes the callers waiting for it. */
-export function createOpenAiModels(deps: Pick<OpenAiDeps, 'redis' | 'prefix' | 'client'>): Processor<'openai.models'> {
+/**
+ * Refreshes the cached model list — every enabled OpenAI channel's models, merged by id (a
+ * channel with `models` set lists only those it serves) — and wakes the callers waiting for it.
+ * A channel that cannot answer is left out; with none answering the list is empty.
+ */
+export function createOpenAiModels(deps: Pick<OpenAiDeps, 'redis' | 'prefix' | 'clients'> & { registry: ChannelRegistry; log: Logger }): Processor<'openai.models'> {
   const keys = globalKeys(deps.prefix);
   return async () => {
-    const client = deps.client();
-    const body = client ? judgeAnswer('models', await client.models()).body.toString('utf8') : JSON.stringify({ object: 'list', data: [] });
-    await deps.redis.multi().set(keys.models, body, 'EX', 300).publish(keys.models, 'ready').exec();
+    const merged = new Map<string, Json>();
+    const channels = deps.registry.ofType('openai').filter((c) => c.enabled).sort((a, b) => b.priority - a.priority);
+    const lists = await Promise.all(
+      channels.map(async (channel) => {
+        try {
+          const answer = judgeAnswer('models', await deps.clients.openai(channel).models());
+          const data = (JSON.parse(answer.body.toString('utf8')) as { data?: unknown }).data;
+          return { channel, models: Array.isArray(data) ? (data as Json[]) : [] };
+        } catch (err) {
+          deps.log.warn({ channel: channel.name, reason: (err as Error).message }, 'channel model list unavailable');
+          return { channel, models: [] as Json[] };
+        }
+      }),
+    );
+    for (const { channel, models } of lists) {
+      for (const m of models) if (typeof m.id === 'string' && servesModel(channel, m.id) && !merged.has(m.id)) merged.set(m.id, m);
+    }
+    await deps.redis.multi().set(keys.models, JSON.stringify({ object: 'list', data: [...merged.values()] }), 'EX', 300).publish(keys.models, 'ready').exec();
   };
 }

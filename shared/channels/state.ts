@@ -1,0 +1,155 @@
+import { readFileSync } from 'node:fs';
+import type { Result } from 'ioredis';
+import { storeCall } from '../errors.js';
+import type { RedisClient } from '../redis.js';
+import type { Channel } from './config.js';
+
+const LUA = readFileSync(new URL('./state.lua', import.meta.url), 'utf8');
+
+declare module 'ioredis' {
+  interface RedisCommander<Context> {
+    relayqChannel(...args: (string | number)[]): Result<unknown, Context>;
+  }
+}
+
+/**
+ * Circuit breaker settings: this many consecutive failures open a channel; it is then probed
+ * after a cool-down that starts at BASE and doubles with each failed probe, up to MAX.
+ */
+export const CIRCUIT = { failures: 3, baseMs: 1000, maxMs: 30_000 } as const;
+/**
+ * A lease on a concurrency slot lasts this long unless renewed; the holder renews it while its
+ * call runs, so a worker that dies gives its slots back within this time.
+ */
+export const LEASE_MS = 30_000;
+
+/** Why a channel cannot take a call now, and for how long at least (ms). */
+export interface Unavailable {
+  reason: 'open' | 'cooldown' | 'concurrency' | 'rpm';
+  waitMs: number;
+}
+
+/** One remembered failure of a channel (newest first in `recent_errors`). */
+export interface ChannelError {
+  at: number;
+  error: string;
+  status: number | null;
+}
+
+/** A channel as admins see it at `GET /admin/channels`: the file's settings and the shared state. */
+export interface ChannelView {
+  name: string;
+  type: Channel['type'];
+  base_url: string;
+  enabled: boolean;
+  priority: number;
+  weight: number;
+  models: string[] | null;
+  kinds: string[] | null;
+  limits: { concurrency: number | null; rpm: number | null };
+  /** `healthy`, `cooling_down` (after a 429), `open` (failing: only probes reach it), or `disabled`. */
+  state: 'healthy' | 'cooling_down' | 'open' | 'disabled';
+  in_flight: number;
+  rpm_used: number;
+  consecutive_failures: number;
+  cooldown_until: number | null;
+  open_until: number | null;
+  recent_errors: ChannelError[];
+}
+
+/**
+ * The Redis protocol of channel state, shared by every worker (and read by the API for admins).
+ * Keys per channel, under the channel's own hash tag so each operation is one Lua step in one
+ * Redis Cluster slot: `<prefix>:{ch:<name>}:state|leases|calls|errors`.
+ */
+export function createChannelState(deps: { redis: RedisClient; prefix: string }) {
+  const { redis } = deps;
+  redis.defineCommand('relayqChannel', { numberOfKeys: 4, lua: LUA });
+  const keys = (name: string) => {
+    const base = `${deps.prefix}:{ch:${name}}`;
+    return [`${base}:state`, `${base}:leases`, `${base}:calls`, `${base}:errors`];
+  };
+  const run = (name: string, ...args: (string | number)[]) => storeCall(() => redis.relayqChannel(...keys(name), ...args));
+  const errorJson = (error: string, status: number | null) => JSON.stringify({ at: Date.now(), error: error.slice(0, 300), status });
+
+  return {
+    /**
+     * Takes a slot for one call (`leaseId` unique per call): refused while the circuit is open, in
+     * a 429 cool-down, at the concurrency limit or at the rpm limit (calls started in the last 60 s).
+     */
+    async acquire(channel: Channel, leaseId: string): Promise<Unavailable | null> {
+      const [ok, waitMs, reason] = (await run(channel.name, 'acquire', leaseId, LEASE_MS, channel.concurrency ?? 0, channel.rpm ?? 0)) as [number, number, string];
+      return ok === 1 ? null : { reason: reason as Unavailable['reason'], waitMs: Number(waitMs) };
+    },
+    /** Keeps a slot while its call runs (call every LEASE_MS / 3). */
+    renew: (channel: Channel, leaseId: string) => run(channel.name, 'renew', leaseId, LEASE_MS),
+    release: (channel: Channel, leaseId: string) => run(channel.name, 'release', leaseId),
+    succeeded: (channel: Channel) => run(channel.name, 'succeeded'),
+    /** A failure that says the channel is unwell (5xx, timeout, reset, refused key): counts toward opening it. Resolves true when it opened. */
+    async failed(channel: Channel, error: string, status: number | null): Promise<boolean> {
+      return (await run(channel.name, 'failed', errorJson(error, status), CIRCUIT.failures, CIRCUIT.baseMs, CIRCUIT.maxMs)) === 1;
+    },
+    /** A 429: no worker calls the channel for `coolMs`. */
+    limited: (channel: Channel, error: string, coolMs: number) => run(channel.name, 'limited', errorJson(error, 429), Math.max(1, Math.round(coolMs))),
+    /** Whether the caller should probe an open channel now (only one caller wins per cool-down). */
+    async claimProbe(channel: Channel, probeMs: number): Promise<boolean> {
+      return (await run(channel.name, 'claim-probe', probeMs)) === 1;
+    },
+    probed: (channel: Channel, ok: boolean, error: string) => run(channel.name, 'probed', ok ? '1' : '0', errorJson(error, null), CIRCUIT.baseMs, CIRCUIT.maxMs),
+
+    /** Which of these channels may be routed to now (not open, not cooling down after a 429). */
+    async usable(channels: Channel[]): Promise<Map<string, Unavailable | null>> {
+      if (channels.length === 0) return new Map();
+      const now = Date.now();
+      const rows = await storeCall(() => Promise.all(channels.map((c) => redis.hmget(keys(c.name)[0]!, 'open', 'open_until', 'cooldown_until'))));
+      return new Map<string, Unavailable | null>(
+        channels.map((c, i): [string, Unavailable | null] => {
+          const [open, openUntil, cooldown] = rows[i] ?? [];
+          if (open === '1') return [c.name, { reason: 'open', waitMs: Math.max(Number(openUntil ?? 0) - now, 0) }];
+          if (Number(cooldown ?? 0) > now) return [c.name, { reason: 'cooldown', waitMs: Number(cooldown) - now }];
+          return [c.name, null];
+        }),
+      );
+    },
+
+    /** Every channel's settings and state, for admins. */
+    async view(channels: Channel[]): Promise<ChannelView[]> {
+      const now = Date.now();
+      return storeCall(() =>
+        Promise.all(
+          channels.map(async (c): Promise<ChannelView> => {
+            const [state, leases, calls, errors] = keys(c.name) as [string, string, string, string];
+            const [s, inFlight, rpmUsed, recent] = await Promise.all([
+              redis.hgetall(state),
+              redis.zcount(leases, now, '+inf'),
+              redis.zcount(calls, now - 60_000, '+inf'),
+              redis.lrange(errors, 0, 9),
+            ]);
+            const open = s.open === '1';
+            const cooldown = Number(s.cooldown_until ?? 0) > now ? Number(s.cooldown_until) : null;
+            return {
+              name: c.name,
+              type: c.type,
+              base_url: c.baseUrl,
+              enabled: c.enabled,
+              priority: c.priority,
+              weight: c.weight,
+              models: c.models,
+              kinds: c.kinds,
+              limits: { concurrency: c.concurrency, rpm: c.rpm },
+              state: !c.enabled ? 'disabled' : open ? 'open' : cooldown ? 'cooling_down' : 'healthy',
+              in_flight: inFlight,
+              rpm_used: rpmUsed,
+              consecutive_failures: Number(s.failures ?? 0),
+              cooldown_until: cooldown,
+              open_until: open ? Number(s.open_until ?? 0) : null,
+              recent_errors: recent.map((r) => JSON.parse(r) as ChannelError),
+            };
+          }),
+        ),
+      );
+    },
+  };
+}
+
+export type ChannelState = ReturnType<typeof createChannelState>;

@@ -1,0 +1,146 @@
+import { randomUUID } from 'node:crypto';
+import type { Channel } from '../../shared/channels/config.js';
+import type { ChannelRegistry } from '../../shared/channels/registry.js';
+import { LEASE_MS, type ChannelState } from '../../shared/channels/state.js';
+import { CanceledError, ChannelBusyError, PermanentUpstreamError, RetryableUpstreamError } from '../../shared/errors.js';
+import type { Logger } from '../../shared/logger.js';
+import type { ChannelAttempt } from '../../shared/tasks/model.js';
+import { describeNeed, type Need, type Router } from './router.js';
+
+/** How long a 429 without `Retry-After` keeps a channel out of rotation (ms). */
+const DEFAULT_COOLDOWN_MS = 2000;
+
+/**
+ * How an upstream failure bears on its channel:
+ * - `rate-limited`: a 429 — the channel cools down for every worker (Retry-After), the call moves;
+ * - `unwell`: 5xx, timeouts, resets, and refusals of the channel's own key or quota (401, 402,
+ *   403, insufficient_quota) — counts toward opening the circuit, the call moves;
+ * - `request`: the upstream refused the request itself (other 4xx) — another channel would too;
+ * - `none`: not an upstream failure (cancel, a bug) — rethrown as it is.
+ */
+export function blameOf(err: unknown): 'rate-limited' | 'unwell' | 'request' | 'none' {
+  if (err instanceof CanceledError) return 'none';
+  if (err instanceof RetryableUpstreamError) return err.status === 429 ? 'rate-limited' : 'unwell';
+  if (err instanceof PermanentUpstreamError) {
+    if (err.status === 401 || err.status === 402 || err.status === 403 || err.code === 'insufficient_quota') return 'unwell';
+    return 'request';
+  }
+  return 'none';
+}
+
+export interface CallOptions {
+  /** The channel that holds the task (MJ follow-ups, long-running work): only it may be used. */
+  pinned?: string | null;
+  /** Channels that failed this task before (earlier job attempts): avoided while others can serve. */
+  avoid?: readonly string[];
+  /** Called after every failed attempt with all attempts so far (to record them on the task). */
+  onAttempt?: (attempts: ChannelAttempt[]) => Promise<unknown>;
+  log?: Logger;
+}
+
+/**
+ * Runs one upstream call on a channel: routes it (or uses the pinned channel), takes a slot
+ * within the channel's limits (shared by all workers), reports the outcome to the channel's
+ * health, and on a failure worth retrying elsewhere moves at once to another healthy channel —
+ * never straight back to one that failed. When no channel can take the call now it throws
+ * ChannelBusyError (the job waits without using an attempt); when every channel failed it
+ * throws the last failure (the job's own backoff retries it later).
+ * @returns the call's value, the channel that gave it, and every attempt made.
+ * @throws ChannelBusyError, PermanentUpstreamError (no channel serves the need; the pinned
+ *   channel is gone or disabled; a refusal of the request), the call's own errors.
+ */
+export function createChannelRunner(deps: { registry: ChannelRegistry; state: ChannelState; router: Router }) {
+  const { registry, state, router } = deps;
+
+  /** The pinned channel, if it can take a call now. */
+  async function pinnedRoute(name: string, need: Need): Promise<Channel[]> {
+    const channel = registry.get(name);
+    if (!channel) throw new PermanentUpstreamError(`channel ${name}, which holds this task, is no longer configured; ${need.type} follow-ups stay on the channel that made their parent`);
+    if (!channel.enabled) throw new PermanentUpstreamError(`channel ${name}, which holds this task, is disabled; ${need.type} follow-ups stay on the channel that made their parent`);
+    const unavailable = (await state.usable([channel])).get(name);
+    if (unavailable) throw new ChannelBusyError(Math.max(unavailable.waitMs, 100), `channel ${name} ${unavailable.reason === 'open' ? 'is failing' : 'is cooling down'}`);
+    return [channel];
+  }
+
+  /** Takes a slot on the first of `channels` that has one; null with the shortest wait when none has. */
+  async function takeSlot(channels: Channel[], leaseId: string): Promise<{ channel: Channel } | { waitMs: number; reason: string }> {
+    let best: { waitMs: number; reason: string } = { waitMs: Infinity, reason: '' };
+    for (const channel of channels) {
+      const refused = await state.acquire(channel, leaseId);
+      if (!refused) return { channel };
+      if (refused.waitMs < best.waitMs) best = { waitMs: refused.waitMs, reason: `channel ${channel.name} ${refused.reason === 'rpm' ? 'is at its rpm limit' : refused.reason === 'concurrency' ? 'is at its concurrency limit' : refused.reason === 'open' ? 'is failing' : 'is cooling down'}` };
+    }
+    return best;
+  }
+
+  return {
+    async call<T>(need: Need, opts: CallOptions, fn: (channel: Channel) => Promise<T>): Promise<{ value: T; channel: Channel; attempts: ChannelAttempt[] }> {
+      const attempts: ChannelAttempt[] = [];
+      const tried = new Set<string>();
+      let lastError: unknown = null;
+      /** Ends the call with the last failure: that attempt did not move after all. */
+      const giveUp = async (): Promise<never> => {
+        const last = attempts.at(-1);
+        if (last) last.outcome = 'failed';
+        await opts.onAttempt?.(attempts);
+        throw lastError;
+      };
+      for (;;) {
+        let channels: Channel[];
+        if (opts.pinned) {
+          if (tried.has(opts.pinned)) return giveUp();
+          channels = await pinnedRoute(opts.pinned, need);
+        } else {
+          // Earlier failures are avoided while another channel can serve.
+          let route = await router.route(need, new Set([...tried, ...(opts.avoid ?? [])]));
+          if (route.kind === 'exhausted' && (opts.avoid ?? []).some((n) => !tried.has(n))) route = await router.route(need, tried);
+          if (route.kind === 'none') throw new PermanentUpstreamError(route.reason);
+          if (route.kind === 'exhausted') return giveUp();
+          if (route.kind === 'wait') {
+            if (lastError) return giveUp();
+            throw new ChannelBusyError(Math.max(route.wait.waitMs, 100), `every channel serving ${describeNeed(need)} is ${route.wait.reason === 'open' ? 'failing' : 'cooling down'}`);
+          }
+          channels = route.channels;
+        }
+
+        const leaseId = randomUUID();
+        const slot = await takeSlot(channels, leaseId);
+        if (!('channel' in slot)) {
+          if (lastError) return giveUp();
+          throw new ChannelBusyError(Math.max(slot.waitMs, 50), slot.reason);
+        }
+        const { channel } = slot;
+        if (lastError) await opts.onAttempt?.(attempts);
+        const at = Date.now();
+        const renew = setInterval(() => void state.renew(channel, leaseId).catch(() => undefined), LEASE_MS / 3);
+        renew.unref();
+        try {
+          const value = await fn(channel);
+          attempts.push({ channel: channel.name, at, outcome: 'succeeded', status: null, error: null });
+          await state.succeeded(channel).catch(() => undefined);
+          return { value, channel, attempts };
+        } catch (err) {
+          const blame = blameOf(err);
+          const status = (err as { status?: number }).status ?? null;
+          const message = (err as Error).message;
+          if (blame === 'rate-limited') await state.limited(channel, message, (err as RetryableUpstreamError).retryAfterMs ?? DEFAULT_COOLDOWN_MS).catch(() => undefined);
+          if (blame === 'unwell') {
+            const opened = await state.failed(channel, message, status).catch(() => false);
+            if (opened) opts.log?.warn({ channel: channel.name, status }, 'channel opened after repeated failures; only probes reach it until one succeeds');
+          }
+          if (blame === 'none') throw err;
+          attempts.push({ channel: channel.name, at, outcome: 'moved', status, error: message.slice(0, 300) });
+          lastError = err;
+          if (blame === 'request') return giveUp();
+          opts.log?.warn({ channel: channel.name, status, reason: message.slice(0, 200) }, 'upstream call failed; trying another channel');
+          tried.add(channel.name);
+        } finally {
+          clearInterval(renew);
+          await state.release(channel, leaseId).catch(() => undefined);
+        }
+      }
+    },
+  };
+}
+
+export type ChannelRunner = ReturnType<typeof createChannelRunner>;
