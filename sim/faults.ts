@@ -45,7 +45,12 @@ export interface StreamFault {
 
 export type FaultRoute = 'submit' | 'list' | 'fetch' | 'seed' | 'cancel' | 'openai' | '*';
 
-export type FaultRule = FaultKind & { route: FaultRoute; times?: number };
+/**
+ * A fault for a route group: it applies to the next `times` matching requests (forever when
+ * omitted), each with `probability` (0–1, default 1); a request it does not apply to goes on to
+ * the next matching rule.
+ */
+export type FaultRule = FaultKind & { route: FaultRoute; times?: number; probability?: number };
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -65,7 +70,7 @@ export function createFaults() {
     },
     /** Applies the first matching rule. Returns true when the request was answered by a fault. */
     async apply(route: FaultRoute, req: FastifyRequest, reply: FastifyReply): Promise<boolean> {
-      const rule = rules.find((r) => r.route === route || r.route === '*');
+      const rule = rules.find((r) => (r.route === route || r.route === '*') && (r.probability === undefined || Math.random() < r.probability));
       if (!rule) return false;
       if (rule.times !== undefined && --rule.times <= 0) rules = rules.filter((r) => r !== rule);
       switch (rule.kind) {

@@ -23,9 +23,18 @@ export interface SimRequest {
   body?: unknown;
 }
 
+/** Calls in flight (work calls: POST under /v1 and /mj/submit), now and at most so far. */
+export interface SimLoad {
+  inFlight: number;
+  maxInFlight: number;
+}
+
 export interface Sim {
   url: string;
   faults: Faults;
+  /** Concurrent work calls seen (GET /_sim/stats too); `resetLoad` starts a new count. */
+  load: SimLoad;
+  resetLoad(): void;
   mj: SimMj;
   /** Every request received, oldest first. */
   requests: SimRequest[];
@@ -41,6 +50,20 @@ export interface Sim {
 export async function startSim(opts: SimOptions = {}): Promise<Sim> {
   const app = Fastify({ bodyLimit: 64 * 1024 * 1024, forceCloseConnections: true });
   const faults = createFaults();
+  // Work calls in flight at once: what a channel's concurrency limit must hold across workers.
+  const load: SimLoad = { inFlight: 0, maxInFlight: 0 };
+  app.addHook('onRequest', async (req, reply) => {
+    if (req.method !== 'POST' || !/^\/(v1\/|mj(-[a-z]+\/mj)?\/(submit|insight-face))/.test(req.url)) return;
+    load.inFlight++;
+    load.maxInFlight = Math.max(load.maxInFlight, load.inFlight);
+    let done = false;
+    const end = () => {
+      if (!done) load.inFlight--;
+      done = true;
+    };
+    reply.raw.once('close', end);
+    reply.raw.once('finish', end);
+  });
   const requests: SimRequest[] = [];
   const record = (e: Omit<SimRequest, 'at'>) => {
     requests.push({ ...e, at: Date.now() });
@@ -64,6 +87,7 @@ export async function startSim(opts: SimOptions = {}): Promise<Sim> {
     return { rules: [] };
   });
   app.get('/_sim/requests', async () => requests);
+  app.get('/_sim/stats', async () => load);
   app.get('/sim/*', async (_req, reply) => reply.type('image/png').send(Buffer.from('89504e470d0a1a0a', 'hex')));
 
   await app.listen({ host: opts.host ?? '127.0.0.1', port: opts.port ?? 0 });
@@ -71,6 +95,10 @@ export async function startSim(opts: SimOptions = {}): Promise<Sim> {
   return {
     url: `http://${opts.host ?? '127.0.0.1'}:${addr.port}`,
     faults,
+    load,
+    resetLoad() {
+      load.maxInFlight = load.inFlight;
+    },
     mj,
     requests,
     async close() {

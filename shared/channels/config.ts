@@ -58,7 +58,7 @@ const channelSchema = z.strictObject(
 );
 
 const fileSchema = z.strictObject(
-  { channels: z.array(z.unknown(), { error: 'must be a list of channels' }) },
+  { channels: z.array(z.unknown(), { error: (iss) => (iss.input === undefined ? 'is required (the file is { channels: [ ... ] })' : 'must be a list of channels') }) },
   { error: (iss) => (iss.code === 'unrecognized_keys' ? `unknown top-level field ${iss.keys.join(', ')} (expected { channels: [...] })` : 'must be an object { channels: [...] }') },
 );
 
@@ -110,14 +110,16 @@ export function readChannelFile(file: string, env: Record<string, string | undef
   const channels: Channel[] = [];
   const seen = new Set<string>();
   top.data.channels.forEach((item, n) => {
+    // Names count for duplicates even in an entry with other mistakes.
+    const name = (item as { name?: unknown } | null)?.name;
+    if (typeof name === 'string' && seen.has(name)) problems.push(`channels[${n}].name: "${name}" is used by another channel`);
+    if (typeof name === 'string') seen.add(name);
     const r = channelSchema.safeParse(item);
     if (!r.success) {
       for (const i of r.error.issues) problems.push(`channels[${n}]${i.path.length ? `.${at(i.path)}` : ''}: ${i.message}`);
       return;
     }
     const c = r.data;
-    if (seen.has(c.name)) problems.push(`channels[${n}].name: "${c.name}" is used by another channel`);
-    seen.add(c.name);
     channels.push({
       ...c,
       baseUrl: c.baseUrl.replace(/\/+$/, ''),

@@ -88,16 +88,16 @@ export function createChannelRunner(deps: { registry: ChannelRegistry; state: Ch
       for (;;) {
         let channels: Channel[];
         if (opts.pinned) {
-          if (tried.has(opts.pinned)) return giveUp();
+          if (tried.has(opts.pinned)) return await giveUp();
           channels = await pinnedRoute(opts.pinned, need);
         } else {
           // Earlier failures are avoided while another channel can serve.
           let route = await router.route(need, new Set([...tried, ...(opts.avoid ?? [])]));
           if (route.kind === 'exhausted' && (opts.avoid ?? []).some((n) => !tried.has(n))) route = await router.route(need, tried);
           if (route.kind === 'none') throw new PermanentUpstreamError(route.reason);
-          if (route.kind === 'exhausted') return giveUp();
+          if (route.kind === 'exhausted') return await giveUp();
           if (route.kind === 'wait') {
-            if (lastError) return giveUp();
+            if (lastError) return await giveUp();
             throw new ChannelBusyError(Math.max(route.wait.waitMs, 100), `every channel serving ${describeNeed(need)} is ${route.wait.reason === 'open' ? 'failing' : 'cooling down'}`);
           }
           channels = route.channels;
@@ -106,7 +106,7 @@ export function createChannelRunner(deps: { registry: ChannelRegistry; state: Ch
         const leaseId = randomUUID();
         const slot = await takeSlot(channels, leaseId);
         if (!('channel' in slot)) {
-          if (lastError) return giveUp();
+          if (lastError) return await giveUp();
           throw new ChannelBusyError(Math.max(slot.waitMs, 50), slot.reason);
         }
         const { channel } = slot;
@@ -131,7 +131,7 @@ export function createChannelRunner(deps: { registry: ChannelRegistry; state: Ch
           if (blame === 'none') throw err;
           attempts.push({ channel: channel.name, at, outcome: 'moved', status, error: message.slice(0, 300) });
           lastError = err;
-          if (blame === 'request') return giveUp();
+          if (blame === 'request') return await giveUp();
           opts.log?.warn({ channel: channel.name, status, reason: message.slice(0, 200) }, 'upstream call failed; trying another channel');
           tried.add(channel.name);
         } finally {

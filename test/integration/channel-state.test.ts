@@ -1,0 +1,167 @@
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { defaultChannel, type Channel } from '../../shared/channels/config.js';
+import { createChannelRegistry } from '../../shared/channels/registry.js';
+import { CIRCUIT, createChannelState, type ChannelState } from '../../shared/channels/state.js';
+import { ChannelBusyError, PermanentUpstreamError, RetryableUpstreamError } from '../../shared/errors.js';
+import { createRouter } from '../../worker/channels/router.js';
+import { createChannelRunner } from '../../worker/channels/run.js';
+import { waitFor } from '../support/stack.js';
+
+const ch = (name: string, extra: Partial<Channel> = {}): Channel => ({ ...defaultChannel({ name, type: 'openai', baseUrl: `http://${name}.invalid/v1`, key: '' }), ...extra });
+const need = { type: 'openai' as const, kind: 'chat.completion' as const, model: 'm' };
+
+describe('channel state in Redis', () => {
+  let redis: Redis;
+  let state: ChannelState;
+  beforeAll(() => {
+    redis = new Redis(inject('redisUrl'));
+    state = createChannelState({ redis, prefix: `c${randomBytes(4).toString('hex')}` });
+  });
+  afterAll(() => redis.quit());
+
+  it('holds a concurrency limit, and gives a slot back on release', async () => {
+    const c = ch('conc', { concurrency: 2 });
+    expect(await state.acquire(c, 'a')).toBeNull();
+    expect(await state.acquire(c, 'b')).toBeNull();
+    expect(await state.acquire(c, 'c')).toMatchObject({ reason: 'concurrency' });
+    await state.release(c, 'a');
+    expect(await state.acquire(c, 'c')).toBeNull();
+    expect((await state.view([c]))[0]).toMatchObject({ in_flight: 2, rpm_used: 3, state: 'healthy' });
+  });
+
+  it('holds an rpm limit over a sliding 60 s window and says how long to wait', async () => {
+    const c = ch('rpm', { rpm: 3 });
+    for (const id of ['1', '2', '3']) {
+      expect(await state.acquire(c, id)).toBeNull();
+      await state.release(c, id);
+    }
+    const refused = await state.acquire(c, '4');
+    expect(refused).toMatchObject({ reason: 'rpm' });
+    expect(refused!.waitMs).toBeGreaterThan(55_000);
+    expect(refused!.waitMs).toBeLessThanOrEqual(60_000);
+  });
+
+  it('cools a channel down after a 429 for every caller, then takes calls again', async () => {
+    const c = ch('cool');
+    await state.limited(c, 'upstream answered 429', 300);
+    expect(await state.acquire(c, 'x')).toMatchObject({ reason: 'cooldown' });
+    expect((await state.usable([c])).get('cool')).toMatchObject({ reason: 'cooldown' });
+    expect((await state.view([c]))[0]).toMatchObject({ state: 'cooling_down', recent_errors: [{ error: 'upstream answered 429', status: 429 }] });
+    await waitFor(async () => (await state.acquire(c, 'x')) === null, { what: 'the cool-down to end' });
+  });
+
+  it('opens after consecutive failures, lets one prober in after the cool-down, and closes on a good probe', async () => {
+    const c = ch('flaky');
+    await state.failed(c, 'boom', 502);
+    await state.succeeded(c); // a success in between starts the count again
+    for (let i = 1; i < CIRCUIT.failures; i++) expect(await state.failed(c, 'boom', 502)).toBe(false);
+    expect(await state.failed(c, 'boom', 502)).toBe(true);
+    expect(await state.acquire(c, 'x')).toMatchObject({ reason: 'open' });
+    expect((await state.view([c]))[0]).toMatchObject({ state: 'open', consecutive_failures: CIRCUIT.failures });
+    expect(await state.claimProbe(c, 5000)).toBe(false); // still cooling down
+    await waitFor(async () => state.claimProbe(c, 5000), { what: 'the probe to be due' });
+    expect(await state.claimProbe(c, 5000)).toBe(false); // one prober at a time
+    await state.probed(c, false, 'still down');
+    const reopened = (await state.view([c]))[0]!;
+    expect(reopened.state).toBe('open');
+    expect(reopened.open_until! - Date.now()).toBeGreaterThan(CIRCUIT.baseMs * 1.5); // the cool-down doubled
+    await state.probed(c, true, '');
+    expect(await state.acquire(c, 'x')).toBeNull();
+    expect((await state.view([c]))[0]).toMatchObject({ state: 'healthy', consecutive_failures: 0 });
+  });
+});
+
+describe('routing and failover', () => {
+  let redis: Redis;
+  let state: ChannelState;
+  beforeAll(() => {
+    redis = new Redis(inject('redisUrl'));
+    state = createChannelState({ redis, prefix: `r${randomBytes(4).toString('hex')}` });
+  });
+  afterAll(() => redis.quit());
+  const runnerFor = (channels: Channel[]) => {
+    const registry = createChannelRegistry(channels);
+    return createChannelRunner({ registry, state, router: createRouter({ registry, state }) });
+  };
+
+  it('follows the weights exactly within the highest priority that has a healthy channel', async () => {
+    const run = runnerFor([ch('w5', { weight: 5, priority: 1 }), ch('w3', { weight: 3, priority: 1 }), ch('w2', { weight: 2, priority: 1 }), ch('backup', { priority: 0, weight: 100 })]);
+    const counts: Record<string, number> = {};
+    for (let i = 0; i < 100; i++) {
+      const { channel } = await run.call(need, {}, async (c) => c.name);
+      counts[channel.name] = (counts[channel.name] ?? 0) + 1;
+    }
+    expect(counts).toEqual({ w5: 50, w3: 30, w2: 20 });
+  });
+
+  it('serves only the channels whose models and kinds match, and says when none does', async () => {
+    const run = runnerFor([ch('gpt', { models: ['gpt-*'] }), ch('embed', { kinds: ['embedding'] })]);
+    expect((await run.call({ ...need, model: 'gpt-4o' }, {}, async () => 1)).channel.name).toBe('gpt');
+    expect((await run.call({ type: 'openai', kind: 'embedding', model: 'e' }, {}, async () => 1)).channel.name).toBe('embed');
+    await expect(run.call({ ...need, model: 'claude' }, {}, async () => 1)).rejects.toThrow(/no enabled channel serves openai chat.completion model claude/);
+  });
+
+  it('moves a retryable failure at once to another channel, never back to the one that failed', async () => {
+    const run = runnerFor([ch('down-a'), ch('down-b'), ch('up')]);
+    const seen: string[] = [];
+    const { value, attempts } = await run.call(need, {}, async (c) => {
+      seen.push(c.name);
+      if (c.name !== 'up') throw new RetryableUpstreamError('upstream answered 502: bad gateway', 502);
+      return 'ok';
+    });
+    expect(value).toBe('ok');
+    expect(new Set(seen).size).toBe(seen.length);
+    expect(attempts.map((a) => a.outcome)).toEqual([...seen.slice(0, -1).map(() => 'moved'), 'succeeded']);
+  });
+
+  it('keeps a refusal of the request on its channel: another channel would refuse it too', async () => {
+    const run = runnerFor([ch('p1'), ch('p2')]);
+    let calls = 0;
+    const attempts: unknown[] = [];
+    await expect(
+      run.call(need, { onAttempt: async (a) => void attempts.push(...a) }, async () => {
+        calls++;
+        throw new PermanentUpstreamError('model not found', 404);
+      }),
+    ).rejects.toThrow('model not found');
+    expect(calls).toBe(1);
+    expect(attempts).toMatchObject([{ outcome: 'failed', status: 404 }]);
+  });
+
+  it('moves off a channel whose own key or quota is refused', async () => {
+    const run = runnerFor([ch('nokey', { priority: 1 }), ch('good')]);
+    const { channel, attempts } = await run.call(need, {}, async (c) => {
+      if (c.name === 'nokey') throw new PermanentUpstreamError('Incorrect API key provided', 401);
+      return 1;
+    });
+    expect(channel.name).toBe('good');
+    expect(attempts[0]).toMatchObject({ channel: 'nokey', outcome: 'moved', status: 401 });
+  });
+
+  it('waits (ChannelBusyError) when every channel is at its limit, without calling any', async () => {
+    const c = ch('busy', { concurrency: 1 });
+    const run = runnerFor([c]);
+    expect(await state.acquire(c, 'held')).toBeNull();
+    const err = await run.call(need, {}, async () => 1).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ChannelBusyError);
+    expect((err as ChannelBusyError).reason).toMatch(/concurrency limit/);
+    await state.release(c, 'held');
+  });
+
+  it('keeps a pinned call on its channel, and fails it clearly when that channel is disabled or gone', async () => {
+    const run = runnerFor([ch('holder'), ch('other'), ch('off', { enabled: false })]);
+    expect((await run.call(need, { pinned: 'holder' }, async () => 1)).channel.name).toBe('holder');
+    await expect(run.call(need, { pinned: 'off' }, async () => 1)).rejects.toThrow(/channel off, which holds this task, is disabled/);
+    await expect(run.call(need, { pinned: 'gone' }, async () => 1)).rejects.toThrow(/channel gone, which holds this task, is no longer configured/);
+    let calls = 0;
+    await expect(
+      run.call(need, { pinned: 'holder' }, async () => {
+        calls++;
+        throw new RetryableUpstreamError('reset');
+      }),
+    ).rejects.toThrow('reset');
+    expect(calls).toBe(1);
+  });
+});
