@@ -2,7 +2,6 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const TSX = `${ROOT}node_modules/.bin/tsx`;
 
 export interface Proc {
   child: ChildProcess;
@@ -43,8 +42,8 @@ export function run(command: string, args: string[], env: Record<string, string>
   };
 }
 
-/** A role run the way the npm scripts run it: `tsx <entry>`. */
-export const runRole = (entry: string, env: Record<string, string>) => run(TSX, [entry], env);
+/** A role run the way the npm scripts (and the containers) run it: `node --import tsx <entry>`. */
+export const runRole = (entry: string, env: Record<string, string>) => run(process.execPath, ['--import', 'tsx', entry], env);
 
 /** Ends a process and everything it started. */
 export function killGroup(p: Proc, signal: NodeJS.Signals = 'SIGKILL') {
