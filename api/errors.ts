@@ -115,6 +115,11 @@ function drainUpload(req: FastifyRequest, reply: FastifyReply) {
   const raw = req.raw;
   if (raw.complete) return;
   reply.removeHeader('connection');
+  // A client that sent `Connection: close` would have its socket closed by Node right after the
+  // answer, while it still writes: keep it open until the upload is read, then close it.
+  const closeAfter = /\bclose\b/i.test(String(req.headers.connection ?? ''));
+  // (An explicit `Connection: close` header would make Node close at once, so none is sent.)
+  if (closeAfter) reply.raw.shouldKeepAlive = true;
   let read = 0;
   const socket = raw.socket;
   const timer = setTimeout(() => socket.destroy(), DRAIN_MAX_MS).unref();
@@ -122,7 +127,10 @@ function drainUpload(req: FastifyRequest, reply: FastifyReply) {
     read += chunk.length;
     if (read > DRAIN_MAX_BYTES) socket.destroy();
   });
-  raw.once('end', () => clearTimeout(timer));
+  raw.once('end', () => {
+    clearTimeout(timer);
+    if (closeAfter) socket.end();
+  });
   socket.once('close', () => clearTimeout(timer));
 }
 

@@ -14,7 +14,8 @@ export const taskHeader = (reply: FastifyReply, taskId: string) => reply.header(
  */
 export function retryHeaders(reply: FastifyReply, retry: boolean, afterMs?: number) {
   void reply.header('x-should-retry', String(retry));
-  if (retry && afterMs !== undefined) void reply.header('retry-after-ms', String(afterMs)).header('retry-after', String(Math.max(1, Math.ceil(afterMs / 1000))));
+  // Both say the same: Retry-After in whole seconds, retry-after-ms exactly.
+  if (retry && afterMs !== undefined) void reply.header('retry-after-ms', String(afterMs)).header('retry-after', String(Math.ceil(afterMs / 1000)));
 }
 
 /** HTTP status for a task that failed without an upstream answer to replay. */

@@ -33,14 +33,16 @@ export function parseEventId(header: unknown): { entry: string; seen: number | n
 
 /**
  * The SSE events one task change gives, in order: `status` (when the change moved it; `prev`
- * decides only for entries that predate that record), `progress`, `output`, `done`. The list
- * depends on the entry alone, so the n-th event of an entry is the same on every read.
+ * decides only for entries that predate that record), `progress`, `output` (with the success:
+ * the output is final then, so a replay shows what was sent live), `done`. The events of an entry
+ * and their data depend on the entry alone (and the finished task), so the n-th event of an entry
+ * is the same on every read.
  */
 function eventsOf(e: TaskEvent, prev: TaskStatus | null, view: TaskObject): [string, unknown][] {
   const out: [string, unknown][] = [];
   if (e.changed ?? e.status !== prev) out.push(['status', { id: view.id, status: e.status }]);
   if (e.progress !== null) out.push(['progress', { id: view.id, progress: e.progress }]);
-  if (e.fields.some((f) => f === 'output' || f === 'image_url' || f === 'buttons')) out.push(['output', { id: view.id, output: view.output }]);
+  if (e.status === 'succeeded') out.push(['output', { id: view.id, output: view.output }]);
   if (isTerminal(e.status)) out.push(['done', view]);
   return out;
 }

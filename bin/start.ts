@@ -24,11 +24,10 @@ void runMain('single-node', async (config, log) => {
   let sim: Sim | null = null;
   let stopWorker: (() => Promise<void>) | null = null;
   let reload: (() => void) | undefined;
-  // The API stops taking requests first, the workers drain against the upstream, then the
-  // upstream and Redis go.
+  // The API and the workers drain together (open streams need the workers that feed them), within
+  // one grace period; then the upstream simulator and Redis go.
   const stop = async () => {
-    await api?.stop();
-    await stopWorker?.();
+    await Promise.all([api?.stop(), stopWorker?.()]);
     await sim?.close();
     await redis?.stop();
   };

@@ -72,8 +72,23 @@ export async function runMain(role: string, start: (config: Config, log: Logger)
       });
     stop = null;
   };
+  let firstAt = 0;
   const onSignal = (name: string) => {
-    signal ??= name;
+    // Ctrl-C on `npm start` arrives twice within milliseconds (the terminal signals the whole
+    // process group, and npm forwards it): only a later one is a second signal.
+    if (signal && Date.now() - firstAt < 300) return;
+    if (signal) {
+      // A second signal: the person (or the orchestrator) will not wait for the drain.
+      log.warn({ signal: name }, 'second signal: exiting now; unfinished jobs go to other workers');
+      process.exit(1);
+    }
+    signal = name;
+    firstAt = Date.now();
+    // Whatever hangs in the drain, the process is gone a little after its grace period.
+    setTimeout(() => {
+      log.error({ graceSeconds: config.SHUTDOWN_GRACE_SECONDS }, 'shutdown took longer than its grace period; exiting now');
+      process.exit(1);
+    }, (config.SHUTDOWN_GRACE_SECONDS + 10) * 1000).unref();
     shutdown();
   };
   process.on('SIGTERM', () => onSignal('SIGTERM'));

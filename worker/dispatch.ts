@@ -163,14 +163,18 @@ export function createDispatcher(deps: DispatchDeps) {
       log.info({ queues, workers: workers.length }, 'workers started');
     },
 
-    /** Stops taking jobs; in-flight jobs get `graceMs` to finish, then stall and move to another worker. */
+    /**
+     * Stops taking jobs; in-flight jobs get `graceMs` to finish. Past that it returns anyway and
+     * the process exits with them unfinished: their BullMQ locks lapse and the stalled-job check
+     * hands them to a live worker (nothing is acknowledged, so nothing is lost). BullMQ's own
+     * forced close cannot help here: once a graceful close is under way, `close(true)` only
+     * returns that same pending close.
+     */
     async close(graceMs: number) {
       const closing = Promise.all(workers.map((w) => w.close()));
       const timer = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), graceMs).unref());
       if ((await Promise.race([closing, timer])) === 'timeout') {
-        log.warn({ graceMs }, 'grace period over; leaving unfinished jobs to other workers');
-        // Their locks lapse and BullMQ's stalled-job check hands them to a live worker.
-        await Promise.all(workers.map((w) => w.close(true)));
+        log.warn({ graceMs, jobs: active.size }, 'grace period over; leaving unfinished jobs to other workers');
       }
     },
   };

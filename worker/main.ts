@@ -47,7 +47,7 @@ export async function startWorker(config: Config, log: Logger, opts: { registry?
   const registry = opts.registry ?? createChannelRegistry(config.channels);
   const channelState = createChannelState({ redis, prefix: config.QUEUE_PREFIX });
   const channels = createChannelRunner({ registry, state: channelState, router: createRouter({ registry, state: channelState }) });
-  const clients = createClients({ defaultTimeoutSeconds: config.UPSTREAM_TIMEOUT_SECONDS, log: log.child({ component: 'upstream' }) });
+  const clients = createClients({ defaultTimeoutSeconds: config.UPSTREAM_TIMEOUT_SECONDS, answerWaitSeconds: config.SYNC_WAIT_SECONDS, log: log.child({ component: 'upstream' }) });
   const mjClient = (name: string) => {
     const channel = registry.get(name);
     return channel ? clients.mj(channel) : null;

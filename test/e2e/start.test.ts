@@ -29,7 +29,32 @@ describe('npm start', () => {
     killGroup(p, 'SIGTERM');
     await groupExited(p);
     expect(p.out()).toMatch(/"signal":"SIGTERM","msg":"shutting down"/);
+    // The signal reached node twice (the process group, and npm passing it on): still one drain.
+    expect(p.out()).not.toMatch(/second signal/);
     expect(p.out()).not.toMatch(/shutdown failed/);
+  });
+});
+
+describe('npm start under Ctrl-C', () => {
+  it('drains API and workers within one grace period, ending an open stream with an error', async () => {
+    const p = run('npm', ['start'], { REDIS_URL: inject('redisUrl'), PORT: '0', SIM_PORT: '0', QUEUE_PREFIX: prefix(), SHUTDOWN_GRACE_SECONDS: '2', API_KEYS: 'acme:sk-acme-0123456789' });
+    procs.push(p);
+    const [, url] = await p.waitForOutput(/listening on (http:\/\/\S+)/);
+    const words = Array.from({ length: 200 }, (_, i) => `w${i}`).join(' ');
+    const res = await fetch(`${url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer sk-acme-0123456789', 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'sim-chat', stream: true, messages: [{ role: 'user', content: `${words} --sim-slow` }] }),
+    });
+    const text = res.text();
+    const at = Date.now();
+    killGroup(p, 'SIGINT');
+    const raw = await text;
+    await groupExited(p);
+    // One grace period (2 s), not one for the API and another for the workers.
+    expect(Date.now() - at).toBeLessThan(6000);
+    expect(raw).not.toContain('[DONE]');
+    expect(raw).toMatch(/"code":"shutting_down"/);
   });
 });
 

@@ -85,6 +85,43 @@ describe('worker processes', () => {
     await second.exited;
   });
 
+  it('exits when its grace period is over though a job still runs, and another worker finishes that job', async () => {
+    s.sim.faults.add({ route: 'openai', kind: 'latency', ms: 4000, times: 1 });
+    const first = worker({ SHUTDOWN_GRACE_SECONDS: '1' });
+    await first.waitForOutput(/workers started/);
+    const r = await s.call('POST', '/v1/chat/completions', { body: { model: 'sim-chat', messages: [{ role: 'user', content: 'outlasts the grace' }] }, headers: { prefer: 'respond-async' } });
+    await waitFor(async () => (await s.call('GET', `/v1/tasks/${r.body.id}`)).body.status === 'running', { what: 'the job to run' });
+    const at = Date.now();
+    killGroup(first, 'SIGTERM');
+    expect(await first.exited).toBe(0);
+    expect(Date.now() - at).toBeLessThan(4000);
+    expect(first.out()).toMatch(/grace period over; leaving unfinished jobs to other workers/);
+    const second = worker();
+    await second.waitForOutput(/workers started/);
+    const done = await waitFor(async () => {
+      const t = (await s.call('GET', `/v1/tasks/${r.body.id}`)).body;
+      return t.status === 'succeeded' ? t : null;
+    }, { timeoutMs: 20_000 });
+    expect(done.output.choices[0].message.content).toBe('Echo: outlasts the grace');
+    killGroup(second, 'SIGTERM');
+    await second.exited;
+  });
+
+  it('exits at once on a second signal', async () => {
+    s.sim.faults.add({ route: 'openai', kind: 'latency', ms: 8000, times: 1 });
+    const w = worker({ SHUTDOWN_GRACE_SECONDS: '30' });
+    await w.waitForOutput(/workers started/);
+    const r = await s.call('POST', '/v1/chat/completions', { body: { model: 'sim-chat', messages: [{ role: 'user', content: 'impatient' }] }, headers: { prefer: 'respond-async' } });
+    await waitFor(async () => (await s.call('GET', `/v1/tasks/${r.body.id}`)).body.status === 'running', { what: 'the job to run' });
+    const at = Date.now();
+    killGroup(w, 'SIGTERM');
+    await w.waitForOutput(/shutting down/);
+    killGroup(w, 'SIGTERM');
+    expect(await w.exited).toBe(1);
+    expect(Date.now() - at).toBeLessThan(3000);
+    expect(w.out()).toMatch(/second signal: exiting now/);
+  });
+
   it('finishes the job in hand on SIGTERM, then exits 0', async () => {
     s.sim.faults.add({ route: 'submit', kind: 'latency', ms: 1500, times: 1 });
     const w = worker({ SHUTDOWN_GRACE_SECONDS: '10' });

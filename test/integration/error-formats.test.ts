@@ -47,6 +47,16 @@ describe('errors reach the client in the family format', () => {
     }
   });
 
+  it('lets a client that asked to close the connection see the 413 too', async () => {
+    const body = Buffer.alloc(30 * 1024 * 1024, 'a');
+    for (let i = 0; i < 3; i++) {
+      const head = `POST /v1/embeddings HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer ${KEYS.acme}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`;
+      const { answer, error } = await rawRequest(port, head, body);
+      expect(error).toBeNull();
+      expect(answer).toMatch(/^HTTP\/1\.1 413 /);
+    }
+  });
+
   it('answers a chunked body that grows past MAX_BODY_BYTES with a 413 the client sees', async () => {
     const piece = Buffer.alloc(1024 * 1024, 'a');
     const chunks = Buffer.concat(Array.from({ length: 30 }, () => Buffer.concat([Buffer.from(`${piece.length.toString(16)}\r\n`), piece, Buffer.from('\r\n')])));

@@ -22,10 +22,15 @@ describe('SSE task events are exact', () => {
     // The final change alone gives status, progress, output and done.
     expect(all.slice(-4).map((e) => e.event)).toEqual(['status', 'progress', 'output', 'done']);
     expect(new Set(all.map((e) => e.id)).size).toBe(all.length);
+    // Replays carry exactly what was sent live: the same ids, events and data.
+    const exact = (list: typeof all) => list.map((e) => JSON.stringify([e.id, e.event, e.data]));
+    expect(exact(await readSse(url, auth, (e) => e.event === 'done'))).toEqual(exact(all));
     for (let i = 0; i < all.length - 1; i++) {
       const rest = await readSse(url, { ...auth, 'last-event-id': all[i]!.id! }, (e) => e.event === 'done');
-      expect(rest.map((e) => `${e.id} ${e.event}`)).toEqual(all.slice(i + 1).map((e) => `${e.id} ${e.event}`));
+      expect(exact(rest)).toEqual(exact(all.slice(i + 1)));
     }
+    // Progress comes as progress events; the output once, final, with the success.
+    expect(all.filter((e) => e.event === 'output')).toHaveLength(1);
     expect(all.at(-1)!.data).toMatchObject({ id, status: 'succeeded' });
   });
 });

@@ -189,6 +189,25 @@ describe('upstream answers judged, through the openai SDK', () => {
   });
 });
 
+describe('upstream answer wait', () => {
+  let s: Stack;
+  beforeAll(async () => {
+    s = await startStack({ env: { UPSTREAM_TIMEOUT_SECONDS: '1', SYNC_WAIT_SECONDS: '2', JOB_ATTEMPTS: '1' } });
+  });
+  afterAll(() => s.close());
+
+  it('gives up on a whole answer that has not started after SYNC_WAIT_SECONDS', async () => {
+    s.sim.faults.add({ route: 'openai', kind: 'hang', times: 1 });
+    const r = await s.call('POST', '/v1/chat/completions', { body: { model: 'sim-chat', messages: [{ role: 'user', content: 'never' }] }, headers: { prefer: 'respond-async' } });
+    const t = await waitFor(async () => {
+      const task = (await s.call('GET', `/v1/tasks/${r.body.id}`)).body;
+      return task.status === 'failed' ? task : null;
+    });
+    expect(t.error.message).toMatch(/nothing received for 2 s/);
+    expect(t.completed_at - t.started_at).toBeGreaterThanOrEqual(1900);
+  });
+});
+
 /** UPSTREAM_TIMEOUT_SECONDS is the longest silence allowed, never a cap on an answer that flows. */
 describe('upstream idle timeout', () => {
   let s: Stack;
@@ -255,6 +274,13 @@ describe('upstream idle timeout', () => {
     for await (const c of stream) text += c.choices[0]?.delta?.content ?? '';
     expect(text).toBe('all done');
     expect(await latestTask()).toMatchObject({ status: 'succeeded', attempts: 1, output: { choices: [{ message: { content: 'all done' }, finish_reason: 'stop' }] } });
+  });
+
+  it('waits for a whole answer the upstream takes longer than the idle timeout to compute (an image, a reasoning model)', async () => {
+    s.sim.faults.add({ route: 'openai', kind: 'latency', ms: 2500, times: 1 });
+    const r = await client.chat.completions.create(ask('think hard'));
+    expect(r.choices[0]!.message.content).toBe('Echo: think hard');
+    expect(await latestTask()).toMatchObject({ status: 'succeeded', attempts: 1 });
   });
 
   it('still aborts at once on cancel while a body trickles in', async () => {

@@ -6,9 +6,10 @@ import { createOpenAiClient, type OpenAiClient } from './openai-client.js';
 /**
  * The protocol client of each channel, made on first use and made again when a reload changed
  * the channel (its URL, key or timeout). The idle timeout is the channel's `timeoutSeconds`, else
- * UPSTREAM_TIMEOUT_SECONDS.
+ * UPSTREAM_TIMEOUT_SECONDS; a whole (non-stream) OpenAI answer may take `answerWaitSeconds`
+ * (SYNC_WAIT_SECONDS) to start, as long as a plain client would wait for it.
  */
-export function createClients(deps: { defaultTimeoutSeconds: number; log: Logger }) {
+export function createClients(deps: { defaultTimeoutSeconds: number; answerWaitSeconds: number; log: Logger }) {
   const cache = new Map<string, { signature: string; client: MjClient | OpenAiClient }>();
   function get<C extends MjClient | OpenAiClient>(channel: Channel, make: (timeoutMs: number) => C): C {
     const signature = `${channel.type}\n${channel.baseUrl}\n${channel.key}\n${channel.timeoutSeconds}`;
@@ -20,7 +21,7 @@ export function createClients(deps: { defaultTimeoutSeconds: number; log: Logger
   }
   return {
     mj: (channel: Channel) => get(channel, (ms) => createMjClient({ name: channel.name, baseUrl: channel.baseUrl, secret: channel.key }, ms, deps.log.child({ channel: channel.name }))),
-    openai: (channel: Channel) => get(channel, (ms) => createOpenAiClient({ name: channel.name, baseUrl: channel.baseUrl, key: channel.key }, ms)),
+    openai: (channel: Channel) => get(channel, (ms) => createOpenAiClient({ name: channel.name, baseUrl: channel.baseUrl, key: channel.key }, ms, deps.answerWaitSeconds * 1000)),
   };
 }
 

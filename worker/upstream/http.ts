@@ -1,4 +1,12 @@
+import { Agent, fetch, type Response } from 'undici';
 import { CanceledError, PermanentUpstreamError, RetryableUpstreamError } from '../../shared/errors.js';
+
+/**
+ * The connection pool of every upstream call. undici's own header and body timeouts (300 s each
+ * in Node's built-in fetch) are off: relayq's idle watchdog below decides, so a long generation
+ * or a slow stream is cut only by relayq's own settings.
+ */
+const dispatcher = new Agent({ headersTimeout: 0, bodyTimeout: 0, connectTimeout: 10_000 });
 
 /** HTTP statuses worth retrying (SPEC §7); every other 4xx/5xx is permanent. */
 export const RETRYABLE_STATUSES: ReadonlySet<number> = new Set([408, 409, 425, 429, 500, 502, 503, 504]);
@@ -32,10 +40,16 @@ export interface RequestOptions {
   /** A raw body (JSON bytes, FormData); wins over `json`. */
   body?: string | Buffer | FormData;
   /**
-   * Idle timeout, ms: the longest wait for the response headers and the longest silence between
-   * two pieces of the body. An answer that keeps flowing is never cut.
+   * Idle timeout, ms: the longest silence between two pieces of the body (and, unless
+   * `headersTimeoutMs` says otherwise, the longest wait for the response headers). An answer that
+   * keeps flowing is never cut.
    */
   timeoutMs: number;
+  /**
+   * The longest wait for the response headers, ms, when it differs: an upstream computes a whole
+   * (non-stream) answer before it sends anything, so that wait is the generation time.
+   */
+  headersTimeoutMs?: number;
   /** Aborted when the client cancels the task. */
   signal?: AbortSignal;
 }
@@ -49,24 +63,43 @@ export interface Idle {
   readonly signal: AbortSignal;
   /** True once the watchdog fired. */
   readonly fired: boolean;
+  /** Whether the count is still the first one (the wait for the response headers). */
+  readonly waitingForHeaders: boolean;
   touch(): void;
   stop(): void;
 }
 
-/** A watchdog of `ms` milliseconds, started now (the wait for the response headers is its first count). */
-export function idleTimer(ms: number): Idle {
+/**
+ * A watchdog of `ms` milliseconds, started now; its first count (the wait for the response
+ * headers) lasts `firstMs`, every count after a `touch()` lasts `ms`.
+ */
+export function idleTimer(ms: number, firstMs = ms): Idle {
   const ac = new AbortController();
   let stopped = false;
-  const timer = setTimeout(() => ac.abort(new Error(`no data for ${ms} ms`)), ms);
+  let current = firstMs;
+  let first = true;
+  const fire = () => ac.abort(new Error(`no data for ${current} ms`));
+  let timer = setTimeout(fire, firstMs);
   timer.unref();
   return {
-    ms,
+    get ms() {
+      return current;
+    },
     signal: ac.signal,
     get fired() {
       return ac.signal.aborted;
     },
+    get waitingForHeaders() {
+      return first;
+    },
     touch() {
-      if (!stopped && !ac.signal.aborted) timer.refresh();
+      if (stopped || ac.signal.aborted) return;
+      first = false;
+      if (current === ms) return void timer.refresh();
+      clearTimeout(timer);
+      current = ms;
+      timer = setTimeout(fire, ms);
+      timer.unref();
     },
     stop() {
       stopped = true;
@@ -81,15 +114,16 @@ export function idleTimer(ms: number): Idle {
  * the watchdog that must follow its body (`readBody`, `bodyChunks`).
  */
 export async function send(url: string, opts: RequestOptions): Promise<{ res: Response; idle: Idle }> {
-  const idle = idleTimer(opts.timeoutMs);
+  const idle = idleTimer(opts.timeoutMs, opts.headersTimeoutMs ?? opts.timeoutMs);
   const signal = opts.signal ? AbortSignal.any([opts.signal, idle.signal]) : idle.signal;
   const json = opts.body === undefined && opts.json !== undefined;
   try {
     const res = await fetch(url, {
       method: opts.method ?? 'POST',
       headers: { accept: 'application/json', ...(json ? { 'content-type': 'application/json' } : {}), ...opts.headers },
-      body: opts.body ?? (json ? JSON.stringify(opts.json) : undefined),
+      body: (opts.body ?? (json ? JSON.stringify(opts.json) : undefined)) as string | Buffer | undefined,
       signal,
+      dispatcher,
     });
     idle.touch();
     return { res, idle };
@@ -100,9 +134,11 @@ export async function send(url: string, opts: RequestOptions): Promise<{ res: Re
 }
 
 /** Classifies a failure while sending or reading. */
-export function networkError(err: unknown, opts: Pick<RequestOptions, 'signal'>, idle: Pick<Idle, 'fired' | 'ms'>): Error {
+export function networkError(err: unknown, opts: Pick<RequestOptions, 'signal'>, idle: Pick<Idle, 'fired' | 'ms' | 'waitingForHeaders'>): Error {
   if (opts.signal?.aborted) return new CanceledError();
-  if (idle.fired) return new RetryableUpstreamError(`upstream timed out: nothing received for ${formatSeconds(idle.ms)} (UPSTREAM_TIMEOUT_SECONDS)`);
+  if (idle.fired) {
+    return new RetryableUpstreamError(`upstream timed out: nothing received for ${formatSeconds(idle.ms)}${idle.waitingForHeaders ? ' (no answer had started)' : ''}`);
+  }
   const cause = (err as { cause?: { code?: string } }).cause;
   return new RetryableUpstreamError(`upstream connection failed${cause?.code ? ` (${cause.code})` : ''}`);
 }

@@ -24,9 +24,11 @@ const HEAD_BYTES = 4096;
 /**
  * A client of one OpenAI-compatible upstream: requests are forwarded as they came. Non-2xx answers
  * throw their classified error here; whether a 2xx is a success is judged by the caller with
- * `judge.ts`. `timeoutMs` is an idle timeout (see RequestOptions).
+ * `judge.ts`. `timeoutMs` is an idle timeout (see RequestOptions); `answerWaitMs` is the longest
+ * wait for the headers of a whole (non-stream) answer, which upstreams send only once the whole
+ * answer is generated (an image, a reasoning model: minutes). Both in ms.
  */
-export function createOpenAiClient(channel: OpenAiChannel, timeoutMs: number) {
+export function createOpenAiClient(channel: OpenAiChannel, timeoutMs: number, answerWaitMs = timeoutMs) {
   const headers = (json: boolean): Record<string, string> => ({
     ...(channel.key ? { authorization: `Bearer ${channel.key}` } : {}),
     ...(json ? { 'content-type': 'application/json' } : {}),
@@ -47,7 +49,7 @@ export function createOpenAiClient(channel: OpenAiChannel, timeoutMs: number) {
      * `contentType` is the client's, boundary included for multipart bodies forwarded as sent.
      */
     async call(endpoint: string, body: Buffer, signal?: AbortSignal, contentType = 'application/json'): Promise<UpstreamAnswer> {
-      return whole(endpoint, { headers: { ...headers(false), 'content-type': contentType }, body, timeoutMs, signal });
+      return whole(endpoint, { headers: { ...headers(false), 'content-type': contentType }, body, timeoutMs, headersTimeoutMs: Math.max(timeoutMs, answerWaitMs), signal });
     },
 
     /**
