@@ -1,4 +1,8 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, inject, it } from 'vitest';
+import { runRole } from '../support/proc.js';
 import { settle, startCluster, submitChats, workCalls, type Cluster } from '../support/cluster.js';
 import { KEYS, mjUntil, waitFor } from '../support/stack.js';
 
@@ -164,5 +168,20 @@ describe('MJ follow-ups stay on their channel', () => {
     const next = await c.call('POST', '/mj/submit/imagine', { body: { prompt: 'a dog' } });
     await mjUntil(c.call, next.body.result, ['SUCCESS']);
     expect((await c.call('GET', `/v1/tasks/${next.body.result}`, { key: KEYS.admin })).body.channel).toBe('mj-b');
+  });
+});
+
+describe('a channel file with mistakes', () => {
+  it('stops a worker at start with one line per mistake, saying where each is', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'relayq-bad-')), 'upstreams.yaml');
+    writeFileSync(file, 'channels:\n  - name: a\n    type: openai\n    baseUrl: http://x/v1\n    rpm: 0\n  - name: a\n    type: mj\n    baseUrl: nope\n');
+    const p = runRole('worker/main.ts', { REDIS_URL: inject('redisUrl'), API_KEYS: `acme:${KEYS.acme}`, UPSTREAMS_FILE: file });
+    expect(await p.exited).toBe(1);
+    expect(p.err().trim().split('\n')).toEqual([
+      `relayq worker: invalid UPSTREAMS_FILE ${file}:`,
+      '  channels[0].rpm: must be a positive integer',
+      '  channels[1].name: "a" is used by another channel',
+      '  channels[1].baseUrl: must be an http(s) URL',
+    ]);
   });
 });
