@@ -8,7 +8,7 @@ import type { Queues } from '../shared/queues.js';
 import type { RedisClient } from '../shared/redis.js';
 import type { Signals } from '../shared/signals.js';
 import type { TaskStore } from '../shared/tasks/store.js';
-import { createAuthenticator, presentedKey, type Principal } from './auth.js';
+import { createAuthenticator, presentedKeys, type Principal } from './auth.js';
 import { clientErrorHandler } from './client-errors.js';
 import { envelopeOf, errorBody, errorHandler } from './errors.js';
 import { adminRoutes } from './routes/admin.js';
@@ -79,7 +79,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.addHook('onRequest', async (req, reply) => {
     if (closing) throw new ShuttingDownError();
     if (OPEN_ROUTES.has(req.url.split('?')[0] ?? '')) return;
-    const principal = authenticate(presentedKey(req.headers));
+    const principal = authenticate(presentedKeys(req.headers));
     if (!principal) {
       return reply.status(401).send(errorBody(envelopeOf(req), { mjCode: 4, type: 'authentication_error', message: 'missing or unknown API key' }));
     }

@@ -144,6 +144,35 @@ describe('authentication', () => {
     }
   });
 
+  it('takes the key from mj-api-secret when Authorization holds a placeholder, as new-api pollers send it', async () => {
+    for (const authorization of ['Bearer midjourney-proxy', 'midjourney-proxy', 'Bearer ', 'Bearer sk-stale-0123456789']) {
+      const r = await s.call('POST', '/mj/submit/imagine', { key: null, headers: { authorization, 'mj-api-secret': KEYS.acme }, body: { prompt: 'placeholder' } });
+      expect(r.status, authorization).toBe(200);
+      const v1 = await s.call('GET', `/v1/tasks/${r.body.result}`, { key: null, headers: { authorization, 'mj-api-secret': `Bearer ${KEYS.acme}` } });
+      expect(v1.status, authorization).toBe(200);
+    }
+  });
+
+  it('accepts x-api-key, as the Anthropic SDKs send it, and tries it after the other headers', async () => {
+    const r = await s.call('POST', '/mj/submit/imagine', { key: null, headers: { 'x-api-key': KEYS.acme }, body: { prompt: 'x-api-key' } });
+    expect(r.status).toBe(200);
+    const behind = await s.call('GET', `/v1/tasks/${r.body.result}`, { key: null, headers: { authorization: 'Bearer placeholder', 'x-api-key': KEYS.acme } });
+    expect(behind.status).toBe(200);
+    // The first known key decides the tenant: beta's Authorization wins over acme's x-api-key.
+    const first = await s.call('GET', `/v1/tasks/${r.body.result}`, { key: KEYS.beta, headers: { 'x-api-key': KEYS.acme } });
+    expect(first.status).toBe(404);
+  });
+
+  it('answers 401 when no presented header holds a known key', async () => {
+    const r = await s.call('POST', '/mj/submit/imagine', {
+      key: null,
+      headers: { authorization: 'Bearer midjourney-proxy', 'mj-api-secret': 'sk-wrong-0123456789', 'x-api-key': '' },
+      body: { prompt: 'x' },
+    });
+    expect(r.status).toBe(401);
+    expect(r.body).toMatchObject({ code: 4, description: 'missing or unknown API key' });
+  });
+
   it('answers 401 with a JSON body for a missing or unknown key', async () => {
     for (const key of [null, 'sk-wrong-0123456789']) {
       const r = await s.call('POST', '/mj/submit/imagine', { key, body: { prompt: 'x' } });
