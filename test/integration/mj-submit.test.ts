@@ -117,6 +117,30 @@ describe('MJ submit routes', () => {
     expect(empty.body).toEqual([]);
   });
 
+  it('reads numeric ids in list-by-condition as strings and leaves out items that are no id', async () => {
+    const a = await s.call('POST', '/mj/submit/imagine', { body: { prompt: 'numeric neighbours' } });
+    const r = await s.call('POST', '/mj/task/list-by-condition', { body: { ids: [a.body.result, 1320098173412546, null, true, { id: 'x' }, ['y'], 1.5, a.body.result] } });
+    expect(r.status).toBe(200);
+    expect(r.body.map((t: { id: string }) => t.id)).toEqual([a.body.result]);
+    const only = await s.call('POST', '/mj/task/list-by-condition', { body: { ids: [12345] } });
+    expect(only).toMatchObject({ status: 200, body: [] });
+    // Not a list at all is still refused, naming the field.
+    const bad = await s.call('POST', '/mj/task/list-by-condition', { body: { ids: 'mj_x' } });
+    expect(bad.status).toBe(400);
+    expect(bad.body.description).toMatch(/^ids: must be an array/);
+  });
+
+  it('reads a numeric taskId of an action or modal as an id, answering code 3 for an unknown one', async () => {
+    for (const [path, body] of [
+      ['/mj/submit/action', { taskId: 1712345678901234, customId: 'MJ::JOB::upsample::1::abc' }],
+      ['/mj/submit/modal', { taskId: 1712345678901234, prompt: 'x' }],
+    ] as const) {
+      const r = await s.call('POST', path, { body });
+      expect(r.status, path).toBe(404);
+      expect(r.body, path).toMatchObject({ code: 3, description: expect.stringContaining('1712345678901234') });
+    }
+  });
+
   it('lists the tenant latest tasks and its queue', async () => {
     const r = await s.call('POST', '/mj/submit/imagine', { body: { prompt: 'listed' } });
     const list = await s.call('GET', '/mj/task/list');
