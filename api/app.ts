@@ -10,7 +10,7 @@ import type { Signals } from '../shared/signals.js';
 import type { TaskStore } from '../shared/tasks/store.js';
 import { createAuthenticator, presentedKeys, type Principal } from './auth.js';
 import { clientErrorHandler } from './client-errors.js';
-import { envelopeOf, errorBody, errorHandler } from './errors.js';
+import { envelopeOf, errorBody, errorHandler, frameworkErrorHandler } from './errors.js';
 import { adminRoutes } from './routes/admin.js';
 import { healthRoutes } from './routes/health.js';
 import { mjRoutes } from './routes/mj.js';
@@ -50,6 +50,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // 16 KB is refused by Node's parser first: clientErrorHandler).
     routerOptions: { maxParamLength: 16 * 1024 },
     clientErrorHandler,
+    frameworkErrors: frameworkErrorHandler,
   });
   const authenticate = createAuthenticator(config);
   // Closing: new requests are refused (503, retryable); long waits (sync calls, token streams,
