@@ -1,3 +1,4 @@
+import cors from '@fastify/cors';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { ChannelRegistry } from '../shared/channels/registry.js';
 import { createChannelState } from '../shared/channels/state.js';
@@ -10,6 +11,7 @@ import type { Signals } from '../shared/signals.js';
 import type { TaskStore } from '../shared/tasks/store.js';
 import { createAuthenticator, presentedKeys, type Principal } from './auth.js';
 import { clientErrorHandler } from './client-errors.js';
+import { corsOptions } from './cors.js';
 import { envelopeOf, errorBody, errorHandler, frameworkErrorHandler } from './errors.js';
 import { adminRoutes } from './routes/admin.js';
 import { healthRoutes } from './routes/health.js';
@@ -77,6 +79,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.setNotFoundHandler((req, reply) =>
     reply.status(404).send(errorBody(envelopeOf(req), { mjCode: 3, type: 'not_found_error', message: `no route ${req.method} ${req.url.split('?')[0]}` })),
   );
+  // Registered (and awaited) before the key check: its hook answers a browser's preflight, which
+  // never carries a key, and puts the CORS headers on every answer, refusals included.
+  if (config.CORS_ORIGINS.length > 0) await app.register(cors, corsOptions(config.CORS_ORIGINS));
   app.addHook('onRequest', async (req, reply) => {
     if (closing) throw new ShuttingDownError();
     if (OPEN_ROUTES.has(req.url.split('?')[0] ?? '')) return;
