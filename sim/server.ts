@@ -15,9 +15,15 @@ export interface SimOptions {
   openaiKey?: string;
 }
 
+/**
+ * One request the simulator received, logged once as it arrived: `body` is the parsed JSON of an
+ * OpenAI-style call, or its parts (SimForm) for a multipart one; `ids` the number of ids of an MJ
+ * list-by-condition.
+ */
 export interface SimRequest {
   method: string;
   path: string;
+  /** Epoch ms. */
   at: number;
   ids?: number;
   body?: unknown;
@@ -36,8 +42,10 @@ export interface Sim {
   load: SimLoad;
   resetLoad(): void;
   mj: SimMj;
-  /** Every request received, oldest first. */
+  /** Every request received, oldest first (the newest 10,000 at most). */
   requests: SimRequest[];
+  /** Empties `requests` (in place: references to it stay valid), as `DELETE /_sim/requests` does. */
+  clearRequests(): void;
   close(): Promise<void>;
 }
 
@@ -45,7 +53,7 @@ export interface Sim {
  * The upstream simulator: a Midjourney-proxy (under `/mj`, `/mj-fast/mj`, …) and an
  * OpenAI-compatible API (under `/v1`), with fault
  * injection, controllable in-process or over HTTP (`POST /_sim/faults`, `DELETE /_sim/faults`,
- * `GET /_sim/requests`).
+ * `GET /_sim/requests`, `DELETE /_sim/requests`).
  */
 export async function startSim(opts: SimOptions = {}): Promise<Sim> {
   const app = Fastify({ bodyLimit: 64 * 1024 * 1024, forceCloseConnections: true });
@@ -87,6 +95,11 @@ export async function startSim(opts: SimOptions = {}): Promise<Sim> {
     return { rules: [] };
   });
   app.get('/_sim/requests', async () => requests);
+  const clearRequests = () => void requests.splice(0);
+  app.delete('/_sim/requests', async () => {
+    clearRequests();
+    return { requests: [] };
+  });
   app.get('/_sim/stats', async () => load);
   app.get('/sim/*', async (_req, reply) => reply.type('image/png').send(Buffer.from('89504e470d0a1a0a', 'hex')));
 
@@ -101,6 +114,7 @@ export async function startSim(opts: SimOptions = {}): Promise<Sim> {
     },
     mj,
     requests,
+    clearRequests,
     async close() {
       faults.releaseAll();
       await app.close();
