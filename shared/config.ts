@@ -137,6 +137,12 @@ const schema = z.object({
   RETRY_BASE_DELAY_MS: int(1).default(1000),
   UPSTREAM_TIMEOUT_SECONDS: int(1).default(60),
   SIM_PORT: int(0, 65535).default(8090),
+  /**
+   * The simulator's address as the clients of relayq reach it, for the image URLs it answers
+   * (`{SIM_PUBLIC_URL}/sim/image/….png`); empty: the address the request came to (in a container
+   * `http://sim:8090`, which only other containers resolve).
+   */
+  SIM_PUBLIC_URL: optionalUrl,
   SIM_MJ_DURATION_MS: int(0).default(8000),
 });
 

@@ -14,6 +14,8 @@ export interface SimOpenAiOptions {
   key: string;
   faults: Faults;
   log: (entry: { method: string; path: string; body?: unknown }) => void;
+  /** The base of the image URLs answered to this request (no trailing slash). */
+  baseOf: (req: FastifyRequest) => string;
 }
 
 const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==', 'base64');
@@ -218,7 +220,7 @@ export function createSimOpenAi(opts: SimOpenAiOptions) {
     app.post('/images/generations', async (req, reply) => {
       if (await guard(req, reply)) return reply;
       const b = req.body as { prompt: string; n?: number; response_format?: string };
-      return images(b.prompt, b.n ?? 1, b.response_format, `${req.protocol}://${req.host}`);
+      return images(b.prompt, b.n ?? 1, b.response_format, opts.baseOf(req));
     });
 
     app.post('/images/edits', async (req, reply) => {
@@ -229,7 +231,7 @@ export function createSimOpenAi(opts: SimOpenAiOptions) {
       const edited = received.parts.filter((p) => (p.name === 'image' || p.name === 'image[]') && p.filename !== null);
       if (!edited.length) return err(reply, 400, 'image is required', 'image', null);
       const what = edited.map((p) => `${p.filename}, ${p.bytes} bytes`).join('; ');
-      return images(`${fields.prompt} (edited ${what}${files.mask ? ', masked' : ''})`, Number(fields.n ?? 1), fields.response_format, `${req.protocol}://${req.host}`);
+      return images(`${fields.prompt} (edited ${what}${files.mask ? ', masked' : ''})`, Number(fields.n ?? 1), fields.response_format, opts.baseOf(req));
     });
 
     app.post('/audio/speech', async (req, reply) => {

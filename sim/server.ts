@@ -1,4 +1,4 @@
-import Fastify from 'fastify';
+import Fastify, { type FastifyRequest } from 'fastify';
 import type { AddressInfo } from 'node:net';
 import { createFaults, type Faults, type FaultRule } from './faults.js';
 import { createSimMj, type SimMj } from './mj.js';
@@ -13,6 +13,8 @@ export interface SimOptions {
   mjSecret?: string;
   /** Expected OpenAI bearer key; empty accepts any. */
   openaiKey?: string;
+  /** Base of the image URLs it answers (SIM_PUBLIC_URL); empty or unset: the address each request came to. */
+  publicUrl?: string;
 }
 
 /**
@@ -77,14 +79,17 @@ export async function startSim(opts: SimOptions = {}): Promise<Sim> {
     requests.push({ ...e, at: Date.now() });
     if (requests.length > 10000) requests.splice(0, 5000);
   };
+  const publicUrl = opts.publicUrl?.replace(/\/+$/, '') || null;
+  const baseOf = (req: FastifyRequest) => publicUrl ?? `${req.protocol}://${req.host}`;
   const mj = createSimMj({
     durationMs: opts.mjDurationMs ?? 8000,
     secret: opts.mjSecret ?? '',
     faults,
     log: (e) => record(e),
+    baseOf,
   });
   for (const prefix of ['/mj', '/mj-fast/mj', '/mj-relax/mj', '/mj-turbo/mj']) await app.register(async (scope) => mj.routes(scope), { prefix });
-  const openai = createSimOpenAi({ key: opts.openaiKey ?? '', faults, log: (e) => record({ ...e }) });
+  const openai = createSimOpenAi({ key: opts.openaiKey ?? '', faults, log: (e) => record({ ...e }), baseOf });
   await app.register(async (scope) => openai.routes(scope), { prefix: '/v1' });
   app.post('/_sim/faults', async (req) => {
     faults.add(req.body as FaultRule);

@@ -57,4 +57,16 @@ describe('the upstream simulator', () => {
     sim.clearRequests();
     expect(sim.requests).toHaveLength(0);
   });
+
+  it('builds the image URLs it answers from the address each request came to, or from publicUrl', async () => {
+    const generate = async (base: string) =>
+      ((await (await fetch(`${base}/v1/images/generations`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"prompt":"a fox"}' })).json()) as { data: { url: string }[] }).data[0]!.url;
+    expect(await generate(sim.url)).toMatch(new RegExp(`^${sim.url}/sim/image/`));
+    const published = await startSim({ mjDurationMs: 50, publicUrl: 'http://localhost:18090/' });
+    try {
+      expect(await generate(published.url)).toMatch(/^http:\/\/localhost:18090\/sim\/image\/\w+\.png$/);
+    } finally {
+      await published.close();
+    }
+  });
 });
