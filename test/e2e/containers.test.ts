@@ -240,6 +240,6 @@ describe('what the containers say and answer, configured as the env files ship',
 describe('.dockerignore', () => {
   it('keeps secrets, local state and test output out of the image', () => {
     const lines = read('.dockerignore').split('\n');
-    for (const p of ['.env', '.env.*', '!.env.example', '.git', 'node_modules', '.relayq', 'coverage', 'test-results*.json', 'bench/.tmp']) expect(lines, p).toContain(p);
+    for (const p of ['.env', '.env.*', '!.env.example', '.git', 'node_modules', '.relayq', 'coverage', 'test-results*.json', 'bench/.tmp', 'upstreams.yaml', 'upstreams.json']) expect(lines, p).toContain(p);
   });
 });
