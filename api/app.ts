@@ -1,3 +1,4 @@
+import cors from '@fastify/cors';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { ChannelRegistry } from '../shared/channels/registry.js';
 import { createChannelState } from '../shared/channels/state.js';
@@ -8,9 +9,10 @@ import type { Queues } from '../shared/queues.js';
 import type { RedisClient } from '../shared/redis.js';
 import type { Signals } from '../shared/signals.js';
 import type { TaskStore } from '../shared/tasks/store.js';
-import { createAuthenticator, presentedKey, type Principal } from './auth.js';
+import { createAuthenticator, presentedKeys, type Principal } from './auth.js';
 import { clientErrorHandler } from './client-errors.js';
-import { envelopeOf, errorBody, errorHandler } from './errors.js';
+import { corsOptions } from './cors.js';
+import { envelopeOf, errorBody, errorHandler, frameworkErrorHandler } from './errors.js';
 import { adminRoutes } from './routes/admin.js';
 import { healthRoutes } from './routes/health.js';
 import { mjRoutes } from './routes/mj.js';
@@ -50,6 +52,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // 16 KB is refused by Node's parser first: clientErrorHandler).
     routerOptions: { maxParamLength: 16 * 1024 },
     clientErrorHandler,
+    frameworkErrors: frameworkErrorHandler,
   });
   const authenticate = createAuthenticator(config);
   // Closing: new requests are refused (503, retryable); long waits (sync calls, token streams,
@@ -76,10 +79,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.setNotFoundHandler((req, reply) =>
     reply.status(404).send(errorBody(envelopeOf(req), { mjCode: 3, type: 'not_found_error', message: `no route ${req.method} ${req.url.split('?')[0]}` })),
   );
+  // Registered (and awaited) before the key check: its hook answers a browser's preflight, which
+  // never carries a key, and puts the CORS headers on every answer, refusals included.
+  if (config.CORS_ORIGINS.length > 0) await app.register(cors, corsOptions(config.CORS_ORIGINS));
   app.addHook('onRequest', async (req, reply) => {
     if (closing) throw new ShuttingDownError();
     if (OPEN_ROUTES.has(req.url.split('?')[0] ?? '')) return;
-    const principal = authenticate(presentedKey(req.headers));
+    const principal = authenticate(presentedKeys(req.headers));
     if (!principal) {
       return reply.status(401).send(errorBody(envelopeOf(req), { mjCode: 4, type: 'authentication_error', message: 'missing or unknown API key' }));
     }

@@ -8,30 +8,49 @@ export interface Principal {
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
 
-/** The key a request presents: `Authorization: Bearer <key>`, `Authorization: <key>` or `mj-api-secret`. */
-export function presentedKey(headers: Record<string, string | string[] | undefined>): string | null {
-  const auth = headers.authorization;
-  if (typeof auth === 'string' && auth.trim() !== '') return auth.replace(/^Bearer\s+/i, '').trim();
-  const secret = headers['mj-api-secret'];
-  if (typeof secret === 'string' && secret.trim() !== '') return secret.replace(/^Bearer\s+/i, '').trim();
-  return null;
+/** `Bearer <key>` (any case, any spacing) or the bare key; blank when only the scheme is there. */
+const withoutScheme = (value: string) => value.trim().replace(/^Bearer(?:\s+|$)/i, '').trim();
+
+/**
+ * The credentials a request presents, in the order they are tried: `Authorization` (`Bearer
+ * <key>` or the bare key), `mj-api-secret` (with or without `Bearer `), `x-api-key` (what the
+ * Anthropic SDKs send). Blank ones are left out. Gateways put a placeholder in one header and
+ * the real key in another: new-api's MJ poller sends `Authorization: Bearer midjourney-proxy`
+ * with the key in `mj-api-secret`, so no header may be trusted to be the one that counts.
+ */
+export function presentedKeys(headers: Record<string, string | string[] | undefined>): string[] {
+  const keys: string[] = [];
+  for (const name of ['authorization', 'mj-api-secret', 'x-api-key']) {
+    const value = headers[name];
+    const key = typeof value === 'string' ? withoutScheme(value) : '';
+    if (key && !keys.includes(key)) keys.push(key);
+  }
+  return keys;
 }
 
 /**
- * Maps a key to its tenant. Every configured key is compared, in constant time, on every call,
- * so neither the answer's timing nor its content tells how close a guess came.
+ * Maps the presented keys (presentedKeys) to a tenant: the first that is a known key wins, so a
+ * placeholder or a stale key in one header does not hide a valid one in another. Each key is
+ * compared with every configured key, in constant time, so neither the answer's timing nor its
+ * content tells how close a guess came.
  */
 export function createAuthenticator(config: Pick<Config, 'API_KEYS' | 'ADMIN_KEYS'>) {
   const entries = [
     ...config.API_KEYS.map((k) => ({ hash: digest(k.secret), principal: { tenant: k.tenant, admin: false } })),
     ...config.ADMIN_KEYS.map((k) => ({ hash: digest(k), principal: { tenant: 'admin', admin: true } })),
   ];
-  return (key: string | null): Principal | null => {
-    if (!key) return null;
+  const lookup = (key: string): Principal | null => {
     const h = digest(key);
     let found: Principal | null = null;
     for (const e of entries) if (timingSafeEqual(h, e.hash) && !found) found = e.principal;
     return found;
+  };
+  return (keys: readonly string[]): Principal | null => {
+    for (const key of keys) {
+      const principal = lookup(key);
+      if (principal) return principal;
+    }
+    return null;
   };
 }
 

@@ -100,6 +100,18 @@ export function errorHandler(err: unknown, req: FastifyRequest, reply: FastifyRe
   return reply.status(m.status).send(errorBody(envelopeOf(req), m));
 }
 
+/**
+ * Fastify's `frameworkErrors`: what its router refuses before any route or hook runs, answered in
+ * the route family's format like every other error. A path with malformed percent-encoding
+ * (`/v1/tasks/%E0%A4%A`, FST_ERR_BAD_URL) and a path parameter over `maxParamLength`
+ * (FST_ERR_MAX_PARAM_LENGTH) are 400s naming `url`; anything else goes through errorHandler.
+ */
+export function frameworkErrorHandler(err: FastifyError, req: FastifyRequest, reply: FastifyReply) {
+  if (err.code === 'FST_ERR_BAD_URL') return errorHandler(new ValidationError('url', 'is not a valid URL: its path holds a malformed percent-encoding (%XX)'), req, reply);
+  if (err.code === 'FST_ERR_MAX_PARAM_LENGTH') return errorHandler(new ValidationError('url', 'has a path segment that is too long'), req, reply);
+  return errorHandler(err, req, reply);
+}
+
 /** The most of a refused upload read (and thrown away) so its sender gets to see the answer. */
 const DRAIN_MAX_BYTES = 256 * 1024 * 1024;
 const DRAIN_MAX_MS = 30_000;

@@ -1,3 +1,4 @@
+import type { OutgoingHttpHeaders } from 'node:http';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { RedisClient } from '../shared/redis.js';
 import { isTerminal, type Task, type TaskStatus } from '../shared/tasks/model.js';
@@ -12,6 +13,17 @@ export interface SseDeps extends FollowDeps {
 }
 
 export const SSE_HEADERS = { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' };
+
+/**
+ * Takes the response over for a stream of server-sent events: the status line and headers go out
+ * now, with every header set on the reply so far (CORS among them) besides the stream's own.
+ */
+export function openEventStream(reply: FastifyReply, taskId: string): void {
+  const headers: OutgoingHttpHeaders = {};
+  for (const [name, value] of Object.entries(reply.getHeaders())) if (value !== undefined) headers[name] = value;
+  reply.hijack();
+  reply.raw.writeHead(200, { ...headers, ...SSE_HEADERS, 'x-relayq-task-id': taskId });
+}
 
 /** An AbortSignal that fires when the client goes away. */
 export function closedSignal(req: FastifyRequest): AbortSignal {
@@ -60,8 +72,7 @@ export async function streamEvents(req: FastifyRequest, reply: FastifyReply, dep
   let skip = resume.seen !== null ? { entry: resume.entry, count: resume.seen } : null;
   let inclusive = skip !== null;
   let status: TaskStatus | null = null;
-  reply.hijack();
-  reply.raw.writeHead(200, { ...SSE_HEADERS, 'x-relayq-task-id': task.id });
+  openEventStream(reply, task.id);
   const send = (id: string, event: string, data: unknown) => reply.raw.write(`id: ${id}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
 
   await follow(

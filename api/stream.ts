@@ -6,7 +6,7 @@ import { isTerminal, type Task } from '../shared/tasks/model.js';
 import { follow } from './follow.js';
 import type { Preference } from './prefer.js';
 import { replyAccepted, replyUnfinished, replyWithTask } from './replay.js';
-import { closedSignal, SSE_HEADERS, type SseDeps } from './sse.js';
+import { closedSignal, openEventStream, type SseDeps } from './sse.js';
 
 type Outcome = 'done' | 'waited' | Task | undefined;
 
@@ -50,8 +50,7 @@ export async function streamTokens(req: FastifyRequest, reply: FastifyReply, dep
           return started ? 'done' : finished();
         }
         if (!started) {
-          reply.hijack();
-          reply.raw.writeHead(200, { ...SSE_HEADERS, 'x-relayq-task-id': task.id });
+          openEventStream(reply, task.id);
           started = true;
         }
         write(kv[1] ?? '');
@@ -81,8 +80,7 @@ export async function streamTokens(req: FastifyRequest, reply: FastifyReply, dep
       // The chunks expired (an Idempotency-Key replay a day later): the stored completion, as chunks.
       const kind = outcome.openai.endpoint === 'completions' ? 'text' : 'chat';
       if (outcome.output && typeof outcome.output === 'object' && 'choices' in outcome.output) {
-        reply.hijack();
-        reply.raw.writeHead(200, { ...SSE_HEADERS, 'x-relayq-task-id': task.id });
+        openEventStream(reply, task.id);
         for (const chunk of chunksOf(outcome.output as Json, kind)) write(JSON.stringify(chunk));
         write('[DONE]');
         return reply.raw.end();

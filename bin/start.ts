@@ -69,7 +69,7 @@ void runMain('single-node', async (config, log) => {
  * simulator takes a free port and the warning and the banner name it.
  */
 async function startLocalSim(config: Config, log: Logger): Promise<Sim> {
-  const opts = { host: '127.0.0.1', mjDurationMs: config.SIM_MJ_DURATION_MS };
+  const opts = { host: '127.0.0.1', mjDurationMs: config.SIM_MJ_DURATION_MS, publicUrl: config.SIM_PUBLIC_URL };
   try {
     return await startSim({ ...opts, port: config.SIM_PORT });
   } catch (err) {

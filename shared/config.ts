@@ -60,6 +60,28 @@ const apiKeys = csv.transform((pairs, ctx) => {
   return keys;
 });
 
+/**
+ * `CORS_ORIGINS`: `*` (any origin) or a comma list of origins (`https://app.example.com`,
+ * `http://localhost:3000`); an origin is `scheme://host[:port]` with no path, as browsers send it
+ * in `Origin` (a trailing `/` is dropped). `*` anywhere means any origin.
+ */
+const corsOrigins = csv.transform((list, ctx) => {
+  const out: string[] = [];
+  for (const item of list) {
+    const origin = item.replace(/\/+$/, '');
+    if (origin === '*') return ['*'];
+    if (!/^[a-z][a-z0-9+.-]*:\/\/[^/\s?#]+$/i.test(origin)) {
+      ctx.addIssue({ code: 'custom', message: `"${item}" is not an origin such as https://app.example.com (scheme://host[:port], no path), nor *` });
+      return z.NEVER;
+    }
+    out.push(origin.toLowerCase());
+  }
+  return out;
+});
+
+/** Variables whose empty value is a setting of its own, not "unset" (CORS_ORIGINS= turns CORS off). */
+const EMPTY_IS_A_VALUE = new Set(['CORS_ORIGINS']);
+
 const schema = z.object({
   /** Unset means redis://127.0.0.1:LOCAL_REDIS_PORT (see Config.REDIS_URL). */
   REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://').optional(),
@@ -93,6 +115,11 @@ const schema = z.object({
   WEBHOOK_POLL_MS: int(10, 60_000).default(200),
   WEBHOOK_PROGRESS_INTERVAL_MS: int(0, 60_000).default(500),
   WEBHOOK_CONCURRENCY: int(1, 1000).default(50),
+  /**
+   * Origins browsers may call the API from (CORS): `['*']` any (the default), a list of origins,
+   * or `[]` (CORS_ORIGINS set to the empty string) for no CORS at all.
+   */
+  CORS_ORIGINS: corsOrigins.default(['*']),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   SHUTDOWN_GRACE_SECONDS: int(0, 3600).default(30),
   MJ_UPSTREAM_TIMEOUT_SECONDS: int(1).default(600),
@@ -110,6 +137,12 @@ const schema = z.object({
   RETRY_BASE_DELAY_MS: int(1).default(1000),
   UPSTREAM_TIMEOUT_SECONDS: int(1).default(60),
   SIM_PORT: int(0, 65535).default(8090),
+  /**
+   * The simulator's address as the clients of relayq reach it, for the image URLs it answers
+   * (`{SIM_PUBLIC_URL}/sim/image/….png`); empty: the address the request came to (in a container
+   * `http://sim:8090`, which only other containers resolve).
+   */
+  SIM_PUBLIC_URL: optionalUrl,
   SIM_MJ_DURATION_MS: int(0).default(8000),
 });
 
@@ -135,11 +168,11 @@ export class ConfigError extends Error {
 
 /** Parses the environment (by default `process.env`); throws ConfigError listing every bad variable. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
-  // Empty strings mean "unset" for every variable, as in most .env files.
+  // Empty strings mean "unset", as in most .env files, except where empty is a setting.
   const defined = Object.fromEntries(
     Object.keys(schema.shape)
       .map((k) => [k, env[k]] as const)
-      .filter(([, v]) => v !== undefined && v !== ''),
+      .filter(([k, v]) => v !== undefined && (v !== '' || EMPTY_IS_A_VALUE.has(k))),
   );
   const parsed = schema.safeParse(defined);
   if (!parsed.success) {

@@ -7,8 +7,8 @@ import type { Blob } from './tasks/store.js';
  * - a data URL, `data:image/png;base64,...`, with any scheme case and parameters before
  *   `;base64` (`data:image/jpeg;charset=utf-8;base64,...`);
  * - bare base64 without a `data:` prefix;
- * - in the base64: line breaks and other white space, the URL-safe alphabet (`-`, `_`), missing
- *   `=` padding;
+ * - in the base64: line wrapping (CR, LF, TAB), the URL-safe alphabet (`-`, `_`), missing `=`
+ *   padding, and the damage transports do to `+`, `/` and `=` (see decodeBase64);
  * - an http(s) URL, which the upstream fetches itself (kept as a `text/uri-list` blob and relayed
  *   unchanged, as trueai-org's server passes URLs in `base64Array` on to Midjourney).
  *
@@ -25,9 +25,20 @@ export type ImageInput = { ok: true; blob: Blob } | { ok: false; reason: string 
 
 const HTTP_URL = /^https?:\/\/[^\s/]+/i;
 
-/** Decodes standard or URL-safe base64, ignoring white space, with or without padding; null when it is not base64. */
+/**
+ * Decodes standard or URL-safe base64, with or without padding; null when it is not base64.
+ * Base64 has no spaces, so a space inside it is a `+` that a form-urlencoded decode turned into
+ * a space on the way (body parsers, PHP's urldecode, HTTP libraries that form-decode JSON):
+ * it is read as `+` again, never dropped, which would shift every later byte. Line wrapping
+ * (CR, LF, TAB) is removed, spaces after the `=` padding are dropped (nothing follows padding),
+ * and percent-encoded `%2B`, `%2F`, `%3D` (an URL-encoded data URL) are read as `+`, `/`, `=`.
+ */
 export function decodeBase64(text: string): Buffer | null {
-  const clean = text.replace(/\s+/g, '');
+  const clean = text
+    .replace(/%(2B|2F|3D)/gi, (m) => decodeURIComponent(m))
+    .replace(/[\r\n\t]/g, '')
+    .replace(/= +$/, '=')
+    .replace(/ /g, '+');
   if (!/^[A-Za-z0-9+/_-]*={0,2}$/.test(clean)) return null;
   const body = clean.replace(/=+$/, '');
   if (body.length % 4 === 1) return null;
@@ -65,7 +76,10 @@ function imageBlob(data: Buffer | null, declared: string | null): ImageInput {
 
 /** Reads one image input; see the module comment for the forms accepted. Blank input is refused (callers drop it first). */
 export function parseImageInput(input: string): ImageInput {
-  const s = input.trim();
+  // Trailing spaces may be a `+` the transport turned into a space: the base64 gets the
+  // untrimmed end (decodeBase64 decides), everything else the trimmed text.
+  const head = input.trimStart();
+  const s = head.trimEnd();
   if (!s) return { ok: false, reason: 'is empty' };
   if (/^https?:/i.test(s)) {
     return HTTP_URL.test(s) && s.length <= 2000 && URL.canParse(s)
@@ -74,11 +88,12 @@ export function parseImageInput(input: string): ImageInput {
   }
   if (/^blob:/i.test(s)) return { ok: false, reason: 'is a browser-local blob: URL; send the image bytes as a data URL instead' };
   const comma = s.indexOf(',');
-  if (!/^data:/i.test(s) || comma < 0) return imageBlob(decodeBase64(s), null);
+  if (!/^data:/i.test(s) || comma < 0) return imageBlob(decodeBase64(head), null);
   const params = s.slice(5, comma).split(';').map((p) => p.trim().toLowerCase());
   if (params.at(-1) !== 'base64') return { ok: false, reason: 'must be a base64 data URL (data:<type>;base64,...)' };
   const type = params[0] && /^[a-z0-9.+-]+\/[a-z0-9.+-]+$/.test(params[0]) ? params[0] : null;
-  return imageBlob(decodeBase64(s.slice(comma + 1)), type);
+  // `base64, AAAA`: a space before the data is layout (no image's base64 starts with `+`).
+  return imageBlob(decodeBase64(head.slice(comma + 1).replace(/^ +/, '')), type);
 }
 
 /** The URL of an image given by URL; null for image bytes. */

@@ -39,6 +39,8 @@ export interface SimMjOptions {
   secret: string;
   faults: Faults;
   log: (entry: { method: string; path: string; ids?: number }) => void;
+  /** The base of the image URLs answered to this request (no trailing slash). */
+  baseOf: (req: FastifyRequest) => string;
 }
 
 const numericId = () => `${Date.now()}${Math.floor(Math.random() * 1000).toString().padStart(3, '0')}`;
@@ -147,7 +149,7 @@ export function createSimMj(opts: SimMjOptions) {
   }
 
   const modeOf = (req: FastifyRequest) => /^\/mj-(fast|relax|turbo)\//.exec(req.url)?.[1]?.toUpperCase() ?? null;
-  const base = (req: FastifyRequest) => `${req.protocol}://${req.host}`;
+  const base = opts.baseOf;
   const str = (v: unknown) => (typeof v === 'string' ? v : '');
 
   function routes(app: FastifyInstance) {

@@ -14,6 +14,8 @@ export interface SimOpenAiOptions {
   key: string;
   faults: Faults;
   log: (entry: { method: string; path: string; body?: unknown }) => void;
+  /** The base of the image URLs answered to this request (no trailing slash). */
+  baseOf: (req: FastifyRequest) => string;
 }
 
 const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==', 'base64');
@@ -26,14 +28,39 @@ function textOf(content: unknown): string {
   return '';
 }
 
+/** One part of a multipart request as the simulator received it; `value` for fields, not files. */
+export interface SimFormPart {
+  name: string;
+  filename: string | null;
+  contentType: string | null;
+  bytes: number;
+  value?: string;
+}
+
+/** A multipart request as received, the `body` of its entry in the request log. */
+export interface SimForm {
+  contentType: string;
+  /** SHA-256 of the whole body, hex. */
+  sha256: string;
+  parts: SimFormPart[];
+  /** Last value per field name. */
+  fields: Record<string, string>;
+  /** First file per name. */
+  files: Record<string, { filename: string; bytes: number; type: string }>;
+}
+
 const AUDIO_TYPES: Record<string, string> = { mp3: 'audio/mpeg', opus: 'audio/ogg', aac: 'audio/aac', flac: 'audio/flac', wav: 'audio/wav', pcm: 'audio/pcm' };
 
 export function createSimOpenAi(opts: SimOpenAiOptions) {
   const err = (reply: FastifyReply, status: number, message: string, param: string | null, code: string | null) =>
     reply.status(status).send({ error: { message, type: 'invalid_request_error', param, code } });
 
+  /**
+   * Logs the request once, as received: a JSON body as parsed, a multipart body as its parts
+   * (form), a body that is neither as nothing.
+   */
   async function guard(req: FastifyRequest, reply: FastifyReply): Promise<boolean> {
-    opts.log({ method: req.method, path: req.url, body: Buffer.isBuffer(req.body) ? undefined : req.body });
+    opts.log({ method: req.method, path: req.url, body: Buffer.isBuffer(req.body) ? formOrNothing(req) : req.body });
     if (opts.key && req.headers.authorization !== `Bearer ${opts.key}`) {
       await err(reply, 401, 'Incorrect API key provided', null, 'invalid_api_key');
       return true;
@@ -72,11 +99,26 @@ export function createSimOpenAi(opts: SimOpenAiOptions) {
   /** The pieces of a streamed text: its words, or `t1 t2 …` when a fault asks for a number of chunks. */
   const piecesOf = (text: string, plan: StreamFault | undefined) => (plan?.chunks ? Array.from({ length: plan.chunks }, (_, i) => `t${i + 1}`) : words(text)).map((w, i) => `${i ? ' ' : ''}${w}`);
 
+  const forms = new WeakMap<FastifyRequest, SimForm>();
+
+  /** The parts of a multipart request (form), undefined for any other body or a broken one. */
+  function formOrNothing(req: FastifyRequest): SimForm | undefined {
+    try {
+      return form(req);
+    } catch {
+      return undefined;
+    }
+  }
+
   /**
    * A multipart body as received: every part in order (repeated names, `name[]`, file names,
    * content types as sent), plus `fields` (last value per name) and `files` (first file per name).
+   * Read once per request.
+   * @throws MultipartError when the body is not multipart/form-data.
    */
-  function form(req: FastifyRequest) {
+  function form(req: FastifyRequest): SimForm {
+    const known = forms.get(req);
+    if (known) return known;
     const contentType = req.headers['content-type'] ?? '';
     const parts = parseMultipart(req.body as Buffer, contentType).map((p) => ({
       name: p.name,
@@ -92,7 +134,9 @@ export function createSimOpenAi(opts: SimOpenAiOptions) {
       if (p.filename === null) fields[p.name] = p.value ?? '';
       else files[p.name] ??= { filename: p.filename, bytes: p.bytes, type: p.contentType ?? '' };
     }
-    return { contentType, sha256, parts, fields, files };
+    const received = { contentType, sha256, parts, fields, files };
+    forms.set(req, received);
+    return received;
   }
 
   function routes(app: FastifyInstance) {
@@ -176,7 +220,7 @@ export function createSimOpenAi(opts: SimOpenAiOptions) {
     app.post('/images/generations', async (req, reply) => {
       if (await guard(req, reply)) return reply;
       const b = req.body as { prompt: string; n?: number; response_format?: string };
-      return images(b.prompt, b.n ?? 1, b.response_format, `${req.protocol}://${req.host}`);
+      return images(b.prompt, b.n ?? 1, b.response_format, opts.baseOf(req));
     });
 
     app.post('/images/edits', async (req, reply) => {
@@ -186,9 +230,8 @@ export function createSimOpenAi(opts: SimOpenAiOptions) {
       // One image as `image`, several as `image[]` (what the openai SDK sends for an array).
       const edited = received.parts.filter((p) => (p.name === 'image' || p.name === 'image[]') && p.filename !== null);
       if (!edited.length) return err(reply, 400, 'image is required', 'image', null);
-      opts.log({ method: 'FORM', path: req.url, body: received });
       const what = edited.map((p) => `${p.filename}, ${p.bytes} bytes`).join('; ');
-      return images(`${fields.prompt} (edited ${what}${files.mask ? ', masked' : ''})`, Number(fields.n ?? 1), fields.response_format, `${req.protocol}://${req.host}`);
+      return images(`${fields.prompt} (edited ${what}${files.mask ? ', masked' : ''})`, Number(fields.n ?? 1), fields.response_format, opts.baseOf(req));
     });
 
     app.post('/audio/speech', async (req, reply) => {
@@ -205,7 +248,6 @@ export function createSimOpenAi(opts: SimOpenAiOptions) {
         const received = form(req);
         const { fields, files } = received;
         if (!files.file) return err(reply, 400, 'file is required', 'file', null);
-        opts.log({ method: 'FORM', path: req.url, body: received });
         const text = `${what === 'translations' ? 'translated' : 'transcribed'} ${files.file.filename} (${files.file.bytes} bytes)${fields.language ? ` in ${fields.language}` : ''}`;
         if (fields.response_format === 'text') return reply.type('text/plain; charset=utf-8').send(text);
         return { text };

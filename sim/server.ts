@@ -1,4 +1,4 @@
-import Fastify from 'fastify';
+import Fastify, { type FastifyRequest } from 'fastify';
 import type { AddressInfo } from 'node:net';
 import { createFaults, type Faults, type FaultRule } from './faults.js';
 import { createSimMj, type SimMj } from './mj.js';
@@ -13,11 +13,19 @@ export interface SimOptions {
   mjSecret?: string;
   /** Expected OpenAI bearer key; empty accepts any. */
   openaiKey?: string;
+  /** Base of the image URLs it answers (SIM_PUBLIC_URL); empty or unset: the address each request came to. */
+  publicUrl?: string;
 }
 
+/**
+ * One request the simulator received, logged once as it arrived: `body` is the parsed JSON of an
+ * OpenAI-style call, or its parts (SimForm) for a multipart one; `ids` the number of ids of an MJ
+ * list-by-condition.
+ */
 export interface SimRequest {
   method: string;
   path: string;
+  /** Epoch ms. */
   at: number;
   ids?: number;
   body?: unknown;
@@ -36,8 +44,10 @@ export interface Sim {
   load: SimLoad;
   resetLoad(): void;
   mj: SimMj;
-  /** Every request received, oldest first. */
+  /** Every request received, oldest first (the newest 10,000 at most). */
   requests: SimRequest[];
+  /** Empties `requests` (in place: references to it stay valid), as `DELETE /_sim/requests` does. */
+  clearRequests(): void;
   close(): Promise<void>;
 }
 
@@ -45,7 +55,7 @@ export interface Sim {
  * The upstream simulator: a Midjourney-proxy (under `/mj`, `/mj-fast/mj`, …) and an
  * OpenAI-compatible API (under `/v1`), with fault
  * injection, controllable in-process or over HTTP (`POST /_sim/faults`, `DELETE /_sim/faults`,
- * `GET /_sim/requests`).
+ * `GET /_sim/requests`, `DELETE /_sim/requests`).
  */
 export async function startSim(opts: SimOptions = {}): Promise<Sim> {
   const app = Fastify({ bodyLimit: 64 * 1024 * 1024, forceCloseConnections: true });
@@ -69,14 +79,17 @@ export async function startSim(opts: SimOptions = {}): Promise<Sim> {
     requests.push({ ...e, at: Date.now() });
     if (requests.length > 10000) requests.splice(0, 5000);
   };
+  const publicUrl = opts.publicUrl?.replace(/\/+$/, '') || null;
+  const baseOf = (req: FastifyRequest) => publicUrl ?? `${req.protocol}://${req.host}`;
   const mj = createSimMj({
     durationMs: opts.mjDurationMs ?? 8000,
     secret: opts.mjSecret ?? '',
     faults,
     log: (e) => record(e),
+    baseOf,
   });
   for (const prefix of ['/mj', '/mj-fast/mj', '/mj-relax/mj', '/mj-turbo/mj']) await app.register(async (scope) => mj.routes(scope), { prefix });
-  const openai = createSimOpenAi({ key: opts.openaiKey ?? '', faults, log: (e) => record({ ...e }) });
+  const openai = createSimOpenAi({ key: opts.openaiKey ?? '', faults, log: (e) => record({ ...e }), baseOf });
   await app.register(async (scope) => openai.routes(scope), { prefix: '/v1' });
   app.post('/_sim/faults', async (req) => {
     faults.add(req.body as FaultRule);
@@ -87,6 +100,11 @@ export async function startSim(opts: SimOptions = {}): Promise<Sim> {
     return { rules: [] };
   });
   app.get('/_sim/requests', async () => requests);
+  const clearRequests = () => void requests.splice(0);
+  app.delete('/_sim/requests', async () => {
+    clearRequests();
+    return { requests: [] };
+  });
   app.get('/_sim/stats', async () => load);
   app.get('/sim/*', async (_req, reply) => reply.type('image/png').send(Buffer.from('89504e470d0a1a0a', 'hex')));
 
@@ -101,6 +119,7 @@ export async function startSim(opts: SimOptions = {}): Promise<Sim> {
     },
     mj,
     requests,
+    clearRequests,
     async close() {
       faults.releaseAll();
       await app.close();

@@ -9,6 +9,7 @@ import { createQueues } from '../shared/queues.js';
 import { close, connect, createRedis, redisTarget } from '../shared/redis.js';
 import { createSignals } from '../shared/signals.js';
 import { createTaskStore } from '../shared/tasks/store.js';
+import { warnKeylessChannels } from './channels/keyless.js';
 import { createProber } from './channels/prober.js';
 import { createRouter } from './channels/router.js';
 import { createChannelRunner } from './channels/run.js';
@@ -59,6 +60,8 @@ export async function startWorker(config: Config, log: Logger, opts: { registry?
   if (unset.length > 0) {
     log.warn({ unset }, 'NO UPSTREAM CONFIGURED: tasks of these types fail at once until a channel serves them (UPSTREAMS_FILE, or MJ_UPSTREAM_URL / OPENAI_UPSTREAM_URL)');
   }
+  warnKeylessChannels(registry.all(), log);
+  registry.onReload(() => warnKeylessChannels(registry.all(), log));
   const openaiDeps = { store, redis, prefix: config.QUEUE_PREFIX, channels, clients, tokensTtlSeconds: 3600 };
   const openaiRequest = createOpenAiRequest(openaiDeps);
 

@@ -88,7 +88,14 @@ export const describeBody = z
 
 export const shortenBody = z.object({ prompt, botType, ...common });
 
-const id = z.string(req('a string')).trim().min(1, 'must not be blank').max(64, 'must be at most 64 characters');
+/**
+ * A task id as its decimal form when sent as a JSON number: midjourney-proxy ids are digit
+ * strings (`"1712345678901234"`), which clients that parse them as numbers send back unquoted,
+ * and Jackson-based servers coerce numbers into their String fields. Other values stay as they are.
+ */
+const numberAsString = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? String(v) : v);
+
+const id = z.preprocess(numberAsString, z.string(req('a string')).trim().min(1, 'must not be blank').max(64, 'must be at most 64 characters'));
 
 export const actionBody = z.object({
   taskId: id,
@@ -121,12 +128,17 @@ export const swapBody = z
     if (sameImage(b.source, b.target)) ctx.addIssue({ code: 'custom', message: 'must differ from the source image', path: [b.targetField] });
   });
 
+/**
+ * `ids`: numbers are read as their decimal form (numberAsString; Dooy's web client builds ids with
+ * `+reqid`), and items that are neither (null, objects, booleans) name no task: they are left out
+ * like unknown ids, never a reason to refuse the whole list.
+ */
 export const listByConditionBody = z.object({
   ids: z
-    .array(z.string(req('a string')), req('an array of task ids'))
+    .array(z.unknown(), req('an array of task ids'))
     .max(1000, 'must hold at most 1000 ids')
     .nullish()
-    .transform((v) => v ?? []),
+    .transform((v) => (v ?? []).map(numberAsString).filter((x): x is string => typeof x === 'string')),
 });
 
 /** A task id in a path: any string; one that is not a relayq id names no task (404, like an unknown one). */

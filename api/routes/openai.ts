@@ -164,9 +164,11 @@ export function openaiRoutes(deps: OpenAiRouteDeps) {
       return list ? reply.type('application/json').send(list) : unavailable(reply);
     });
 
-    // Model ids may hold slashes (`org/model`), as on OpenRouter-style upstreams.
+    // Model ids may hold slashes (`org/model`, or `org%2Fmodel` as the SDK encodes it), as on
+    // OpenRouter-style upstreams. The router has decoded the path once already: decoding again
+    // would read `a%25E0` (the id `a%E0`) as a broken escape.
     app.get('/v1/models/*', async (req, reply) => {
-      const id = decodeURIComponent((req.params as { '*': string })['*']);
+      const id = (req.params as { '*': string })['*'];
       const list = await modelList();
       if (!list) return unavailable(reply);
       let models: { id?: unknown }[] = [];

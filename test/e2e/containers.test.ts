@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { parse } from 'yaml';
+import { loadConfig } from '../../shared/config.js';
 import { killGroup, ROOT, run, type Proc } from '../support/proc.js';
 import { waitFor } from '../support/stack.js';
 
@@ -15,24 +16,49 @@ import { waitFor } from '../support/stack.js';
 
 const read = (file: string) => readFileSync(join(ROOT, file), 'utf8');
 
-/** docker-compose.yml after Compose's `${VAR:-default}` / `${VAR:?error}` interpolation with `env`. */
+/**
+ * docker-compose.yml after Compose's `${VAR:-default}` / `${VAR:?error}` interpolation with `env`,
+ * nested defaults (`${A:-${B:-x}}`) included: the innermost is read first.
+ */
 function compose(env: Record<string, string> = {}): { services: Record<string, any> } {
-  const text = read('docker-compose.yml').replace(/\$\{(\w+)(?::?([-?])([^}]*))?\}/g, (_, name: string, op?: string, arg = '') => {
-    if (env[name]) return env[name];
-    if (op === '?') throw new Error(`${name} is required: ${arg}`);
-    return op === '-' ? arg : '';
-  });
+  let text = read('docker-compose.yml');
+  const one = /\$\{(\w+)(?::?([-?])([^{}]*))?\}/;
+  for (let m = one.exec(text); m; m = one.exec(text)) {
+    const [whole, name, op, arg = ''] = m as unknown as [string, string, string | undefined, string | undefined];
+    let value: string;
+    if (env[name]) value = env[name];
+    else if (op === '?') throw new Error(`${name} is required: ${arg}`);
+    else value = op === '-' ? arg : '';
+    text = text.slice(0, m.index) + value + text.slice(m.index + whole.length);
+  }
   return parse(text, { merge: true });
 }
 
-/** KEY=value lines of an env file. */
-const envFile = (file: string) =>
+/** KEY=value lines of an env file (`text`, or the repository file `file`). */
+const envLines = (text: string) =>
   Object.fromEntries(
-    read(file)
+    text
       .split('\n')
       .filter((l) => /^\w+=/.test(l))
       .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
   );
+const envFile = (file: string) => envLines(read(file));
+
+/**
+ * The environment Compose gives a service's container: its `env_file` entries (read from `files`
+ * by path; a missing one is skipped when `required: false`, an error otherwise), then its
+ * `environment`, which wins.
+ */
+function containerEnv(service: any, files: Record<string, Record<string, string>>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const entry of service.env_file ?? []) {
+    const { path, required } = typeof entry === 'string' ? { path: entry, required: true } : entry;
+    const vars = files[path];
+    if (!vars && required !== false) throw new Error(`env_file ${path} is missing`);
+    Object.assign(out, vars ?? {});
+  }
+  return { ...out, ...Object.fromEntries(Object.entries(service.environment ?? {}).map(([k, v]) => [k, String(v)])) };
+}
 
 const dockerCmd = () => JSON.parse(/^CMD (\[.*\])$/m.exec(read('Dockerfile'))![1]!) as string[];
 const relayqServices = ['api', 'worker', 'sim'] as const;
@@ -103,17 +129,58 @@ describe('docker-compose.yml', () => {
   it('points no upstream at the simulator unless the demo is asked for', () => {
     const plain = compose({ API_KEYS: 'acme:sk-0123456789' }).services;
     expect(plain.sim.profiles).toEqual(['demo']);
-    for (const name of ['api', 'worker']) expect(JSON.stringify(plain[name].environment), name).not.toMatch(/sim:/);
-    const demoEnv = envFile('.env.demo');
-    expect(demoEnv.COMPOSE_PROFILES).toBe('demo');
-    const demo = compose(demoEnv).services.worker.environment;
-    expect(demo.MJ_UPSTREAM_URL).toBe('http://sim:8090');
-    expect(demo.OPENAI_UPSTREAM_URL).toBe('http://sim:8090/v1');
+    for (const name of ['api', 'worker']) expect(JSON.stringify(containerEnv(plain[name], { '.env': envFile('.env.example') })), name).not.toMatch(/sim:/);
+    expect(envFile('.env.demo').COMPOSE_PROFILES).toBe('demo');
   });
 
-  it('passes the OpenAI upstream and PUBLIC_URL from .env to the worker', () => {
-    const worker = compose({ ...envFile('.env.example'), OPENAI_UPSTREAM_KEY: 'sk-up', PUBLIC_URL: 'https://relayq.example.com' }).services.worker.environment;
-    expect(worker).toMatchObject({ OPENAI_UPSTREAM_URL: 'https://api.openai.com/v1', OPENAI_UPSTREAM_KEY: 'sk-up', PUBLIC_URL: 'https://relayq.example.com' });
+  it('gives api and worker every variable of .env, over which compose sets only REDIS_URL, HOST and PORT', () => {
+    const dotEnv = {
+      ...envFile('.env.example'),
+      WEBHOOK_ALLOW_PRIVATE: 'true',
+      SYNC_WAIT_SECONDS: '30',
+      UPSTREAM_TIMEOUT_SECONDS: '120',
+      RATE_LIMIT_PER_MINUTE: '60',
+      CORS_ORIGINS: 'https://app.example.com',
+      OPENAI_UPSTREAM_KEY: 'sk-up-0123456789',
+      REDIS_URL: 'redis://127.0.0.1:6379',
+      HOST: '127.0.0.1',
+      PORT: '9999',
+    };
+    const { services } = compose(dotEnv);
+    for (const name of ['api', 'worker']) {
+      expect(services[name].env_file, name).toEqual([{ path: '.env', required: false }]);
+      const env = containerEnv(services[name], { '.env': dotEnv });
+      expect(env, name).toMatchObject({ REDIS_URL: 'redis://redis:6379', OPENAI_UPSTREAM_URL: 'https://api.openai.com/v1', OPENAI_UPSTREAM_KEY: 'sk-up-0123456789' });
+      // relayq itself reads them: every name is a setting it knows.
+      const config = loadConfig(env);
+      expect(config, name).toMatchObject({ WEBHOOK_ALLOW_PRIVATE: true, SYNC_WAIT_SECONDS: 30, UPSTREAM_TIMEOUT_SECONDS: 120, RATE_LIMIT_PER_MINUTE: 60, CORS_ORIGINS: ['https://app.example.com'] });
+    }
+    expect(containerEnv(services.api, { '.env': dotEnv })).toMatchObject({ HOST: '0.0.0.0', PORT: '8080' });
+    // No .env at all (API_KEYS from the shell): compose still starts.
+    expect(containerEnv(compose({ API_KEYS: 'acme:sk-0123456789' }).services.worker, {})).toMatchObject({ API_KEYS: 'acme:sk-0123456789' });
+  });
+
+  it('runs the demo from .env.demo alone: its upstreams and keys reach the containers, whatever .env says', () => {
+    const demoEnv = envFile('.env.demo');
+    const { services } = compose(demoEnv);
+    const worker = containerEnv(services.worker, { '.env.demo': demoEnv, '.env': { UPSTREAMS_FILE: '/app/real-channels.yaml', MJ_UPSTREAM_URL: 'https://mj.example.com' } });
+    expect(worker).toMatchObject({ MJ_UPSTREAM_URL: 'http://sim:8090', OPENAI_UPSTREAM_URL: 'http://sim:8090/v1', MJ_UPSTREAM_SECRET: demoEnv.MJ_UPSTREAM_SECRET });
+    expect(worker.UPSTREAMS_FILE).toBeUndefined();
+    // The simulator checks the MJ secret the worker sends.
+    expect(services.sim.environment.MJ_UPSTREAM_SECRET).toBe(demoEnv.MJ_UPSTREAM_SECRET);
+  });
+
+  it('makes PUBLIC_URL and SIM_PUBLIC_URL follow the published ports unless they are set', () => {
+    const moved = compose({ API_KEYS: 'acme:sk-0123456789', API_PORT: '9090', SIM_HOST_PORT: '9091' }).services;
+    expect(moved.api.ports).toEqual(['9090:8080']);
+    expect(moved.api.environment.PUBLIC_URL).toBe('http://localhost:9090');
+    expect(moved.worker.environment.PUBLIC_URL).toBe('http://localhost:9090');
+    expect(moved.sim.ports).toEqual(['9091:8090']);
+    expect(moved.sim.environment.SIM_PUBLIC_URL).toBe('http://localhost:9091');
+    const set = compose({ API_KEYS: 'acme:sk-0123456789', PUBLIC_URL: 'https://relayq.example.com', SIM_PUBLIC_URL: 'http://demo.example.com:8090' }).services;
+    expect(set.worker.environment.PUBLIC_URL).toBe('https://relayq.example.com');
+    expect(set.sim.environment.SIM_PUBLIC_URL).toBe('http://demo.example.com:8090');
+    expect(compose(envFile('.env.demo')).services.sim.environment.SIM_PUBLIC_URL).toBe('http://localhost:8090');
   });
 
   it('refuses to start without API_KEYS', () => {
@@ -121,9 +188,58 @@ describe('docker-compose.yml', () => {
   });
 });
 
+describe('what the containers say and answer, configured as the env files ship', () => {
+  const procs: Proc[] = [];
+  afterAll(() => procs.forEach((p) => killGroup(p)));
+  const local = () => ({ REDIS_URL: inject('redisUrl'), QUEUE_PREFIX: `c${randomBytes(4).toString('hex')}` });
+  const start = (service: any, env: Record<string, string>) => {
+    const p = run(service.command[0], service.command.slice(1), env);
+    procs.push(p);
+    return p;
+  };
+  const keyWarnings = (out: string) => out.split('\n').filter((l) => l.includes('upstream channel has an empty key'));
+
+  it('the worker warns once at start that the OpenAI channel of .env.example has no key, naming it', async () => {
+    const dotEnv = envFile('.env.example');
+    const worker = compose(dotEnv).services.worker;
+    const p = start(worker, { ...containerEnv(worker, { '.env': dotEnv }), ...local() });
+    await p.waitForOutput(/"msg":"workers started"/);
+    const warnings = keyWarnings(p.out());
+    expect(warnings).toHaveLength(1);
+    expect(JSON.parse(warnings[0]!)).toMatchObject({ channel: 'default-openai', type: 'openai', host: 'api.openai.com' });
+    killGroup(p);
+  });
+
+  it('the demo worker, whose upstreams have keys, warns about none', async () => {
+    const demoEnv = envFile('.env.demo');
+    const worker = compose(demoEnv).services.worker;
+    const p = start(worker, { ...containerEnv(worker, { '.env.demo': demoEnv }), ...local() });
+    await p.waitForOutput(/"msg":"workers started"/);
+    expect(keyWarnings(p.out())).toEqual([]);
+    killGroup(p);
+  });
+
+  it('the demo simulator answers image URLs the host reaches (SIM_PUBLIC_URL), not http://sim:8090', async () => {
+    const demoEnv = envFile('.env.demo');
+    const sim = compose(demoEnv).services.sim;
+    const p = start(sim, { ...sim.environment, HOST: '127.0.0.1', SIM_PORT: '0', SIM_MJ_DURATION_MS: '50' });
+    const url = JSON.parse((await p.waitForOutput(/^\{.*"upstream simulator listening.*\}$/m))[0]).url as string;
+    const images = (await (await fetch(`${url}/v1/images/generations`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"prompt":"a fox"}' })).json()) as { data: { url: string }[] };
+    expect(images.data[0]!.url).toMatch(/^http:\/\/localhost:8090\/sim\/image\/\w+\.png$/);
+    const headers = { 'content-type': 'application/json', 'mj-api-secret': demoEnv.MJ_UPSTREAM_SECRET! };
+    const submitted = (await (await fetch(`${url}/mj/submit/imagine`, { method: 'POST', headers, body: '{"prompt":"a fox"}' })).json()) as { result: string };
+    const done = await waitFor(async () => {
+      const t = (await (await fetch(`${url}/mj/task/${submitted.result}/fetch`, { headers })).json()) as { status: string; imageUrl: string };
+      return t.status === 'SUCCESS' ? t : null;
+    });
+    expect(done.imageUrl).toMatch(/^http:\/\/localhost:8090\/sim\/image\//);
+    killGroup(p);
+  });
+});
+
 describe('.dockerignore', () => {
   it('keeps secrets, local state and test output out of the image', () => {
     const lines = read('.dockerignore').split('\n');
-    for (const p of ['.env', '.env.*', '!.env.example', '.git', 'node_modules', '.relayq', 'coverage', 'test-results*.json', 'bench/.tmp']) expect(lines, p).toContain(p);
+    for (const p of ['.env', '.env.*', '!.env.example', '.git', 'node_modules', '.relayq', 'coverage', 'test-results*.json', 'bench/.tmp', 'upstreams.yaml', 'upstreams.json']) expect(lines, p).toContain(p);
   });
 });

@@ -88,6 +88,28 @@ describe('errors reach the client in the family format', () => {
     expect(hugeMj.body).toMatchObject({ code: 4, result: null });
   });
 
+  it('answers a malformed percent-encoding in the path with a 400 naming url, in the family format', async () => {
+    for (const [method, path] of [['GET', '/mj/task/%E0%A4%A/fetch'], ['POST', '/mj-fast/mj/task/%E0/cancel'], ['GET', '/mj/task/a%2/image-seed']] as const) {
+      const r = await s.call(method, path);
+      expect(r.status, path).toBe(400);
+      expect(r.body, path).toEqual({ code: 4, description: expect.stringMatching(/^url: .*percent-encoding/), result: null, properties: {} });
+      expect(r.headers.get('x-should-retry'), path).toBe('false');
+    }
+    for (const path of ['/v1/tasks/%E0%A4%A', '/v1/tasks/%E0%A4%A/events', '/v1/models/a%2', '/v1/no-such-route/%ZZ']) {
+      const r = await s.call('GET', path);
+      expect(r.status, path).toBe(400);
+      expect(r.body.error, path).toMatchObject({ type: 'invalid_request_error', param: 'url', message: expect.stringMatching(/^url: .*percent-encoding/) });
+    }
+  });
+
+  it('reads a model id in the path once: an encoded % or / is part of the id', async () => {
+    const pct = await s.call('GET', '/v1/models/a%25E0');
+    expect(pct.status).toBe(404);
+    expect(pct.body.error).toMatchObject({ code: 'model_not_found', message: "The model 'a%E0' does not exist" });
+    const slash = await s.call('GET', '/v1/models/relayq-sim%2Fchat-mini');
+    expect(slash).toMatchObject({ status: 200, body: { id: 'relayq-sim/chat-mini' } });
+  });
+
   it('answers malformed JSON and unknown content types in the family format', async () => {
     const bad = await s.call('POST', '/mj/submit/imagine', { body: '{"prompt": ', headers: { 'content-type': 'application/json' } });
     expect(bad.status).toBe(400);

@@ -117,6 +117,30 @@ describe('MJ submit routes', () => {
     expect(empty.body).toEqual([]);
   });
 
+  it('reads numeric ids in list-by-condition as strings and leaves out items that are no id', async () => {
+    const a = await s.call('POST', '/mj/submit/imagine', { body: { prompt: 'numeric neighbours' } });
+    const r = await s.call('POST', '/mj/task/list-by-condition', { body: { ids: [a.body.result, 1320098173412546, null, true, { id: 'x' }, ['y'], 1.5, a.body.result] } });
+    expect(r.status).toBe(200);
+    expect(r.body.map((t: { id: string }) => t.id)).toEqual([a.body.result]);
+    const only = await s.call('POST', '/mj/task/list-by-condition', { body: { ids: [12345] } });
+    expect(only).toMatchObject({ status: 200, body: [] });
+    // Not a list at all is still refused, naming the field.
+    const bad = await s.call('POST', '/mj/task/list-by-condition', { body: { ids: 'mj_x' } });
+    expect(bad.status).toBe(400);
+    expect(bad.body.description).toMatch(/^ids: must be an array/);
+  });
+
+  it('reads a numeric taskId of an action or modal as an id, answering code 3 for an unknown one', async () => {
+    for (const [path, body] of [
+      ['/mj/submit/action', { taskId: 1712345678901234, customId: 'MJ::JOB::upsample::1::abc' }],
+      ['/mj/submit/modal', { taskId: 1712345678901234, prompt: 'x' }],
+    ] as const) {
+      const r = await s.call('POST', path, { body });
+      expect(r.status, path).toBe(404);
+      expect(r.body, path).toMatchObject({ code: 3, description: expect.stringContaining('1712345678901234') });
+    }
+  });
+
   it('lists the tenant latest tasks and its queue', async () => {
     const r = await s.call('POST', '/mj/submit/imagine', { body: { prompt: 'listed' } });
     const list = await s.call('GET', '/mj/task/list');
@@ -142,6 +166,35 @@ describe('authentication', () => {
       const r = await s.call('POST', '/mj/submit/imagine', { key: null, headers, body: { prompt: 'auth' } });
       expect(r.status).toBe(200);
     }
+  });
+
+  it('takes the key from mj-api-secret when Authorization holds a placeholder, as new-api pollers send it', async () => {
+    for (const authorization of ['Bearer midjourney-proxy', 'midjourney-proxy', 'Bearer ', 'Bearer sk-stale-0123456789']) {
+      const r = await s.call('POST', '/mj/submit/imagine', { key: null, headers: { authorization, 'mj-api-secret': KEYS.acme }, body: { prompt: 'placeholder' } });
+      expect(r.status, authorization).toBe(200);
+      const v1 = await s.call('GET', `/v1/tasks/${r.body.result}`, { key: null, headers: { authorization, 'mj-api-secret': `Bearer ${KEYS.acme}` } });
+      expect(v1.status, authorization).toBe(200);
+    }
+  });
+
+  it('accepts x-api-key, as the Anthropic SDKs send it, and tries it after the other headers', async () => {
+    const r = await s.call('POST', '/mj/submit/imagine', { key: null, headers: { 'x-api-key': KEYS.acme }, body: { prompt: 'x-api-key' } });
+    expect(r.status).toBe(200);
+    const behind = await s.call('GET', `/v1/tasks/${r.body.result}`, { key: null, headers: { authorization: 'Bearer placeholder', 'x-api-key': KEYS.acme } });
+    expect(behind.status).toBe(200);
+    // The first known key decides the tenant: beta's Authorization wins over acme's x-api-key.
+    const first = await s.call('GET', `/v1/tasks/${r.body.result}`, { key: KEYS.beta, headers: { 'x-api-key': KEYS.acme } });
+    expect(first.status).toBe(404);
+  });
+
+  it('answers 401 when no presented header holds a known key', async () => {
+    const r = await s.call('POST', '/mj/submit/imagine', {
+      key: null,
+      headers: { authorization: 'Bearer midjourney-proxy', 'mj-api-secret': 'sk-wrong-0123456789', 'x-api-key': '' },
+      body: { prompt: 'x' },
+    });
+    expect(r.status).toBe(401);
+    expect(r.body).toMatchObject({ code: 4, description: 'missing or unknown API key' });
   });
 
   it('answers 401 with a JSON body for a missing or unknown key', async () => {

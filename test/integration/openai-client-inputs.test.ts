@@ -6,20 +6,9 @@ import { jobKinds } from '../../shared/jobs/registry.js';
 import { createQueues } from '../../shared/queues.js';
 import { newTask } from '../../shared/tasks/new.js';
 import { createTaskStore } from '../../shared/tasks/store.js';
+import type { SimForm, SimFormPart } from '../../sim/openai.js';
 import { KEYS, PNG, startStack, waitFor, type Stack } from '../support/stack.js';
 
-interface SimPart {
-  name: string;
-  filename: string | null;
-  contentType: string | null;
-  bytes: number;
-  value?: string;
-}
-interface SimForm {
-  contentType: string;
-  sha256: string;
-  parts: SimPart[];
-}
 
 /**
  * What real OpenAI clients send, through the official SDK where one is involved: multipart bodies
@@ -38,9 +27,9 @@ describe('OpenAI inputs from real clients', () => {
 
   const pngBytes = Buffer.from(PNG.split(',')[1]!, 'base64');
   const png = (name: string) => toFile(pngBytes, name, { type: 'image/png' });
-  const lastForm = (path: string) => s.sim.requests.filter((r) => r.method === 'FORM' && r.path === path).at(-1)?.body as SimForm;
+  const lastForm = (path: string) => s.sim.requests.filter((r) => r.method === 'POST' && r.path === path).at(-1)?.body as SimForm;
   const lastJson = (path: string) => s.sim.requests.filter((r) => r.method === 'POST' && r.path === path).at(-1)?.body;
-  const shape = (parts: SimPart[]) => parts.map((p) => [p.name, p.filename, p.contentType]);
+  const shape = (parts: SimFormPart[]) => parts.map((p) => [p.name, p.filename, p.contentType]);
 
   it('SDK images.edit with an array of images reaches the upstream as three image[] parts, in order', async () => {
     const r = await client.images.edit({ image: [await png('a.png'), await png('b.png'), await png('c.png')], prompt: 'add hats', model: 'gpt-image-1' });

@@ -24,6 +24,15 @@ describe('config', () => {
     expect(c.WORKER_QUEUES).toEqual(['mj', 'image', 'audio', 'text', 'webhook']);
   });
 
+  it('allows every origin by default, a list of origins, and no CORS for an empty CORS_ORIGINS', () => {
+    expect(loadConfig({}).CORS_ORIGINS).toEqual(['*']);
+    expect(loadConfig({ CORS_ORIGINS: '' }).CORS_ORIGINS).toEqual([]);
+    expect(loadConfig({ CORS_ORIGINS: 'https://App.example.com/, http://localhost:3000' }).CORS_ORIGINS).toEqual(['https://app.example.com', 'http://localhost:3000']);
+    expect(loadConfig({ CORS_ORIGINS: 'https://a.example.com,*' }).CORS_ORIGINS).toEqual(['*']);
+    expect(() => loadConfig({ CORS_ORIGINS: 'https://a.example.com/app' })).toThrow(/CORS_ORIGINS: "https:\/\/a.example.com\/app" is not an origin/);
+    expect(() => loadConfig({ CORS_ORIGINS: 'a.example.com' })).toThrow(/CORS_ORIGINS/);
+  });
+
   it('reads tenant:secret pairs', () => {
     const c = loadConfig({ API_KEYS: 'acme:sk-1234567890, beta:sk-abcdefghij' });
     expect(c.API_KEYS).toEqual([

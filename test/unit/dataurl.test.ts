@@ -39,10 +39,35 @@ describe('image inputs (midjourney-proxy forms)', () => {
     expect(ok(jpeg.toString('base64'))).toEqual({ type: 'image/jpeg', data: jpeg });
   });
 
-  it('ignores line breaks and spaces inside the base64', () => {
+  it('removes line wrapping (CR, LF, TAB) from the base64', () => {
     const wrapped = odd.toString('base64').replace(/(.{16})/g, '$1\r\n');
     expect(ok(`data:image/png;base64,${wrapped}`).data).toEqual(odd);
-    expect(ok(`  data:image/png;base64, ${odd.toString('base64').replace(/(.{8})/g, '$1 ')}\n`).data).toEqual(odd);
+    expect(ok(`data:image/png;base64,${odd.toString('base64').replace(/(.{8})/g, '$1\n\t')}`).data).toEqual(odd);
+    expect(ok(`  ${odd.toString('base64').replace(/(.{76})/g, '$1\n')}\n`).data).toEqual(odd);
+  });
+
+  it('reads spaces inside the base64 as the + a form decode turned them into', () => {
+    const b64 = odd.toString('base64');
+    expect(b64).toContain('+');
+    const mangled = b64.replaceAll('+', ' ');
+    expect(ok(`data:image/png;base64,${mangled}`).data).toEqual(odd);
+    expect(ok(mangled).data).toEqual(odd);
+    // A + at the very end, the last character of the input, is no exception.
+    const tail = Buffer.concat([png, Buffer.from([0xff, 0xfe])]);
+    expect(tail.toString('base64')).toMatch(/\+$/);
+    expect(ok(`data:image/png;base64,${tail.toString('base64').replaceAll('+', ' ')}`).data).toEqual(tail);
+  });
+
+  it('takes a space before the data or after the padding as layout', () => {
+    expect(ok(`data:image/png;base64, ${odd.toString('base64')}`).data).toEqual(odd);
+    expect(ok(`data:image/png;base64,${odd.toString('base64')}  \n`).data).toEqual(odd);
+  });
+
+  it('reads percent-encoded +, / and = of an URL-encoded data URL', () => {
+    const encoded = encodeURIComponent(odd.toString('base64'));
+    expect(encoded).toMatch(/%2B/);
+    expect(ok(`data:image/png;base64,${encoded}`).data).toEqual(odd);
+    expect(ok(`data:image/png;base64,${encoded.replace(/%2B/g, '%2b').replace(/%2F/g, '%2f')}`).data).toEqual(odd);
   });
 
   it('reads the URL-safe alphabet and missing padding', () => {
@@ -78,6 +103,8 @@ describe('image inputs (midjourney-proxy forms)', () => {
     ['a broken URL', 'https://', /not a valid http\(s\) URL/],
     ['a browser blob: URL', 'blob:https://example.com/4f1c', /blob: URL/],
     ['white space only', '   ', /empty/],
+    ['base64 whose spaces cannot have been + (no base64 has that length)', `${png.toString('base64').slice(0, 8)} ${png.toString('base64').slice(8, 16)}`, /not valid base64/],
+    ['other white space inside the base64', `data:image/png;base64,${png.toString('base64').slice(0, 8)}\u00a0${png.toString('base64').slice(8)}`, /not valid base64/],
   ])('refuses %s', (_what, input, why) => {
     expect(reason(input)).toMatch(why);
   });
