@@ -57,10 +57,22 @@ function concurrencyOf(config: Config, queue: QueueName): number {
 /** Whether an error ends the task now; everything else is retried while attempts remain. */
 const isPermanent = (err: unknown) => err instanceof PermanentUpstreamError || err instanceof ValidationError;
 
+/** The task error for an upstream failure: the upstream's own type/code/param when it named them. */
+function upstreamTaskError(err: PermanentUpstreamError | RetryableUpstreamError, message: string, fallbackCode: string): TaskError {
+  const said = err.upstreamError;
+  return {
+    type: said?.type ?? 'upstream_error',
+    code: said ? said.code : fallbackCode,
+    message,
+    ...(err.status !== undefined ? { status: err.status } : {}),
+    ...(said ? { param: said.param } : {}),
+  };
+}
+
+/** How a failure reads on the task (and to a sync caller): see TaskError. */
 function taskErrorOf(err: unknown, attempts: number): TaskError {
-  if (err instanceof PermanentUpstreamError) return errorOf('upstream_error', String(err.status ?? err.code ?? 'upstream_refused'), err.message);
-  if (err instanceof RetryableUpstreamError)
-    return errorOf('upstream_error', String(err.status ?? 'upstream_unavailable'), `${err.message} (gave up after ${attempts} attempts)`);
+  if (err instanceof PermanentUpstreamError) return upstreamTaskError(err, err.message, String(err.status ?? err.code ?? 'upstream_refused'));
+  if (err instanceof RetryableUpstreamError) return upstreamTaskError(err, `${err.message} (gave up after ${attempts} attempts)`, String(err.status ?? 'upstream_unavailable'));
   if (err instanceof ValidationError) return errorOf('invalid_request', 'invalid_job', err.message);
   return errorOf('internal_error', 'internal_error', `internal error (gave up after ${attempts} attempts)`);
 }

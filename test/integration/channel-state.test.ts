@@ -140,6 +140,23 @@ describe('routing and failover', () => {
     expect(attempts[0]).toMatchObject({ channel: 'nokey', outcome: 'moved', status: 401 });
   });
 
+  it('moves off a channel whose quota is spent or whose network wants a login (insufficient_quota, 407, 511)', async () => {
+    const refusals = [
+      new PermanentUpstreamError('You exceeded your current quota', 429, undefined, undefined, { type: 'insufficient_quota', code: 'insufficient_quota', param: null }),
+      new PermanentUpstreamError('Proxy Authentication Required', 407),
+      new PermanentUpstreamError('Network Authentication Required', 511),
+    ];
+    for (const [i, refusal] of refusals.entries()) {
+      const run = runnerFor([ch(`spent${i}`, { priority: 1 }), ch(`fine${i}`)]);
+      const { channel, attempts } = await run.call(need, {}, async (c) => {
+        if (c.name === `spent${i}`) throw refusal;
+        return 1;
+      });
+      expect(channel.name, refusal.message).toBe(`fine${i}`);
+      expect(attempts[0]).toMatchObject({ channel: `spent${i}`, outcome: 'moved' });
+    }
+  });
+
   it('waits (ChannelBusyError) when every channel is at its limit, without calling any', async () => {
     const c = ch('busy', { concurrency: 1 });
     const run = runnerFor([c]);

@@ -5,16 +5,21 @@ import { LEASE_MS, type ChannelState } from '../../shared/channels/state.js';
 import { CanceledError, ChannelBusyError, PermanentUpstreamError, RetryableUpstreamError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
 import type { ChannelAttempt } from '../../shared/tasks/model.js';
+import { isQuotaExhausted } from '../upstream/http.js';
 import { describeNeed, type Need, type Router } from './router.js';
 
 /** How long a 429 without `Retry-After` keeps a channel out of rotation (ms). */
 const DEFAULT_COOLDOWN_MS = 2000;
 
+/** Refusals that concern the channel (its key, its quota, the network in front of it), not the request. */
+const CHANNEL_REFUSALS: ReadonlySet<number> = new Set([401, 402, 403, 407, 511]);
+
 /**
  * How an upstream failure bears on its channel:
  * - `rate-limited`: a 429 — the channel cools down for every worker (Retry-After), the call moves;
- * - `unwell`: 5xx, timeouts, resets, and refusals of the channel's own key or quota (401, 402,
- *   403, insufficient_quota) — counts toward opening the circuit, the call moves;
+ * - `unwell`: 5xx, timeouts, resets, refusals of the channel's own key or quota (401, 402, 403,
+ *   a spent quota such as `insufficient_quota`), and a proxy or captive portal in front of it that
+ *   wants a login (407, 511) — counts toward opening the circuit, the call moves;
  * - `request`: the upstream refused the request itself (other 4xx) — another channel would too;
  * - `none`: not an upstream failure (cancel, a bug) — rethrown as it is.
  */
@@ -22,7 +27,7 @@ export function blameOf(err: unknown): 'rate-limited' | 'unwell' | 'request' | '
   if (err instanceof CanceledError) return 'none';
   if (err instanceof RetryableUpstreamError) return err.status === 429 ? 'rate-limited' : 'unwell';
   if (err instanceof PermanentUpstreamError) {
-    if (err.status === 401 || err.status === 402 || err.status === 403 || err.code === 'insufficient_quota') return 'unwell';
+    if (CHANNEL_REFUSALS.has(err.status ?? 0) || isQuotaExhausted(err.upstreamError)) return 'unwell';
     return 'request';
   }
   return 'none';
