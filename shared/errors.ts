@@ -133,6 +133,8 @@ export class ChannelBusyError extends Error {
   constructor(
     readonly waitMs: number,
     readonly reason: string,
+    /** The wait is a 429 cool-down (the upstream's Retry-After), not limits or a failing channel. */
+    readonly rateLimited = false,
   ) {
     super(`no channel can take the call now (${reason}); waiting ${waitMs} ms`);
   }

@@ -157,6 +157,22 @@ describe('routing and failover', () => {
     }
   });
 
+  it('says when the wait for a channel is a 429 cool-down rather than limits or a failing channel', async () => {
+    const cooling = ch('cooling');
+    await state.limited(cooling, 'upstream answered 429', 120_000);
+    const err = (await runnerFor([cooling]).call(need, {}, async () => 1).catch((e: unknown) => e)) as ChannelBusyError;
+    expect(err).toBeInstanceOf(ChannelBusyError);
+    expect(err).toMatchObject({ rateLimited: true, reason: expect.stringMatching(/cooling down after a 429/) });
+    expect(err.waitMs).toBeGreaterThan(110_000);
+    const pinned = (await runnerFor([cooling]).call(need, { pinned: 'cooling' }, async () => 1).catch((e: unknown) => e)) as ChannelBusyError;
+    expect(pinned.rateLimited).toBe(true);
+
+    const full = ch('full', { concurrency: 1 });
+    expect(await state.acquire(full, 'held')).toBeNull();
+    expect(((await runnerFor([full]).call(need, {}, async () => 1).catch((e: unknown) => e)) as ChannelBusyError).rateLimited).toBe(false);
+    await state.release(full, 'held');
+  });
+
   it('waits (ChannelBusyError) when every channel is at its limit, without calling any', async () => {
     const c = ch('busy', { concurrency: 1 });
     const run = runnerFor([c]);

@@ -114,3 +114,53 @@ describe('upstream errors through the openai SDK', () => {
     expect(err.code).toBe('server_error');
   });
 });
+
+/** A Retry-After longer than relayq waits ends the call with the upstream's 429 at once. */
+describe('a long Retry-After', () => {
+  let s: Stack;
+  let client: OpenAI;
+  beforeAll(async () => {
+    s = await startStack({ env: { SYNC_WAIT_SECONDS: '5' } });
+    client = new OpenAI({ baseURL: `${s.api.url}/v1`, apiKey: KEYS.acme, maxRetries: 0, timeout: 20_000 });
+  });
+  afterEach(() => s.sim.faults.clear());
+  afterAll(() => s.close());
+
+  const chatCalls = () => s.sim.requests.filter((r) => r.path === '/v1/chat/completions').length;
+  const tokensPerDay = {
+    error: {
+      message: 'Rate limit reached for model `llama-3` on tokens per day (TPD): Limit 500000, Used 499820. Please try again in 2m0s.',
+      type: 'tokens',
+      code: 'rate_limit_exceeded',
+    },
+  };
+
+  it('waits out a short Retry-After and answers', async () => {
+    s.sim.faults.add({ route: 'openai', kind: 'status', status: 429, retryAfter: 1, times: 1, body: { error: { message: 'slow down', type: 'requests', code: 'rate_limit_exceeded' } } });
+    const r = await client.chat.completions.create(ask('short wait'));
+    expect(r.choices[0]!.message.content).toBe('Echo: short wait');
+  });
+
+  it("fails at once with the upstream's 429, its message, type and code when it asks for 120 s, and so does the next call while that channel cools down", async () => {
+    s.sim.faults.add({ route: 'openai', kind: 'status', status: 429, retryAfter: 120, times: 1, body: tokensPerDay });
+    const before = chatCalls();
+    const at = Date.now();
+    const err = await rejection(client.chat.completions.create(ask('daily limit', 'llama-3')));
+    expect(Date.now() - at).toBeLessThan(4000);
+    expect(err).toBeInstanceOf(OpenAI.RateLimitError);
+    expect(err.message).toContain('Rate limit reached for model `llama-3` on tokens per day');
+    expect(err.message).toContain('the upstream asks to wait 120 s');
+    expect({ type: err.type, code: err.code }).toEqual({ type: 'tokens', code: 'rate_limit_exceeded' });
+    expect(err.headers?.get('x-should-retry')).toBe('false');
+    expect(chatCalls()).toBe(before + 1);
+    const task = (await s.call('GET', `/v1/tasks/${err.headers?.get('x-relayq-task-id')}`)).body;
+    expect(task).toMatchObject({ status: 'failed', attempts: 1, error: { status: 429, code: 'rate_limit_exceeded' } });
+
+    // The channel stays cooled down for the whole Retry-After: the next call fails at once too, without calling it.
+    const next = await rejection(client.chat.completions.create(ask('and again', 'llama-3')));
+    expect(next).toBeInstanceOf(OpenAI.RateLimitError);
+    expect(next.code).toBe('rate_limit_exceeded');
+    expect(next.message).toContain('cooling down after a 429');
+    expect(chatCalls()).toBe(before + 1);
+  });
+});

@@ -63,17 +63,18 @@ export function createChannelRunner(deps: { registry: ChannelRegistry; state: Ch
     if (!channel) throw new PermanentUpstreamError(`channel ${name}, which holds this task, is no longer configured; ${need.type} follow-ups stay on the channel that made their parent`);
     if (!channel.enabled) throw new PermanentUpstreamError(`channel ${name}, which holds this task, is disabled; ${need.type} follow-ups stay on the channel that made their parent`);
     const unavailable = (await state.usable([channel])).get(name);
-    if (unavailable) throw new ChannelBusyError(Math.max(unavailable.waitMs, 100), `channel ${name} ${unavailable.reason === 'open' ? 'is failing' : 'is cooling down'}`);
+    if (unavailable) throw new ChannelBusyError(Math.max(unavailable.waitMs, 100), `channel ${name} ${unavailable.reason === 'open' ? 'is failing' : 'is cooling down after a 429'}`, unavailable.reason === 'cooldown');
     return [channel];
   }
 
   /** Takes a slot on the first of `channels` that has one; null with the shortest wait when none has. */
-  async function takeSlot(channels: Channel[], leaseId: string): Promise<{ channel: Channel } | { waitMs: number; reason: string }> {
-    let best: { waitMs: number; reason: string } = { waitMs: Infinity, reason: '' };
+  async function takeSlot(channels: Channel[], leaseId: string): Promise<{ channel: Channel } | { waitMs: number; reason: string; rateLimited: boolean }> {
+    let best = { waitMs: Infinity, reason: '', rateLimited: false };
     for (const channel of channels) {
       const refused = await state.acquire(channel, leaseId);
       if (!refused) return { channel };
-      if (refused.waitMs < best.waitMs) best = { waitMs: refused.waitMs, reason: `channel ${channel.name} ${refused.reason === 'rpm' ? 'is at its rpm limit' : refused.reason === 'concurrency' ? 'is at its concurrency limit' : refused.reason === 'open' ? 'is failing' : 'is cooling down'}` };
+      const why = refused.reason === 'rpm' ? 'is at its rpm limit' : refused.reason === 'concurrency' ? 'is at its concurrency limit' : refused.reason === 'open' ? 'is failing' : 'is cooling down after a 429';
+      if (refused.waitMs < best.waitMs) best = { waitMs: refused.waitMs, reason: `channel ${channel.name} ${why}`, rateLimited: refused.reason === 'cooldown' };
     }
     return best;
   }
@@ -103,7 +104,8 @@ export function createChannelRunner(deps: { registry: ChannelRegistry; state: Ch
           if (route.kind === 'exhausted') return await giveUp();
           if (route.kind === 'wait') {
             if (lastError) return await giveUp();
-            throw new ChannelBusyError(Math.max(route.wait.waitMs, 100), `every channel serving ${describeNeed(need)} is ${route.wait.reason === 'open' ? 'failing' : 'cooling down'}`);
+            const cooling = route.wait.reason === 'cooldown';
+            throw new ChannelBusyError(Math.max(route.wait.waitMs, 100), `every channel serving ${describeNeed(need)} is ${cooling ? 'cooling down after a 429' : 'failing'}`, cooling);
           }
           channels = route.channels;
         }
@@ -112,7 +114,7 @@ export function createChannelRunner(deps: { registry: ChannelRegistry; state: Ch
         const slot = await takeSlot(channels, leaseId);
         if (!('channel' in slot)) {
           if (lastError) return await giveUp();
-          throw new ChannelBusyError(Math.max(slot.waitMs, 50), slot.reason);
+          throw new ChannelBusyError(Math.max(slot.waitMs, 50), slot.reason, slot.rateLimited);
         }
         const { channel } = slot;
         if (lastError) await opts.onAttempt?.(attempts);
