@@ -23,7 +23,7 @@ const isErrorStatus = (n: unknown): n is number => typeof n === 'number' && Numb
  * HTTP status for a task that failed without an upstream answer to replay: the status its error
  * stands for; for tasks stored before errors carried one, a numeric `code` (which then held it).
  */
-function failureStatus(task: Task): number {
+export function failureStatus(task: Pick<Task, 'status' | 'error'>): number {
   const e = task.error;
   if (task.status === 'canceled') return 409;
   if (isErrorStatus(e?.status)) return e.status;
