@@ -7,6 +7,8 @@ type Json = Record<string, unknown>;
 
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 const present = (v: unknown) => v !== null && v !== undefined;
+/** A later piece's value wins unless it is empty (null, absent or "") and an earlier one was not. */
+const wins = (v: unknown, had: unknown) => (present(v) && v !== '') || !present(had) || had === '';
 
 /** `message[field]` as an array to add to (a missing or null one becomes []). */
 function arrayIn(message: Json, field: string): Json[] {
@@ -18,7 +20,8 @@ function arrayIn(message: Json, field: string): Json[] {
  * OpenRouter's `reasoning_details`: each piece names its entry by `index` (and `type`:
  * `reasoning.text`, `reasoning.summary`, `reasoning.encrypted`); pieces of one entry join with
  * `text` and `summary` concatenated and every other field (`data`, `signature`, `id`, `format`)
- * from the latest piece that has it. A piece without `index` is an entry of its own.
+ * from the latest piece that has it (Anthropic models open with `"signature": ""` and send the
+ * real one later). A piece without `index` is an entry of its own.
  */
 export function mergeReasoningDetails(message: Json, pieces: Json[]) {
   const details = arrayIn(message, 'reasoning_details');
@@ -31,7 +34,7 @@ export function mergeReasoningDetails(message: Json, pieces: Json[]) {
     }
     for (const [k, v] of Object.entries(piece)) {
       if ((k === 'text' || k === 'summary') && typeof v === 'string') entry[k] = `${typeof entry[k] === 'string' ? (entry[k] as string) : ''}${v}`;
-      else if (present(v) || !(k in entry)) entry[k] = v;
+      else if (wins(v, entry[k])) entry[k] = v;
     }
   }
 }
@@ -46,13 +49,13 @@ export function mergeThinkingBlocks(message: Json, pieces: Json[]) {
   for (const piece of pieces) {
     const last = blocks.at(-1);
     const thinking = (piece.type ?? 'thinking') === 'thinking';
-    if (!thinking || !last || last.type !== 'thinking' || present(last.signature)) {
+    if (!thinking || !last || last.type !== 'thinking' || (typeof last.signature === 'string' && last.signature !== '')) {
       blocks.push({ ...piece });
       continue;
     }
     for (const [k, v] of Object.entries(piece)) {
       if (k === 'thinking' && typeof v === 'string') last.thinking = `${typeof last.thinking === 'string' ? last.thinking : ''}${v}`;
-      else if (present(v) || !(k in last)) last[k] = v;
+      else if (wins(v, last[k])) last[k] = v;
     }
   }
 }
@@ -73,6 +76,6 @@ export function mergeAudio(message: Json, piece: Json) {
   for (const [k, v] of Object.entries(piece)) {
     if (k === 'data' && typeof v === 'string') audio.data = typeof audio.data === 'string' ? appendBase64(audio.data, v) : v;
     else if (k === 'transcript' && typeof v === 'string') audio.transcript = `${typeof audio.transcript === 'string' ? audio.transcript : ''}${v}`;
-    else if (present(v) || !(k in audio)) audio[k] = v;
+    else if (wins(v, audio[k])) audio[k] = v;
   }
 }

@@ -130,11 +130,14 @@ describe('stored completion from streamed chunks', () => {
   it('keeps OpenRouter reasoning and merges reasoning_details by index and type, as tool calls', () => {
     const or = { id: 'gen-1', object: 'chat.completion.chunk', created: 1, model: 'deepseek/deepseek-r1', provider: 'DeepInfra' };
     const c = (delta: Json, finish: string | null = null) => ({ ...or, choices: [{ index: 0, delta: { role: 'assistant', ...delta }, finish_reason: finish }] });
-    const text = (t: string, index = 0) => ({ type: 'reasoning.text', text: t, format: 'unknown', index });
+    const text = (t: string, index = 0) => ({ type: 'reasoning.text', text: t, format: 'anthropic-claude-v1', index });
     const stored = ours([
+      // Anthropic models through OpenRouter open with an empty text and signature.
+      c({ content: '', reasoning: null, reasoning_details: [{ type: 'reasoning.text', text: '', signature: '', format: 'anthropic-claude-v1', index: 0 }] }),
       c({ content: '', reasoning: 'First, ', reasoning_details: [text('First, ')] }),
       c({ content: '', reasoning: 'add.', reasoning_details: [text('add.')] }),
       c({ content: '', reasoning: null, reasoning_details: [{ type: 'reasoning.text', text: '', signature: 'sig-1', format: 'anthropic-claude-v1', index: 0 }] }),
+      c({ content: '', reasoning: null, reasoning_details: [{ type: 'reasoning.text', text: '', signature: '', index: 0 }] }),
       c({ content: '', reasoning: null, reasoning_details: [{ type: 'reasoning.encrypted', data: 'ZW5j', id: 'rs_1', format: 'anthropic-claude-v1', index: 1 }] }),
       c({ content: '4', reasoning: null, reasoning_details: [] }),
       c({ content: '', reasoning: null }, 'stop'),
@@ -151,6 +154,7 @@ describe('stored completion from streamed chunks', () => {
   it('joins LiteLLM thinking_blocks until the piece with the signature ends a block', () => {
     const t = (blocks: Json[], content: string | null = null) => chunk([{ index: 0, delta: { content, thinking_blocks: blocks }, finish_reason: null }]);
     const stored = ours([
+      t([{ type: 'thinking', thinking: '', signature: '' }]),
       t([{ type: 'thinking', thinking: 'Hmm, ', signature: null }]),
       t([{ type: 'thinking', thinking: 'four.', signature: null }]),
       t([{ type: 'thinking', thinking: '', signature: 'sig-a' }]),
