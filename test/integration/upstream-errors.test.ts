@@ -141,6 +141,16 @@ describe('a long Retry-After', () => {
     expect(r.choices[0]!.message.content).toBe('Echo: short wait');
   });
 
+  it('waits out the retryDelay a Gemini 429 names in its body (no Retry-After header) and answers', async () => {
+    const body = [{ error: { code: 429, message: 'Resource has been exhausted (e.g. check quota).', status: 'RESOURCE_EXHAUSTED', details: [{ '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: '3.5s' }] } }];
+    s.sim.faults.add({ route: 'openai', kind: 'status', status: 429, times: 1, body });
+    const at = Date.now();
+    const r = await client.chat.completions.create(ask('gemini wait'));
+    expect(r.choices[0]!.message.content).toBe('Echo: gemini wait');
+    // Longer than the 2 s a 429 without any wait named cools its channel for.
+    expect(Date.now() - at).toBeGreaterThanOrEqual(3500);
+  });
+
   it("fails at once with the upstream's 429, its message, type and code when it asks for 120 s, and so does the next call while that channel cools down", async () => {
     s.sim.faults.add({ route: 'openai', kind: 'status', status: 429, retryAfter: 120, times: 1, body: tokensPerDay });
     const before = chatCalls();

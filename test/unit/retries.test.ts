@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { PermanentUpstreamError, RetryableUpstreamError } from '../../shared/errors.js';
 import { backoffDelay } from '../../worker/dispatch.js';
-import { isQuotaExhausted, isRetryableStatus, parseRetryAfter } from '../../worker/upstream/http.js';
+import { isQuotaExhausted, isRetryableStatus, parseRetryAfter, retryAfterOf } from '../../worker/upstream/http.js';
 
 describe('retry classification', () => {
   const all = Array.from({ length: 300 }, (_, i) => 300 + i);
@@ -21,6 +21,23 @@ describe('retry classification', () => {
     expect(isQuotaExhausted({ type: 'requests', code: 'billing_hard_limit_reached', param: null })).toBe(true);
     expect(isQuotaExhausted({ type: 'tokens', code: 'rate_limit_exceeded', param: null })).toBe(false);
     expect(isQuotaExhausted(undefined)).toBe(false);
+  });
+
+  it('reads the wait a refusal asks for: retry-after-ms first, then Retry-After, then Gemini RetryInfo in the body', () => {
+    const gemini = (retryDelay: string) => ({
+      error: {
+        code: 429,
+        message: 'You exceeded your current quota. Please retry in 38.601658672s.',
+        status: 'RESOURCE_EXHAUSTED',
+        details: [{ '@type': 'type.googleapis.com/google.rpc.QuotaFailure', violations: [] }, { '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay }],
+      },
+    });
+    expect(retryAfterOf(new Headers({ 'retry-after-ms': '1500', 'retry-after': '2' }), null)).toBe(1500);
+    expect(retryAfterOf(new Headers({ 'retry-after': '2' }), gemini('38s'))).toBe(2000);
+    expect(retryAfterOf(new Headers(), gemini('38.601s'))).toBe(38_601);
+    expect(retryAfterOf(new Headers(), [gemini('86400s')])).toBe(86_400_000);
+    expect(retryAfterOf(new Headers(), { error: { details: [{ '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: 'soon' }] } })).toBeUndefined();
+    expect(retryAfterOf(new Headers(), undefined)).toBeUndefined();
   });
 
   it('reads Retry-After as seconds or an HTTP date', () => {

@@ -94,6 +94,24 @@ export function errorInfoOf(f: UpstreamFault | null): UpstreamErrorInfo | undefi
   return f && (f.type !== null || f.code !== null) ? { type: f.type, code: f.code, param: f.param } : undefined;
 }
 
+/**
+ * The wait (ms) an error body asks for, where the upstream puts it in the body instead of a
+ * `Retry-After` header: Google's `google.rpc.RetryInfo` detail (`"retryDelay": "38.601s"`, a
+ * protobuf duration), which Gemini sends with its 429s, also through its OpenAI-compatible
+ * endpoint (`{"error":{…,"details":[…]}}`, or that wrapped in an array).
+ */
+export function retryDelayIn(body: unknown): number | undefined {
+  const outer = Array.isArray(body) ? body[0] : body;
+  const error = isObject(outer) ? outer.error : null;
+  const details = isObject(error) && Array.isArray(error.details) ? error.details : [];
+  for (const d of details) {
+    if (!isObject(d) || typeof d['@type'] !== 'string' || !d['@type'].endsWith('google.rpc.RetryInfo')) continue;
+    const m = typeof d.retryDelay === 'string' ? /^\s*(\d+(?:\.\d+)?)s\s*$/.exec(d.retryDelay) : null;
+    if (m) return Math.round(Number(m[1]) * 1000);
+  }
+  return undefined;
+}
+
 /** Whether a text looks like an HTML page (by content type or by its first tag). */
 export const isHtml = (contentType: string, text: string) => /^text\/html\b/i.test(contentType) || /^\s*<(!doctype|html|head|body|\?xml|title)\b/i.test(text);
 

@@ -1,5 +1,5 @@
 import { CanceledError, PermanentUpstreamError, RetryableUpstreamError, type UpstreamErrorInfo } from '../../shared/errors.js';
-import { errorInfoOf, faultIn, htmlTitle, isHtml, looseFault } from './error-body.js';
+import { errorInfoOf, faultIn, htmlTitle, isHtml, looseFault, retryDelayIn } from './error-body.js';
 
 /** 4xx statuses worth retrying: 408 Request Timeout, 409 Conflict, 425 Too Early, 429 Too Many Requests. */
 const RETRYABLE_4XX: ReadonlySet<number> = new Set([408, 409, 425, 429]);
@@ -48,22 +48,34 @@ export function parseRetryAfter(value: string | null, now = Date.now()): number 
 }
 
 /**
+ * The wait (ms) an error answer asks for: `retry-after-ms` (OpenAI, Azure OpenAI; what the openai
+ * SDKs read first), else `Retry-After` (seconds or an HTTP date), else a wait named in the body
+ * (Gemini's RetryInfo, see retryDelayIn). Undefined when none is given.
+ */
+export function retryAfterOf(headers: Headers, body: unknown, now = Date.now()): number | undefined {
+  const ms = headers.get('retry-after-ms')?.trim();
+  if (ms && /^\d+(\.\d+)?$/.test(ms)) return Math.round(Number(ms));
+  return parseRetryAfter(headers.get('retry-after'), now) ?? retryDelayIn(body);
+}
+
+/**
  * What an upstream said with a refusal: its message from the common JSON error shapes (an HTML
- * page, such as Cloudflare's 52x pages, by its title), and its own `type`/`code`/`param`.
+ * page, such as Cloudflare's 52x pages, by its title), its own `type`/`code`/`param`, and the body
+ * as parsed (undefined when it is not JSON).
  */
 function refusalOf(body: string, contentType: string) {
   let parsed: unknown;
   try {
     parsed = JSON.parse(body);
   } catch {
-    if (isHtml(contentType, body)) return { message: `an HTML page${htmlTitle(body) ? ` ("${htmlTitle(body)}")` : ''}`, info: undefined };
-    return { message: body.slice(0, 300).trim() || 'no body', info: undefined };
+    if (isHtml(contentType, body)) return { message: `an HTML page${htmlTitle(body) ? ` ("${htmlTitle(body)}")` : ''}`, info: undefined, parsed: undefined };
+    return { message: body.slice(0, 300).trim() || 'no body', info: undefined, parsed: undefined };
   }
   const j = (typeof parsed === 'object' && parsed !== null ? parsed : {}) as { description?: unknown; error?: { message?: unknown } | string; message?: unknown };
   const fault = faultIn(parsed) ?? looseFault(parsed);
   const message =
     typeof j.description === 'string' ? j.description : typeof j.error === 'string' ? j.error : typeof j.error?.message === 'string' ? j.error.message : (fault?.message ?? body.slice(0, 300));
-  return { message, info: errorInfoOf(fault) };
+  return { message, info: errorInfoOf(fault), parsed };
 }
 
 export interface RequestOptions {
@@ -152,16 +164,16 @@ const formatSeconds = (ms: number) => `${Math.round((ms / 1000) * 10) / 10} s`;
 
 /**
  * Throws the error a non-2xx status means (isRetryableStatus decides which; a spent quota is
- * never retried, whatever its status); the upstream's
- * message, its own error `type`/`code`/`param`, its `Retry-After` and (for a refusal, to relay
+ * never retried, whatever its status); the upstream's message, its own error
+ * `type`/`code`/`param`, the wait it asks for (retryAfterOf) and (for a refusal, to relay
  * unchanged) its body travel with it.
  */
 export function checkStatus(res: Response, body: Buffer): void {
   if (res.ok) return;
   const contentType = res.headers.get('content-type') ?? '';
-  const { message, info } = refusalOf(body.toString('utf8'), contentType);
+  const { message, info, parsed } = refusalOf(body.toString('utf8'), contentType);
   if (isRetryableStatus(res.status) && !isQuotaExhausted(info)) {
-    throw new RetryableUpstreamError(`upstream answered ${res.status}: ${message}`, res.status, parseRetryAfter(res.headers.get('retry-after')), info);
+    throw new RetryableUpstreamError(`upstream answered ${res.status}: ${message}`, res.status, retryAfterOf(res.headers, parsed), info);
   }
   throw new PermanentUpstreamError(message, res.status, undefined, { body, contentType: contentType || 'application/json' }, info);
 }
