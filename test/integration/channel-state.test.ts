@@ -157,6 +157,16 @@ describe('routing and failover', () => {
     }
   });
 
+  it('gives up with the failure of the channel that is back soonest, not the long Retry-After of the last one tried', async () => {
+    const run = runnerFor([ch('soon', { priority: 2 }), ch('tomorrow', { priority: 1 })]);
+    const err = await run
+      .call(need, {}, async (c) => {
+        throw new RetryableUpstreamError(`429 from ${c.name}`, 429, c.name === 'soon' ? 5000 : 120_000);
+      })
+      .catch((e: unknown) => e as RetryableUpstreamError);
+    expect(err).toMatchObject({ message: '429 from soon', retryAfterMs: 5000 });
+  });
+
   it('says when the wait for a channel is a 429 cool-down rather than limits or a failing channel', async () => {
     const cooling = ch('cooling');
     await state.limited(cooling, 'upstream answered 429', 120_000);

@@ -49,7 +49,8 @@ export interface CallOptions {
  * health, and on a failure worth retrying elsewhere moves at once to another healthy channel —
  * never straight back to one that failed. When no channel can take the call now it throws
  * ChannelBusyError (the job waits without using an attempt); when every channel failed it
- * throws the last failure (the job's own backoff retries it later).
+ * throws the last failure, or the retryable one whose channel is back soonest (the job's own
+ * backoff retries it later).
  * @returns the call's value, the channel that gave it, and every attempt made.
  * @throws ChannelBusyError, PermanentUpstreamError (no channel serves the need; the pinned
  *   channel is gone or disabled; a refusal of the request), the call's own errors.
@@ -84,12 +85,18 @@ export function createChannelRunner(deps: { registry: ChannelRegistry; state: Ch
       const attempts: ChannelAttempt[] = [];
       const tried = new Set<string>();
       let lastError: unknown = null;
-      /** Ends the call with the last failure: that attempt did not move after all. */
+      /** The retryable failure that allows the soonest retry (a 429 with the shortest Retry-After). */
+      let soonest: RetryableUpstreamError | null = null;
+      /**
+       * Ends the call with the last failure (that attempt did not move after all); when every
+       * channel failed retryably, with the one whose channel can be retried first, so one
+       * channel's long Retry-After does not stand for another that is back sooner.
+       */
       const giveUp = async (): Promise<never> => {
         const last = attempts.at(-1);
         if (last) last.outcome = 'failed';
         await opts.onAttempt?.(attempts);
-        throw lastError;
+        throw lastError instanceof RetryableUpstreamError && soonest ? soonest : lastError;
       };
       for (;;) {
         let channels: Channel[];
@@ -138,6 +145,7 @@ export function createChannelRunner(deps: { registry: ChannelRegistry; state: Ch
           if (blame === 'none') throw err;
           attempts.push({ channel: channel.name, at, outcome: 'moved', status, error: message.slice(0, 300) });
           lastError = err;
+          if (err instanceof RetryableUpstreamError && (!soonest || (err.retryAfterMs ?? 0) < (soonest.retryAfterMs ?? 0))) soonest = err;
           if (blame === 'request') return await giveUp();
           opts.log?.warn({ channel: channel.name, status, reason: message.slice(0, 200) }, 'upstream call failed; trying another channel');
           tried.add(channel.name);
