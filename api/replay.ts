@@ -18,13 +18,20 @@ export function retryHeaders(reply: FastifyReply, retry: boolean, afterMs?: numb
   if (retry && afterMs !== undefined) void reply.header('retry-after-ms', String(afterMs)).header('retry-after', String(Math.ceil(afterMs / 1000)));
 }
 
-/** HTTP status for a task that failed without an upstream answer to replay. */
-function failureStatus(task: Task): number {
-  const code = Number(task.error?.code);
+const isErrorStatus = (n: unknown): n is number => typeof n === 'number' && Number.isInteger(n) && n >= 400 && n <= 599;
+
+/**
+ * HTTP status for a task that failed without an upstream answer to replay: the status its error
+ * stands for; for tasks stored before errors carried one, a numeric `code` (which then held it).
+ */
+export function failureStatus(task: Pick<Task, 'status' | 'error'>): number {
+  const e = task.error;
   if (task.status === 'canceled') return 409;
-  if (task.error?.type === 'timeout') return 504;
-  if (Number.isInteger(code) && code >= 400 && code <= 599) return code;
-  return task.error?.type === 'upstream_error' ? 502 : 500;
+  if (isErrorStatus(e?.status)) return e.status;
+  if (e?.type === 'timeout') return 504;
+  const code = Number(e?.code);
+  if (isErrorStatus(code)) return code;
+  return !e || e.type === 'internal_error' || e.type === 'invalid_request' ? 500 : 502;
 }
 
 /** 202 with the task and where to poll it (200 when an Idempotency-Key named an earlier task). */
@@ -35,7 +42,8 @@ export function replyAccepted(req: FastifyRequest, reply: FastifyReply, task: Ta
 
 /**
  * Answers a call with exactly what the upstream answered (status, content type, bytes),
- * errors included; a failure without an upstream answer gets the OpenAI error envelope. A
+ * errors included; a failure without an upstream answer gets the OpenAI error envelope, with the
+ * upstream's own `type`, `code` and `param` where it named them (see TaskError). A
  * failure is final: relayq already retried what was worth retrying, so SDKs are told not to
  * (`x-should-retry: false`). The task must be finished.
  */
@@ -48,7 +56,7 @@ export async function replyWithTask(reply: FastifyReply, store: TaskStore, task:
   }
   const e = task.error;
   return reply.status(failureStatus(task)).send({
-    error: { message: e?.message ?? `the task ${task.status === 'succeeded' ? 'output expired' : 'failed'}`, type: e?.type ?? 'internal_error', param: null, code: e?.code ?? null },
+    error: { message: e?.message ?? `the task ${task.status === 'succeeded' ? 'output expired' : 'failed'}`, type: e?.type ?? 'internal_error', param: e?.param ?? null, code: e?.code ?? null },
   });
 }
 

@@ -11,7 +11,7 @@ import { closedSignal, openEventStream, type SseDeps } from './sse.js';
 type Outcome = 'done' | 'waited' | Task | undefined;
 
 /** An OpenAI-style SSE error event: the SDKs raise it as an APIError from the stream. */
-const errorEvent = (error: { message: string; type: string; code: string | null }) => `data: ${JSON.stringify({ error: { ...error, param: null } })}\n\n`;
+const errorEvent = (error: { message: string; type: string; code: string | null; param?: string | null }) => `data: ${JSON.stringify({ error: { param: null, ...error } })}\n\n`;
 
 /**
  * Relays a streaming completion (`stream: true`). The worker appends each upstream chunk to the
@@ -89,7 +89,7 @@ export async function streamTokens(req: FastifyRequest, reply: FastifyReply, dep
     if (!started) return replyWithTask(reply, deps.store, outcome);
     // Ended mid-stream (canceled, upstream broke).
     const e = outcome.error;
-    reply.raw.write(errorEvent({ message: e?.message ?? `task ${outcome.status}`, type: e?.type ?? 'stream_error', code: e?.code ?? null }));
+    reply.raw.write(errorEvent({ message: e?.message ?? `task ${outcome.status}`, type: e?.type ?? 'stream_error', code: e?.code ?? null, param: e?.param ?? null }));
     return reply.raw.end();
   }
   if (closed.aborted) return started ? reply.raw.end() : undefined; // the client left

@@ -80,13 +80,27 @@ export class BannedPromptError extends Error {
   }
 }
 
-/** Worth another try later: 408/409/425/429/5xx, timeouts, resets. */
+/**
+ * The upstream's own description of an error, as its OpenAI-style envelope named it
+ * (`{"error":{"type","code","param"}}`): clients branch on `code` (`context_length_exceeded`,
+ * `insufficient_quota`, `rate_limit_exceeded`), so it travels to them unchanged.
+ */
+export interface UpstreamErrorInfo {
+  type: string | null;
+  code: string | null;
+  param: string | null;
+}
+
+/** Worth another try later: 408/409/425/429, 5xx but 501/505/510/511, timeouts, resets. */
 export class RetryableUpstreamError extends Error {
   override name = 'RetryableUpstreamError';
   constructor(
     message: string,
+    /** The HTTP status the failure stands for. */
     readonly status?: number,
+    /** The upstream's `Retry-After`, ms. */
     readonly retryAfterMs?: number,
+    readonly upstreamError?: UpstreamErrorInfo,
   ) {
     super(message);
   }
@@ -97,10 +111,13 @@ export class PermanentUpstreamError extends Error {
   override name = 'PermanentUpstreamError';
   constructor(
     message: string,
+    /** The HTTP status the failure stands for. */
     readonly status?: number,
+    /** A protocol's own refusal code (the MJ `code` of a submit answer). */
     readonly code?: string | number,
     /** The upstream's own answer, to relay to the client unchanged. */
     readonly response?: { body: Buffer; contentType: string },
+    readonly upstreamError?: UpstreamErrorInfo,
   ) {
     super(message);
   }
@@ -116,6 +133,8 @@ export class ChannelBusyError extends Error {
   constructor(
     readonly waitMs: number,
     readonly reason: string,
+    /** The wait is a 429 cool-down (the upstream's Retry-After), not limits or a failing channel. */
+    readonly rateLimited = false,
   ) {
     super(`no channel can take the call now (${reason}); waiting ${waitMs} ms`);
   }

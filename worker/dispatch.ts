@@ -54,13 +54,51 @@ function concurrencyOf(config: Config, queue: QueueName): number {
   return map[queue];
 }
 
-/** Whether an error ends the task now; everything else is retried while attempts remain. */
-const isPermanent = (err: unknown) => err instanceof PermanentUpstreamError || err instanceof ValidationError;
+/**
+ * The longest wait (ms) for another attempt that relayq accepts from an upstream's `Retry-After`.
+ * A longer one (a daily token limit: "try again in 2m0s" with `Retry-After: 120`) ends the task at
+ * once with the upstream's own 429, as a direct call would end: waiting would hold sync callers
+ * past their timeouts without ever telling them why. The openai Python SDK draws the same line
+ * (it honours a Retry-After of at most 60 s). The channel runner has already tried every other
+ * channel that could serve by the time such an error gets here, and the channel that sent it
+ * stays cooled down for the whole Retry-After.
+ */
+export const LONG_RETRY_AFTER_MS = 60_000;
 
+const seconds = (ms: number) => Math.ceil(ms / 1000);
+
+/** A retryable failure that asks for a wait longer than LONG_RETRY_AFTER_MS: final at once. */
+const waitsTooLong = (err: unknown) =>
+  (err instanceof RetryableUpstreamError && (err.retryAfterMs ?? 0) > LONG_RETRY_AFTER_MS) ||
+  (err instanceof ChannelBusyError && err.rateLimited && err.waitMs > LONG_RETRY_AFTER_MS);
+
+/** Whether an error ends the task now; everything else is retried while attempts remain. */
+const isPermanent = (err: unknown) => err instanceof PermanentUpstreamError || err instanceof ValidationError || waitsTooLong(err);
+
+/** The task error for an upstream failure: the upstream's own type/code/param when it named them. */
+function upstreamTaskError(err: PermanentUpstreamError | RetryableUpstreamError, message: string, fallbackCode: string): TaskError {
+  const said = err.upstreamError;
+  return {
+    type: said?.type ?? 'upstream_error',
+    code: said ? said.code : fallbackCode,
+    message,
+    ...(err.status !== undefined ? { status: err.status } : {}),
+    ...(said ? { param: said.param } : {}),
+  };
+}
+
+/** How a failure reads on the task (and to a sync caller): see TaskError. */
 function taskErrorOf(err: unknown, attempts: number): TaskError {
-  if (err instanceof PermanentUpstreamError) return errorOf('upstream_error', String(err.status ?? err.code ?? 'upstream_refused'), err.message);
-  if (err instanceof RetryableUpstreamError)
-    return errorOf('upstream_error', String(err.status ?? 'upstream_unavailable'), `${err.message} (gave up after ${attempts} attempts)`);
+  if (err instanceof PermanentUpstreamError) return upstreamTaskError(err, err.message, String(err.status ?? err.code ?? 'upstream_refused'));
+  if (err instanceof RetryableUpstreamError) {
+    const fallback = String(err.status ?? 'upstream_unavailable');
+    if (waitsTooLong(err)) return upstreamTaskError(err, `${err.message} (the upstream asks to wait ${seconds(err.retryAfterMs!)} s; relayq waits at most ${seconds(LONG_RETRY_AFTER_MS)} s)`, fallback);
+    return upstreamTaskError(err, `${err.message} (gave up after ${attempts} attempts)`, fallback);
+  }
+  if (err instanceof ChannelBusyError && waitsTooLong(err)) {
+    const message = `rate limited upstream: ${err.reason}, for another ${seconds(err.waitMs)} s (relayq waits at most ${seconds(LONG_RETRY_AFTER_MS)} s)`;
+    return { ...errorOf('upstream_error', 'rate_limit_exceeded', message), status: 429 };
+  }
   if (err instanceof ValidationError) return errorOf('invalid_request', 'invalid_job', err.message);
   return errorOf('internal_error', 'internal_error', `internal error (gave up after ${attempts} attempts)`);
 }
@@ -110,7 +148,7 @@ export function createDispatcher(deps: DispatchDeps) {
     } catch (err) {
       // The task is already canceled; the job has nothing left to do.
       if (err instanceof CanceledError || ac.signal.aborted) return;
-      if (err instanceof ChannelBusyError && token) {
+      if (err instanceof ChannelBusyError && token && !waitsTooLong(err)) {
         // Parked until a channel can take it: no worker slot held, no attempt used.
         jlog.debug({ waitMs: err.waitMs, reason: err.reason }, 'waiting for a channel');
         await job.moveToDelayed(Date.now() + err.waitMs + Math.floor(Math.random() * Math.min(200, err.waitMs / 5 + 20)), token);

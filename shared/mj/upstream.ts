@@ -167,8 +167,24 @@ export function readUpstreamTask(raw: unknown, odd: Odd = () => undefined): Upst
 }
 
 /**
+ * The text of an envelope that says what happened: `description` (midjourney-proxy), else the
+ * message fields other servers use: `message` (trueai-org's `{"success":false,"code":…,"message"}`
+ * from its exception filter, hosted MJ APIs), `msg`, an `error` string or `error.message`.
+ */
+function envelopeText(raw: Json, odd: Odd): string | null {
+  const described = readText('description', raw.description, odd);
+  if (described) return described;
+  const error = raw.error;
+  for (const v of [raw.message, raw.msg, typeof error === 'string' ? error : isObject(error) ? error.message : null]) {
+    if (typeof v === 'string' && v.trim() !== '') return v;
+  }
+  return null;
+}
+
+/**
  * A submit envelope, or null when it has no readable `code`. `code` may come as a number or a
- * numeric string; `result` as a string or a number; `properties` as anything (non-objects are {}).
+ * numeric string; `result` as a string or a number; `properties` as anything (non-objects are {});
+ * `description` from the first message field the server used (see envelopeText).
  */
 export function readSubmitEnvelope(raw: unknown, odd: Odd = () => undefined): SubmitEnvelope | null {
   if (!isObject(raw)) return null;
@@ -177,5 +193,5 @@ export function readSubmitEnvelope(raw: unknown, odd: Odd = () => undefined): Su
   if (typeof raw.code !== 'number') odd('code', raw.code);
   const result = nothing(raw.result) ? null : readId(raw.result);
   if (!nothing(raw.result) && result === null) odd('result', raw.result);
-  return { code, description: readText('description', raw.description, odd), result, properties: readProperties(raw.properties, odd) };
+  return { code, description: envelopeText(raw, odd), result, properties: readProperties(raw.properties, odd) };
 }

@@ -1,3 +1,5 @@
+import { mergeAudio, mergeReasoningDetails, mergeThinkingBlocks } from './delta-fields.js';
+
 /**
  * Whole completions from streamed chunks, and chunks from whole completions.
  *
@@ -6,10 +8,17 @@
  * choices by `index`, tool calls by their own `index` with `arguments` concatenated and
  * `id`/`type`/`name` kept, content and refusal concatenated, logprobs appended, and every other
  * top-level field (`usage`, `system_fingerprint`, `service_tier`, …) taken from the latest chunk
- * that carries it. Where the SDK would throw, lose text or double it, this differs: a choice or
- * tool call without `index` gets one; the reasoning deltas some upstreams stream
- * (`reasoning_content`, `reasoning`) are concatenated instead of replaced; the logprobs of a
- * choice's first chunk are kept once (the SDK appends them to themselves).
+ * that carries it. Where the SDK would throw, lose text or double it, this differs:
+ * - a choice or tool call without `index` gets one;
+ * - a field sent as `null` never erases what earlier chunks gave it (DeepSeek sends
+ *   `"reasoning_content": null` and OpenRouter `"reasoning": null` with every content chunk);
+ * - the reasoning text some upstreams stream (`reasoning_content`: DeepSeek, vLLM, SGLang, new-api;
+ *   `reasoning`: OpenRouter, Ollama, newer vLLM) is concatenated instead of replaced;
+ * - OpenRouter's `reasoning_details` merge by `index` and `type` like tool calls (`text` and
+ *   `summary` concatenated, `data`, `signature`, `id`, `format` from the latest piece);
+ * - LiteLLM's `thinking_blocks` pieces join until a piece brings the block's `signature`;
+ * - streamed `audio` (`data` as base64 and `transcript` pieces) is concatenated;
+ * - the logprobs of a choice's first chunk are kept once (the SDK appends them to themselves).
  */
 export type Json = Record<string, unknown>;
 
@@ -55,6 +64,14 @@ function mergeToolCalls(message: Json, deltas: Json[]) {
   }
 }
 
+/** Copies `from` into `into`, except that a null or absent value never replaces one already there. */
+function assignPresent(into: Json, from: Json) {
+  for (const [k, v] of Object.entries(from)) {
+    if (v === undefined || (v === null && into[k] !== undefined && into[k] !== null)) continue;
+    into[k] = v;
+  }
+}
+
 function addChatChoice(snapshot: { choices: Json[] }, c: Json) {
   const { delta, finish_reason, index: rawIndex, logprobs = null, ...other } = c;
   const index = typeof rawIndex === 'number' ? rawIndex : 0;
@@ -64,17 +81,22 @@ function addChatChoice(snapshot: { choices: Json[] }, c: Json) {
   if (!choice) choice = snapshot.choices[index] = { finish_reason, index, message: {}, logprobs: null, ...other };
   if (logprobs) mergeLogprobs(choice, logprobs);
   if (finish_reason) choice.finish_reason = finish_reason;
-  Object.assign(choice, other);
+  assignPresent(choice, other);
   if (!isObject(delta)) return;
   const message = choice.message as Json;
-  const { content, refusal, function_call, role, tool_calls, ...rest } = delta;
+  const { content, refusal, function_call, role, tool_calls, reasoning_details, thinking_blocks, audio, ...rest } = delta;
   for (const k of REASONING_FIELDS) {
     if (typeof rest[k] === 'string' && typeof message[k] === 'string') {
       message[k] = `${message[k] as string}${rest[k] as string}`;
       delete rest[k];
     }
   }
-  Object.assign(message, rest);
+  assignPresent(message, rest);
+  if (Array.isArray(reasoning_details)) mergeReasoningDetails(message, list(reasoning_details));
+  if (Array.isArray(thinking_blocks)) mergeThinkingBlocks(message, list(thinking_blocks));
+  if (isObject(audio)) mergeAudio(message, audio);
+  // Sent as null and never otherwise: kept as the upstream sent it.
+  for (const [k, v] of [['reasoning_details', reasoning_details], ['thinking_blocks', thinking_blocks], ['audio', audio]] as const) if (v === null) message[k] ??= null;
   if (typeof refusal === 'string' && refusal) message.refusal = `${(message.refusal as string | null) || ''}${refusal}`;
   if (role) message.role = role;
   if (isObject(function_call)) {
@@ -93,7 +115,7 @@ function addTextChoice(snapshot: { choices: Json[] }, c: Json) {
   const { index: rawIndex, text, finish_reason, logprobs, ...other } = c;
   const index = typeof rawIndex === 'number' ? rawIndex : 0;
   const choice = (snapshot.choices[index] ??= { index, text: '', finish_reason: null, logprobs: null });
-  Object.assign(choice, other);
+  assignPresent(choice, other);
   if (typeof text === 'string') choice.text = `${choice.text as string}${text}`;
   if (finish_reason) choice.finish_reason = finish_reason;
   if (logprobs) mergeLogprobs(choice, logprobs);
@@ -133,7 +155,7 @@ export function createAggregator(kind: StreamKind): Aggregator {
     add(chunk) {
       const { choices, ...rest } = chunk;
       if (!snapshot) snapshot = { ...rest, choices: [] };
-      else Object.assign(snapshot, rest);
+      else assignPresent(snapshot, rest);
       for (const c of list(choices)) (kind === 'chat' ? addChatChoice : addTextChoice)(snapshot, c);
     },
     finished() {

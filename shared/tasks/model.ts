@@ -30,10 +30,24 @@ export const TASK_KINDS = [
 ] as const;
 export type TaskKind = (typeof TASK_KINDS)[number];
 
+/** The kinds of failure relayq names itself. */
+export type RelayErrorType = 'upstream_error' | 'timeout' | 'canceled' | 'invalid_request' | 'internal_error';
+
+/**
+ * Why a task failed. When the upstream described its error (OpenAI envelope
+ * `{"error":{"message","type","code","param"}}`), `type`, `code` and `param` are the upstream's own
+ * (`invalid_request_error` / `context_length_exceeded` / `messages`), so clients branch on them
+ * as they would on a direct call; otherwise `type` is one of relayq's own and `code` names the
+ * case (or, for upstream failures, the HTTP status as text). `status` is the HTTP status the
+ * failure stands for (what a sync call is answered with); tasks stored before it existed carry
+ * the status in `code` alone.
+ */
 export interface TaskError {
-  type: 'upstream_error' | 'timeout' | 'canceled' | 'invalid_request' | 'internal_error';
-  code: string;
+  type: RelayErrorType | (string & {});
+  code: string | null;
   message: string;
+  status?: number;
+  param?: string | null;
 }
 
 export const MJ_ACTIONS = [
@@ -155,6 +169,6 @@ export interface Task {
 
 export type TaskPatch = Partial<Omit<Task, 'id' | 'kind' | 'tenant' | 'status' | 'created_at'>>;
 
-export function errorOf(type: TaskError['type'], code: string, message: string): TaskError {
+export function errorOf(type: RelayErrorType, code: string, message: string): TaskError {
   return { type, code, message };
 }

@@ -140,6 +140,49 @@ describe('routing and failover', () => {
     expect(attempts[0]).toMatchObject({ channel: 'nokey', outcome: 'moved', status: 401 });
   });
 
+  it('moves off a channel whose quota is spent or whose network wants a login (insufficient_quota, 407, 511)', async () => {
+    const refusals = [
+      new PermanentUpstreamError('You exceeded your current quota', 429, undefined, undefined, { type: 'insufficient_quota', code: 'insufficient_quota', param: null }),
+      new PermanentUpstreamError('Proxy Authentication Required', 407),
+      new PermanentUpstreamError('Network Authentication Required', 511),
+    ];
+    for (const [i, refusal] of refusals.entries()) {
+      const run = runnerFor([ch(`spent${i}`, { priority: 1 }), ch(`fine${i}`)]);
+      const { channel, attempts } = await run.call(need, {}, async (c) => {
+        if (c.name === `spent${i}`) throw refusal;
+        return 1;
+      });
+      expect(channel.name, refusal.message).toBe(`fine${i}`);
+      expect(attempts[0]).toMatchObject({ channel: `spent${i}`, outcome: 'moved' });
+    }
+  });
+
+  it('gives up with the failure of the channel that is back soonest, not the long Retry-After of the last one tried', async () => {
+    const run = runnerFor([ch('soon', { priority: 2 }), ch('tomorrow', { priority: 1 })]);
+    const err = await run
+      .call(need, {}, async (c) => {
+        throw new RetryableUpstreamError(`429 from ${c.name}`, 429, c.name === 'soon' ? 5000 : 120_000);
+      })
+      .catch((e: unknown) => e as RetryableUpstreamError);
+    expect(err).toMatchObject({ message: '429 from soon', retryAfterMs: 5000 });
+  });
+
+  it('says when the wait for a channel is a 429 cool-down rather than limits or a failing channel', async () => {
+    const cooling = ch('cooling');
+    await state.limited(cooling, 'upstream answered 429', 120_000);
+    const err = (await runnerFor([cooling]).call(need, {}, async () => 1).catch((e: unknown) => e)) as ChannelBusyError;
+    expect(err).toBeInstanceOf(ChannelBusyError);
+    expect(err).toMatchObject({ rateLimited: true, reason: expect.stringMatching(/cooling down after a 429/) });
+    expect(err.waitMs).toBeGreaterThan(110_000);
+    const pinned = (await runnerFor([cooling]).call(need, { pinned: 'cooling' }, async () => 1).catch((e: unknown) => e)) as ChannelBusyError;
+    expect(pinned.rateLimited).toBe(true);
+
+    const full = ch('full', { concurrency: 1 });
+    expect(await state.acquire(full, 'held')).toBeNull();
+    expect(((await runnerFor([full]).call(need, {}, async () => 1).catch((e: unknown) => e)) as ChannelBusyError).rateLimited).toBe(false);
+    await state.release(full, 'held');
+  });
+
   it('waits (ChannelBusyError) when every channel is at its limit, without calling any', async () => {
     const c = ch('busy', { concurrency: 1 });
     const run = runnerFor([c]);

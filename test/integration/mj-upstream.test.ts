@@ -69,6 +69,21 @@ describe('upstream MJ tasks read leniently', () => {
     expect(done).toMatchObject({ status: 'FAILURE', failReason: 'token quota is not enough' });
   });
 
+  it("fails a submit refused in trueai-org's shape with its message, not its code", async () => {
+    s.sim.faults.add({ route: 'submit', kind: 'body', body: { success: false, code: 500, message: '今日绘图次数已达上限 (daily limit reached)', timestamp: 1712345678901 }, times: 1 });
+    const id = await imagine('over the daily limit');
+    const done = await mjUntil(s.call, id, ['FAILURE', 'SUCCESS']);
+    expect(done).toMatchObject({ status: 'FAILURE', failReason: '今日绘图次数已达上限 (daily limit reached)' });
+  });
+
+  it("retries a submit that a new-api relay answered with code 30 (its own channel rate limited)", async () => {
+    s.sim.faults.add({ route: 'submit', kind: 'body', body: { code: 30, description: '当前分组负载已饱和，请稍后再试', type: 'upstream_error' }, times: 1 });
+    const id = await imagine('after a saturated relay');
+    const done = await mjUntil(s.call, id, ['FAILURE', 'SUCCESS']);
+    expect(done.status).toBe('SUCCESS');
+    expect((await s.call('GET', `/v1/tasks/${id}`)).body.attempts).toBe(2);
+  });
+
   it('skips only an item without a usable id; the others in the same answer are followed', async () => {
     s.sim.mj.reshape = (t) => (String(t.prompt).includes('no id') ? { ...t, id: null } : { ...t, progress: 'weird', properties: 'nope' });
     const lost = await imagine('no id --sim-stuck');

@@ -99,6 +99,111 @@ describe('stored completion from streamed chunks', () => {
     expect((stored.choices as Json[])[0]!.message).toMatchObject({ role: 'assistant', content: '42', reasoning_content: 'Let me think.' });
   });
 
+  it('keeps DeepSeek reasoning when content chunks carry "reasoning_content": null', () => {
+    const chunks = [
+      chunk([{ index: 0, delta: { role: 'assistant', content: null, reasoning_content: '' }, finish_reason: null }]),
+      chunk([{ index: 0, delta: { content: null, reasoning_content: 'Let me think. ' }, finish_reason: null }]),
+      chunk([{ index: 0, delta: { content: null, reasoning_content: '2+2 is 4.' }, finish_reason: null }]),
+      chunk([{ index: 0, delta: { content: '4', reasoning_content: null }, finish_reason: null }]),
+      chunk([{ index: 0, delta: { content: '', reasoning_content: null }, finish_reason: 'stop' }], { usage: { prompt_tokens: 5, completion_tokens: 9, total_tokens: 14 } }),
+    ];
+    const stored = ours(chunks);
+    expect((stored.choices as Json[])[0]!.message).toEqual({ role: 'assistant', content: '4', refusal: null, reasoning_content: 'Let me think. 2+2 is 4.' });
+  });
+
+  it('never lets a null erase a field: a message field, a choice field or a top-level one', () => {
+    const stored = ours([
+      chunk([{ index: 0, delta: { role: 'assistant', content: 'a', audio_id: 'x1' }, finish_reason: null, stop_reason: 'eos' }], { usage: { total_tokens: 3 }, service_tier: 'flex' }),
+      chunk([{ index: 0, delta: { content: 'b', audio_id: null }, finish_reason: 'stop', stop_reason: null }], { usage: null, service_tier: null }),
+    ]);
+    expect(stored).toMatchObject({ usage: { total_tokens: 3 }, service_tier: 'flex', choices: [{ stop_reason: 'eos', message: { content: 'ab', audio_id: 'x1' } }] });
+    // A field only ever sent as null stays null, as the upstream sent it.
+    expect((ours([chunk([{ index: 0, delta: { role: 'assistant', content: 'x', reasoning: null, reasoning_details: null }, finish_reason: 'stop' }])]).choices as Json[])[0]!.message).toEqual({
+      role: 'assistant',
+      content: 'x',
+      refusal: null,
+      reasoning: null,
+      reasoning_details: null,
+    });
+  });
+
+  it('keeps OpenRouter reasoning and merges reasoning_details by index and type, as tool calls', () => {
+    const or = { id: 'gen-1', object: 'chat.completion.chunk', created: 1, model: 'deepseek/deepseek-r1', provider: 'DeepInfra' };
+    const c = (delta: Json, finish: string | null = null) => ({ ...or, choices: [{ index: 0, delta: { role: 'assistant', ...delta }, finish_reason: finish }] });
+    const text = (t: string, index = 0) => ({ type: 'reasoning.text', text: t, format: 'anthropic-claude-v1', index });
+    const stored = ours([
+      // Anthropic models through OpenRouter open with an empty text and signature.
+      c({ content: '', reasoning: null, reasoning_details: [{ type: 'reasoning.text', text: '', signature: '', format: 'anthropic-claude-v1', index: 0 }] }),
+      c({ content: '', reasoning: 'First, ', reasoning_details: [text('First, ')] }),
+      c({ content: '', reasoning: 'add.', reasoning_details: [text('add.')] }),
+      c({ content: '', reasoning: null, reasoning_details: [{ type: 'reasoning.text', text: '', signature: 'sig-1', format: 'anthropic-claude-v1', index: 0 }] }),
+      c({ content: '', reasoning: null, reasoning_details: [{ type: 'reasoning.text', text: '', signature: '', index: 0 }] }),
+      c({ content: '', reasoning: null, reasoning_details: [{ type: 'reasoning.encrypted', data: 'ZW5j', id: 'rs_1', format: 'anthropic-claude-v1', index: 1 }] }),
+      c({ content: '4', reasoning: null, reasoning_details: [] }),
+      c({ content: '', reasoning: null }, 'stop'),
+    ]);
+    const message = (stored.choices as Json[])[0]!.message as Json;
+    expect(message).toMatchObject({ content: '4', reasoning: 'First, add.' });
+    expect(message.reasoning_details).toEqual([
+      { type: 'reasoning.text', text: 'First, add.', signature: 'sig-1', format: 'anthropic-claude-v1', index: 0 },
+      { type: 'reasoning.encrypted', data: 'ZW5j', id: 'rs_1', format: 'anthropic-claude-v1', index: 1 },
+    ]);
+    expect(stored.provider).toBe('DeepInfra');
+  });
+
+  it('joins LiteLLM thinking_blocks until the piece with the signature ends a block', () => {
+    const t = (blocks: Json[], content: string | null = null) => chunk([{ index: 0, delta: { content, thinking_blocks: blocks }, finish_reason: null }]);
+    const stored = ours([
+      t([{ type: 'thinking', thinking: '', signature: '' }]),
+      t([{ type: 'thinking', thinking: 'Hmm, ', signature: null }]),
+      t([{ type: 'thinking', thinking: 'four.', signature: null }]),
+      t([{ type: 'thinking', thinking: '', signature: 'sig-a' }]),
+      t([{ type: 'redacted_thinking', data: 'cmVk' }]),
+      t([{ type: 'thinking', thinking: 'Again.', signature: 'sig-b' }], '4'),
+      chunk([{ index: 0, delta: {}, finish_reason: 'stop' }]),
+    ]);
+    expect(((stored.choices as Json[])[0]!.message as Json).thinking_blocks).toEqual([
+      { type: 'thinking', thinking: 'Hmm, four.', signature: 'sig-a' },
+      { type: 'redacted_thinking', data: 'cmVk' },
+      { type: 'thinking', thinking: 'Again.', signature: 'sig-b' },
+    ]);
+  });
+
+  it('joins streamed audio: base64 data (padded pieces re-encoded) and transcript', () => {
+    const a = (audio: Json, finish: string | null = null) => chunk([{ index: 0, delta: { audio }, finish_reason: finish }]);
+    const pieces = ['Hello, ', 'audio', ' world'].map((p) => Buffer.from(p).toString('base64'));
+    const stored = ours([
+      chunk([{ index: 0, delta: { role: 'assistant', content: null }, finish_reason: null }]),
+      a({ id: 'audio_1', data: pieces[0], transcript: 'Hello' }),
+      a({ data: pieces[1], transcript: ', world', expires_at: 1700003600 }),
+      a({ data: pieces[2], transcript: null }, 'stop'),
+    ]);
+    const audio = ((stored.choices as Json[])[0]!.message as Json).audio as Json;
+    expect(audio).toMatchObject({ id: 'audio_1', transcript: 'Hello, world', expires_at: 1700003600 });
+    expect(Buffer.from(audio.data as string, 'base64').toString()).toBe('Hello, audio world');
+  });
+
+  it('turns a stored completion with reasoning into chunks that rebuild it', () => {
+    const completion = {
+      id: 'gen-2',
+      object: 'chat.completion',
+      created: 1,
+      model: 'deepseek/deepseek-r1',
+      choices: [
+        {
+          index: 0,
+          message: { role: 'assistant', content: '4', refusal: null, reasoning: 'First, add.', reasoning_content: 'First, add.', reasoning_details: [{ type: 'reasoning.text', text: 'First, add.', index: 0 }] },
+          logprobs: null,
+          finish_reason: 'stop',
+        },
+      ],
+      usage: { prompt_tokens: 1, completion_tokens: 2, total_tokens: 3 },
+    };
+    const chunks = chunksOf(completion, 'chat');
+    expect(((chunks[0]!.choices as Json[])[0]!.delta as Json).reasoning_content).toBe('First, add.');
+    expect(ours(chunks)).toEqual(completion);
+  });
+
   it('turns a whole completion into chunks that rebuild the same completion', async () => {
     const completion = {
       id: 'chatcmpl-2',

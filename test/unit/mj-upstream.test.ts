@@ -79,6 +79,16 @@ describe('upstream submit envelope', () => {
     expect(readSubmitEnvelope({ code: 4, description: 'bad', result: null })).toMatchObject({ code: 4, result: null, description: 'bad' });
   });
 
+  it('reads the message of envelopes that have no description (trueai-org, hosted MJ APIs)', () => {
+    const trueai = { success: false, code: -1, message: '今日绘图次数已达上限', timestamp: '638512345678901234' };
+    expect(readSubmitEnvelope(trueai)).toMatchObject({ code: -1, description: '今日绘图次数已达上限', result: null });
+    expect(readSubmitEnvelope({ code: 500, msg: 'account banned' })?.description).toBe('account banned');
+    expect(readSubmitEnvelope({ code: 4, error: 'prompt too long' })?.description).toBe('prompt too long');
+    expect(readSubmitEnvelope({ code: 4, error: { message: 'bad image' } })?.description).toBe('bad image');
+    expect(readSubmitEnvelope({ code: 4, description: 'described', message: 'not this' })?.description).toBe('described');
+    expect(readSubmitEnvelope({ code: 4, description: ' ', message: '' })?.description).toBeNull();
+  });
+
   it('refuses an envelope without a readable code', () => {
     expect(readSubmitEnvelope({ description: 'ok', result: '1' })).toBeNull();
     expect(readSubmitEnvelope({ code: 'one' })).toBeNull();

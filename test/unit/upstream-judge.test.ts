@@ -25,6 +25,9 @@ describe('errors sent with HTTP 200', () => {
     ['OpenRouter, numeric code as status', { error: { code: 502, message: 'Provider returned error', metadata: { provider_name: 'X' } } }, 'Provider returned error', RetryableUpstreamError, 502],
     ['OpenRouter, rate limit', { error: { code: 429, message: 'Rate limit exceeded' } }, 'Rate limit exceeded', RetryableUpstreamError, 429],
     ['Anthropic-style overloaded', { type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' } }, 'Overloaded', RetryableUpstreamError, 503],
+    ['Anthropic-style envelope naming http_status 529', { type: 'error', error: { type: 'api_error', message: 'Overloaded' }, http_status: 529 }, 'Overloaded', RetryableUpstreamError, 529],
+    ['a 5xx off the usual list (Cloudflare 524 named in the body)', { error: { code: 524, message: 'A timeout occurred' } }, 'A timeout occurred', RetryableUpstreamError, 524],
+    ['501 is never retried', { error: { code: 501, message: 'Not implemented' } }, 'Not implemented', PermanentUpstreamError, 501],
     ['MiniMax-style http_code string', { type: 'error', error: { type: 'bad_request_error', message: 'invalid params (2013)', http_code: '400' } }, 'invalid params (2013)', PermanentUpstreamError, 400],
     ['vLLM object: error', { object: 'error', message: 'max_tokens too large', type: 'BadRequestError', param: null, code: 400 }, 'max_tokens too large', PermanentUpstreamError, 400],
     ['Gemini array', [{ error: { code: 429, message: 'Resource has been exhausted', status: 'RESOURCE_EXHAUSTED' } }], 'Resource has been exhausted', RetryableUpstreamError, 429],
@@ -39,6 +42,12 @@ describe('errors sent with HTTP 200', () => {
     expect(err.message).toBe(message);
     expect((err as { status?: number }).status).toBe(status);
     expect((err as PermanentUpstreamError).response).toBeUndefined();
+  });
+
+  it("carries the upstream's own type, code and param on the error", () => {
+    const err = thrown(() => judgeAnswer('chat', json({ error: { message: 'too long', type: 'invalid_request_error', param: 'messages', code: 'context_length_exceeded' } })));
+    expect(err).toMatchObject({ status: 400, upstreamError: { type: 'invalid_request_error', code: 'context_length_exceeded', param: 'messages' } });
+    expect((thrown(() => judgeAnswer('chat', json({ error: 'no type or code' }))) as PermanentUpstreamError).upstreamError).toBeUndefined();
   });
 
   it('reads no fault from a normal answer or from empty error fields', () => {

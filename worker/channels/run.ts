@@ -5,16 +5,21 @@ import { LEASE_MS, type ChannelState } from '../../shared/channels/state.js';
 import { CanceledError, ChannelBusyError, PermanentUpstreamError, RetryableUpstreamError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
 import type { ChannelAttempt } from '../../shared/tasks/model.js';
+import { isQuotaExhausted } from '../upstream/http.js';
 import { describeNeed, type Need, type Router } from './router.js';
 
 /** How long a 429 without `Retry-After` keeps a channel out of rotation (ms). */
 const DEFAULT_COOLDOWN_MS = 2000;
 
+/** Refusals that concern the channel (its key, its quota, the network in front of it), not the request. */
+const CHANNEL_REFUSALS: ReadonlySet<number> = new Set([401, 402, 403, 407, 511]);
+
 /**
  * How an upstream failure bears on its channel:
  * - `rate-limited`: a 429 — the channel cools down for every worker (Retry-After), the call moves;
- * - `unwell`: 5xx, timeouts, resets, and refusals of the channel's own key or quota (401, 402,
- *   403, insufficient_quota) — counts toward opening the circuit, the call moves;
+ * - `unwell`: 5xx, timeouts, resets, refusals of the channel's own key or quota (401, 402, 403,
+ *   a spent quota such as `insufficient_quota`), and a proxy or captive portal in front of it that
+ *   wants a login (407, 511) — counts toward opening the circuit, the call moves;
  * - `request`: the upstream refused the request itself (other 4xx) — another channel would too;
  * - `none`: not an upstream failure (cancel, a bug) — rethrown as it is.
  */
@@ -22,7 +27,7 @@ export function blameOf(err: unknown): 'rate-limited' | 'unwell' | 'request' | '
   if (err instanceof CanceledError) return 'none';
   if (err instanceof RetryableUpstreamError) return err.status === 429 ? 'rate-limited' : 'unwell';
   if (err instanceof PermanentUpstreamError) {
-    if (err.status === 401 || err.status === 402 || err.status === 403 || err.code === 'insufficient_quota') return 'unwell';
+    if (CHANNEL_REFUSALS.has(err.status ?? 0) || isQuotaExhausted(err.upstreamError)) return 'unwell';
     return 'request';
   }
   return 'none';
@@ -44,7 +49,8 @@ export interface CallOptions {
  * health, and on a failure worth retrying elsewhere moves at once to another healthy channel —
  * never straight back to one that failed. When no channel can take the call now it throws
  * ChannelBusyError (the job waits without using an attempt); when every channel failed it
- * throws the last failure (the job's own backoff retries it later).
+ * throws the last failure, or the retryable one whose channel is back soonest (the job's own
+ * backoff retries it later).
  * @returns the call's value, the channel that gave it, and every attempt made.
  * @throws ChannelBusyError, PermanentUpstreamError (no channel serves the need; the pinned
  *   channel is gone or disabled; a refusal of the request), the call's own errors.
@@ -58,17 +64,18 @@ export function createChannelRunner(deps: { registry: ChannelRegistry; state: Ch
     if (!channel) throw new PermanentUpstreamError(`channel ${name}, which holds this task, is no longer configured; ${need.type} follow-ups stay on the channel that made their parent`);
     if (!channel.enabled) throw new PermanentUpstreamError(`channel ${name}, which holds this task, is disabled; ${need.type} follow-ups stay on the channel that made their parent`);
     const unavailable = (await state.usable([channel])).get(name);
-    if (unavailable) throw new ChannelBusyError(Math.max(unavailable.waitMs, 100), `channel ${name} ${unavailable.reason === 'open' ? 'is failing' : 'is cooling down'}`);
+    if (unavailable) throw new ChannelBusyError(Math.max(unavailable.waitMs, 100), `channel ${name} ${unavailable.reason === 'open' ? 'is failing' : 'is cooling down after a 429'}`, unavailable.reason === 'cooldown');
     return [channel];
   }
 
   /** Takes a slot on the first of `channels` that has one; null with the shortest wait when none has. */
-  async function takeSlot(channels: Channel[], leaseId: string): Promise<{ channel: Channel } | { waitMs: number; reason: string }> {
-    let best: { waitMs: number; reason: string } = { waitMs: Infinity, reason: '' };
+  async function takeSlot(channels: Channel[], leaseId: string): Promise<{ channel: Channel } | { waitMs: number; reason: string; rateLimited: boolean }> {
+    let best = { waitMs: Infinity, reason: '', rateLimited: false };
     for (const channel of channels) {
       const refused = await state.acquire(channel, leaseId);
       if (!refused) return { channel };
-      if (refused.waitMs < best.waitMs) best = { waitMs: refused.waitMs, reason: `channel ${channel.name} ${refused.reason === 'rpm' ? 'is at its rpm limit' : refused.reason === 'concurrency' ? 'is at its concurrency limit' : refused.reason === 'open' ? 'is failing' : 'is cooling down'}` };
+      const why = refused.reason === 'rpm' ? 'is at its rpm limit' : refused.reason === 'concurrency' ? 'is at its concurrency limit' : refused.reason === 'open' ? 'is failing' : 'is cooling down after a 429';
+      if (refused.waitMs < best.waitMs) best = { waitMs: refused.waitMs, reason: `channel ${channel.name} ${why}`, rateLimited: refused.reason === 'cooldown' };
     }
     return best;
   }
@@ -78,12 +85,18 @@ export function createChannelRunner(deps: { registry: ChannelRegistry; state: Ch
       const attempts: ChannelAttempt[] = [];
       const tried = new Set<string>();
       let lastError: unknown = null;
-      /** Ends the call with the last failure: that attempt did not move after all. */
+      /** The retryable failure that allows the soonest retry (a 429 with the shortest Retry-After). */
+      let soonest: RetryableUpstreamError | null = null;
+      /**
+       * Ends the call with the last failure (that attempt did not move after all); when every
+       * channel failed retryably, with the one whose channel can be retried first, so one
+       * channel's long Retry-After does not stand for another that is back sooner.
+       */
       const giveUp = async (): Promise<never> => {
         const last = attempts.at(-1);
         if (last) last.outcome = 'failed';
         await opts.onAttempt?.(attempts);
-        throw lastError;
+        throw lastError instanceof RetryableUpstreamError && soonest ? soonest : lastError;
       };
       for (;;) {
         let channels: Channel[];
@@ -98,7 +111,8 @@ export function createChannelRunner(deps: { registry: ChannelRegistry; state: Ch
           if (route.kind === 'exhausted') return await giveUp();
           if (route.kind === 'wait') {
             if (lastError) return await giveUp();
-            throw new ChannelBusyError(Math.max(route.wait.waitMs, 100), `every channel serving ${describeNeed(need)} is ${route.wait.reason === 'open' ? 'failing' : 'cooling down'}`);
+            const cooling = route.wait.reason === 'cooldown';
+            throw new ChannelBusyError(Math.max(route.wait.waitMs, 100), `every channel serving ${describeNeed(need)} is ${cooling ? 'cooling down after a 429' : 'failing'}`, cooling);
           }
           channels = route.channels;
         }
@@ -107,7 +121,7 @@ export function createChannelRunner(deps: { registry: ChannelRegistry; state: Ch
         const slot = await takeSlot(channels, leaseId);
         if (!('channel' in slot)) {
           if (lastError) return await giveUp();
-          throw new ChannelBusyError(Math.max(slot.waitMs, 50), slot.reason);
+          throw new ChannelBusyError(Math.max(slot.waitMs, 50), slot.reason, slot.rateLimited);
         }
         const { channel } = slot;
         if (lastError) await opts.onAttempt?.(attempts);
@@ -131,6 +145,7 @@ export function createChannelRunner(deps: { registry: ChannelRegistry; state: Ch
           if (blame === 'none') throw err;
           attempts.push({ channel: channel.name, at, outcome: 'moved', status, error: message.slice(0, 300) });
           lastError = err;
+          if (err instanceof RetryableUpstreamError && (!soonest || (err.retryAfterMs ?? 0) < (soonest.retryAfterMs ?? 0))) soonest = err;
           if (blame === 'request') return await giveUp();
           opts.log?.warn({ channel: channel.name, status, reason: message.slice(0, 200) }, 'upstream call failed; trying another channel');
           tried.add(channel.name);

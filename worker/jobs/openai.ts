@@ -132,7 +132,8 @@ export function createOpenAiRequest(deps: OpenAiDeps): Processor<'text.request' 
       // A connection that drops or goes quiet after every choice finished lost nothing.
       if (reading && err instanceof RetryableUpstreamError && judge.complete()) return whole();
       if (judge.chunks === 0) throw err;
-      throw new PermanentUpstreamError((err as Error).message, (err as { status?: number }).status ?? 502);
+      const upstream = err instanceof RetryableUpstreamError || err instanceof PermanentUpstreamError ? err : null;
+      throw new PermanentUpstreamError((err as Error).message, upstream?.status ?? 502, undefined, undefined, upstream?.upstreamError);
     }
   }
 

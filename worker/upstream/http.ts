@@ -1,5 +1,6 @@
 import { Agent, fetch, type Response } from 'undici';
-import { CanceledError, PermanentUpstreamError, RetryableUpstreamError } from '../../shared/errors.js';
+import { CanceledError, PermanentUpstreamError, RetryableUpstreamError, type UpstreamErrorInfo } from '../../shared/errors.js';
+import { errorInfoOf, faultIn, htmlTitle, isHtml, looseFault, retryDelayIn } from './error-body.js';
 
 /**
  * The connection pool of every upstream call. undici's own header and body timeouts (300 s each
@@ -8,8 +9,43 @@ import { CanceledError, PermanentUpstreamError, RetryableUpstreamError } from '.
  */
 const dispatcher = new Agent({ headersTimeout: 0, bodyTimeout: 0, connectTimeout: 10_000 });
 
-/** HTTP statuses worth retrying (SPEC §7); every other 4xx/5xx is permanent. */
-export const RETRYABLE_STATUSES: ReadonlySet<number> = new Set([408, 409, 425, 429, 500, 502, 503, 504]);
+/** 4xx statuses worth retrying: 408 Request Timeout, 409 Conflict, 425 Too Early, 429 Too Many Requests. */
+const RETRYABLE_4XX: ReadonlySet<number> = new Set([408, 409, 425, 429]);
+
+/**
+ * The 5xx statuses never retried: they say the request itself can never work there. 501 Not
+ * Implemented (the server does not do this method or endpoint), 505 HTTP Version Not Supported,
+ * 510 Not Extended (the server wants an extension the request lacks). 511 Network
+ * Authentication Required comes from a captive portal or proxy in front of the upstream that
+ * wants a login: no retry gets through until someone logs in, so it is not retried either, but it
+ * is the channel's trouble, not the request's (worker/channels/run.ts moves the call to another
+ * channel and counts it against this one).
+ */
+export const PERMANENT_5XX: ReadonlySet<number> = new Set([501, 505, 510, 511]);
+
+/**
+ * Whether an HTTP status is worth another try: 408, 409, 425, 429, and every 5xx but
+ * PERMANENT_5XX — the non-standard ones too, which say the upstream (or what stands in front of
+ * it) is in trouble for now: Cloudflare's 520–527 and 530 (origin unreachable, timed out, sent
+ * nothing), Anthropic's 529 overloaded, nginx's and others' 598/599 read timeouts. Every other
+ * 4xx is permanent.
+ */
+export function isRetryableStatus(status: number): boolean {
+  if (status >= 500 && status <= 599) return !PERMANENT_5XX.has(status);
+  return RETRYABLE_4XX.has(status);
+}
+
+const kindKey = (s: string | null | undefined) => (s ?? '').toLowerCase().replace(/[^a-z0-9]/g, '');
+
+/**
+ * Whether an upstream's error says the channel's money or quota is spent
+ * (`insufficient_quota`, `billing_hard_limit_reached`): it comes as a 429 (or a 200 error body)
+ * but no retry gets through until someone pays; another channel may serve.
+ */
+export function isQuotaExhausted(info: UpstreamErrorInfo | undefined): boolean {
+  return [info?.code, info?.type].some((k) => QUOTA_EXHAUSTED.has(kindKey(k)));
+}
+const QUOTA_EXHAUSTED = new Set(['insufficientquota', 'billinghardlimitreached']);
 
 /** `Retry-After` as milliseconds: delta-seconds or an HTTP date; undefined when absent or unreadable. */
 export function parseRetryAfter(value: string | null, now = Date.now()): number | undefined {
@@ -19,18 +55,35 @@ export function parseRetryAfter(value: string | null, now = Date.now()): number 
   return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
 
-/** The message an upstream gave for a refusal, from the common JSON error shapes. */
-function upstreamMessage(body: string): string {
+/**
+ * The wait (ms) an error answer asks for: `retry-after-ms` (OpenAI, Azure OpenAI; what the openai
+ * SDKs read first), else `Retry-After` (seconds or an HTTP date), else a wait named in the body
+ * (Gemini's RetryInfo, see retryDelayIn). Undefined when none is given.
+ */
+export function retryAfterOf(headers: Headers, body: unknown, now = Date.now()): number | undefined {
+  const ms = headers.get('retry-after-ms')?.trim();
+  if (ms && /^\d+(\.\d+)?$/.test(ms)) return Math.round(Number(ms));
+  return parseRetryAfter(headers.get('retry-after'), now) ?? retryDelayIn(body);
+}
+
+/**
+ * What an upstream said with a refusal: its message from the common JSON error shapes (an HTML
+ * page, such as Cloudflare's 52x pages, by its title), its own `type`/`code`/`param`, and the body
+ * as parsed (undefined when it is not JSON).
+ */
+function refusalOf(body: string, contentType: string) {
+  let parsed: unknown;
   try {
-    const j = JSON.parse(body) as { description?: unknown; error?: { message?: unknown } | string; message?: unknown };
-    if (typeof j.description === 'string') return j.description;
-    if (typeof j.error === 'string') return j.error;
-    if (typeof j.error?.message === 'string') return j.error.message;
-    if (typeof j.message === 'string') return j.message;
+    parsed = JSON.parse(body);
   } catch {
-    // not JSON: fall through to the raw text
+    if (isHtml(contentType, body)) return { message: `an HTML page${htmlTitle(body) ? ` ("${htmlTitle(body)}")` : ''}`, info: undefined, parsed: undefined };
+    return { message: body.slice(0, 300).trim() || 'no body', info: undefined, parsed: undefined };
   }
-  return body.slice(0, 300) || 'no body';
+  const j = (typeof parsed === 'object' && parsed !== null ? parsed : {}) as { description?: unknown; error?: { message?: unknown } | string; message?: unknown };
+  const fault = faultIn(parsed) ?? looseFault(parsed);
+  const message =
+    typeof j.description === 'string' ? j.description : typeof j.error === 'string' ? j.error : typeof j.error?.message === 'string' ? j.error.message : (fault?.message ?? body.slice(0, 300));
+  return { message, info: errorInfoOf(fault), parsed };
 }
 
 export interface RequestOptions {
@@ -145,14 +198,20 @@ export function networkError(err: unknown, opts: Pick<RequestOptions, 'signal'>,
 
 const formatSeconds = (ms: number) => `${Math.round((ms / 1000) * 10) / 10} s`;
 
-/** Throws the error a non-2xx status means; the upstream's message and body travel with it. */
+/**
+ * Throws the error a non-2xx status means (isRetryableStatus decides which; a spent quota is
+ * never retried, whatever its status); the upstream's message, its own error
+ * `type`/`code`/`param`, the wait it asks for (retryAfterOf) and (for a refusal, to relay
+ * unchanged) its body travel with it.
+ */
 export function checkStatus(res: Response, body: Buffer): void {
   if (res.ok) return;
-  const text = body.toString('utf8');
-  if (RETRYABLE_STATUSES.has(res.status)) {
-    throw new RetryableUpstreamError(`upstream answered ${res.status}: ${upstreamMessage(text)}`, res.status, parseRetryAfter(res.headers.get('retry-after')));
+  const contentType = res.headers.get('content-type') ?? '';
+  const { message, info, parsed } = refusalOf(body.toString('utf8'), contentType);
+  if (isRetryableStatus(res.status) && !isQuotaExhausted(info)) {
+    throw new RetryableUpstreamError(`upstream answered ${res.status}: ${message}`, res.status, retryAfterOf(res.headers, parsed), info);
   }
-  throw new PermanentUpstreamError(upstreamMessage(text), res.status, undefined, { body, contentType: res.headers.get('content-type') ?? 'application/json' });
+  throw new PermanentUpstreamError(message, res.status, undefined, { body, contentType: contentType || 'application/json' }, info);
 }
 
 /**

@@ -1,5 +1,6 @@
 import { PermanentUpstreamError, RetryableUpstreamError } from '../../shared/errors.js';
 import { createAggregator, type Json, type StreamKind } from '../../shared/openai/aggregate.js';
+import { htmlTitle, isHtml } from './error-body.js';
 import { faultError, faultIn, looseFault } from './faults.js';
 import { looksLikeSse, parseSse, type SseEvent } from './sse.js';
 
@@ -48,8 +49,6 @@ const snippet = (text: string) => {
   return t.length > 200 ? `${t.slice(0, 200)}…` : t;
 };
 
-const isHtml = (contentType: string, text: string) => /^text\/html\b/i.test(contentType) || /^\s*<(!doctype|html|head|body|\?xml|title)\b/i.test(text);
-const htmlTitle = (text: string) => /<title[^>]*>([^<]*)<\/title>/i.exec(text)?.[1]?.trim();
 const isJsonType = (contentType: string) => /^application\/([\w.+-]+\+)?json\b/i.test(contentType);
 const isEventStream = (contentType: string) => /^text\/event-stream\b/i.test(contentType);
 
@@ -78,7 +77,7 @@ function scanEvents(events: SseEvent[]): void {
     const parsed = tryJson(ev.data);
     const fault = parsed ? (faultIn(parsed.value) ?? (ev.event === 'error' ? looseFault(parsed.value) : null)) : null;
     if (fault) throw faultError(fault);
-    if (ev.event === 'error') throw faultError({ message: ev.data.trim() || 'upstream sent an error event', type: null, code: null, status: null });
+    if (ev.event === 'error') throw faultError({ message: ev.data.trim() || 'upstream sent an error event', type: null, code: null, param: null, status: null });
   }
 }
 
@@ -195,7 +194,7 @@ export function createStreamJudge(kind: StreamKind): StreamJudge {
       const parsed = data === '' ? null : tryJson(data);
       if (ev.event === 'error') {
         const value = parsed?.value;
-        throw faultError(faultIn(value) ?? looseFault(value) ?? { message: data || 'upstream sent an error event', type: null, code: null, status: null });
+        throw faultError(faultIn(value) ?? looseFault(value) ?? { message: data || 'upstream sent an error event', type: null, code: null, param: null, status: null });
       }
       // Named events other than errors (pings, comments in disguise) are not chunks.
       if ((ev.event !== null && ev.event !== 'message') || data === '') return null;

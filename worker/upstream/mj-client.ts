@@ -19,10 +19,14 @@ export interface SubmitAnswer {
 
 const modePath = (mode: MjRequest['mode']) => (mode ? `/mj-${mode.toLowerCase()}` : '');
 
+/** new-api's MJ relay answers code 30 when its own upstream channel said 429 ("当前分组负载已饱和"). */
+const RELAY_SATURATED = 30;
+
 /**
  * A client of one Midjourney-proxy-compatible upstream. Submit answers are classified here:
- * codes 1/22 (and 21, which the caller handles) are accepted; 9 and 23 are worth retrying; any
- * other code is a refusal carrying the upstream's description. Answers are read leniently
+ * codes 1/22 (and 21, which the caller handles) are accepted; 9 and 23 are worth retrying, and 30
+ * (a new-api relay whose own channel was rate limited) as a 429; any other code is a refusal
+ * carrying the upstream's description (or its message, see readSubmitEnvelope). Answers are read leniently
  * (shared/mj/upstream.ts); what was odd is logged at debug level, unusable tasks at warn.
  * `timeoutMs` is an idle timeout (see RequestOptions).
  */
@@ -56,6 +60,7 @@ export function createMjClient(channel: MjChannel, timeoutMs: number, log?: Logg
         return { code: res.code, upstreamId: res.result, properties: res.properties };
       }
       if (res.code === MJ_CODES.FAILURE || res.code === MJ_CODES.QUEUE_REJECTED) throw new RetryableUpstreamError(`upstream busy (code ${res.code}): ${description}`);
+      if (res.code === RELAY_SATURATED) throw new RetryableUpstreamError(`upstream rate limited (code ${res.code}): ${description}`, 429);
       throw new PermanentUpstreamError(description, undefined, res.code);
     },
 
