@@ -115,7 +115,7 @@ describe('channels across worker processes', () => {
   });
 
   it('gives every task an end and ≥ 99 % success when 30 % of calls fail (500, 429, reset, hang) on two channels', async () => {
-    c = await startCluster({ sims: ['a', 'b'], channels: (u) => [openai('a', u.a!), openai('b', u.b!)], env: { UPSTREAM_TIMEOUT_SECONDS: '1', JOB_ATTEMPTS: '6' } });
+    c = await startCluster({ sims: ['a', 'b'], channels: (u) => [openai('a', u.a!), openai('b', u.b!)], env: { UPSTREAM_TIMEOUT_SECONDS: '1', SYNC_WAIT_SECONDS: '2', JOB_ATTEMPTS: '6' } });
     // Four faults of 7.5 % each, drawn in turn: 30 % of calls fail.
     for (const s of Object.values(c.sims)) {
       s.faults.add({ route: 'openai', kind: 'status', status: 500, probability: 0.075 });
