@@ -57,7 +57,7 @@ describe('npm start under Ctrl-C', () => {
     expect(Date.now() - at).toBeLessThan(9500);
     expect(raw).not.toContain('[DONE]');
     expect(raw).toMatch(/"code":"shutting_down"/);
-  });
+  }, 90_000);
 });
 
 describe('split roles refuse a bad start with one readable line', () => {
