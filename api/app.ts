@@ -10,13 +10,12 @@ import type { RedisClient } from '../shared/redis.js';
 import type { Signals } from '../shared/signals.js';
 import type { TaskStore } from '../shared/tasks/store.js';
 import { createAuthenticator, presentedKeys, type Principal } from './auth.js';
-import { clientErrorHandler } from './client-errors.js';
+import { createClientErrorHandler } from './client-errors.js';
 import { corsOptions } from './cors.js';
-import { envelopeOf, errorBody, errorHandler, frameworkErrorHandler } from './errors.js';
+import { createErrorReplies } from './errors.js';
+import { loadApiFamilies } from './families/load.js';
 import { adminRoutes } from './routes/admin.js';
 import { healthRoutes } from './routes/health.js';
-import { mjRoutes } from './routes/mj.js';
-import { openaiRoutes } from './routes/openai.js';
 import { taskRoutes } from './routes/tasks.js';
 import { createSubmitter } from './submit.js';
 
@@ -42,6 +41,8 @@ const OPEN_ROUTES = new Set(['/healthz', '/readyz', '/docs']);
 /** Builds the API from its dependencies; main.ts opens the connections, tests hand in their own. */
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const { config } = deps;
+  const families = await loadApiFamilies();
+  const errors = createErrorReplies(families);
   const app = Fastify({
     loggerInstance: deps.log as FastifyBaseLogger,
     bodyLimit: config.MAX_BODY_BYTES,
@@ -51,8 +52,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // Ids of any length reach the routes, which answer in their family's format (an URL over
     // 16 KB is refused by Node's parser first: clientErrorHandler).
     routerOptions: { maxParamLength: 16 * 1024 },
-    clientErrorHandler,
-    frameworkErrors: frameworkErrorHandler,
+    clientErrorHandler: createClientErrorHandler(errors),
+    frameworkErrors: errors.frameworkErrorHandler,
   });
   const authenticate = createAuthenticator(config);
   // Closing: new requests are refused (503, retryable); long waits (sync calls, token streams,
@@ -75,10 +76,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const cancelDeps = { store: deps.store, queues: deps.queues, signals: deps.signals, redis: deps.redis, prefix: config.QUEUE_PREFIX };
 
   app.decorateRequest('principal', null as unknown as Principal);
-  app.setErrorHandler(errorHandler);
-  app.setNotFoundHandler((req, reply) =>
-    reply.status(404).send(errorBody(envelopeOf(req), { mjCode: 3, type: 'not_found_error', message: `no route ${req.method} ${req.url.split('?')[0]}` })),
-  );
+  app.setErrorHandler(errors.errorHandler);
+  app.setNotFoundHandler((req, reply) => errors.reply(req, reply, { status: 404, type: 'not_found_error', message: `no route ${req.method} ${req.url.split('?')[0]}` }));
   // Registered (and awaited) before the key check: its hook answers a browser's preflight, which
   // never carries a key, and puts the CORS headers on every answer, refusals included.
   if (config.CORS_ORIGINS.length > 0) await app.register(cors, corsOptions(config.CORS_ORIGINS));
@@ -87,19 +86,24 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     if (OPEN_ROUTES.has(req.url.split('?')[0] ?? '')) return;
     const principal = authenticate(presentedKeys(req.headers));
     if (!principal) {
-      return reply.status(401).send(errorBody(envelopeOf(req), { mjCode: 4, type: 'authentication_error', message: 'missing or unknown API key' }));
+      return errors.reply(req, reply, { status: 401, type: 'authentication_error', message: 'missing or unknown API key' });
     }
     req.principal = principal;
   });
 
   await app.register(healthRoutes(deps));
   await app.register(adminRoutes({ registry: deps.registry, channelState: createChannelState({ redis: deps.redis, prefix: config.QUEUE_PREFIX }) }));
-  const mjDeps = { ...cancelDeps, config, submitter, signals: deps.signals };
-  await app.register(mjRoutes(mjDeps, null), { prefix: '/mj' });
-  await app.register(mjRoutes(mjDeps, 'FAST'), { prefix: '/mj-fast/mj' });
-  await app.register(mjRoutes(mjDeps, 'RELAX'), { prefix: '/mj-relax/mj' });
-  await app.register(mjRoutes(mjDeps, 'TURBO'), { prefix: '/mj-turbo/mj' });
   await app.register(taskRoutes({ ...cancelDeps, signals: deps.signals, shutdown: shutdown.signal }));
-  await app.register(openaiRoutes({ config, redis: deps.redis, store: deps.store, queues: deps.queues, signals: deps.signals, submitter, shutdown: shutdown.signal }));
+  const familyDeps = { config, redis: deps.redis, store: deps.store, queues: deps.queues, signals: deps.signals, submitter, cancel: cancelDeps, shutdown: shutdown.signal };
+  for (const family of families) {
+    const routes = family.routes(familyDeps);
+    // Every route of the family speaks its error format.
+    await app.register(async (scope) => {
+      scope.addHook('onRoute', (route) => {
+        route.config = { ...route.config, family: family.name };
+      });
+      await routes(scope);
+    });
+  }
   return app;
 }

@@ -1,6 +1,7 @@
-import { ConflictError, NotFoundError, storeCall } from '../shared/errors.js';
+import { ConflictError, NotFoundError } from '../shared/errors.js';
 import { parseTaskId } from '../shared/ids.js';
-import { globalKeys, keyspace } from '../shared/keys.js';
+import { globalKeys } from '../shared/keys.js';
+import { createInflight } from '../shared/protocols/inflight.js';
 import type { Queues } from '../shared/queues.js';
 import type { RedisClient } from '../shared/redis.js';
 import type { Signals } from '../shared/signals.js';
@@ -37,10 +38,7 @@ export async function cancelTask(deps: CancelDeps, task: Task): Promise<Task> {
       .remove(task.id)
       .catch(() => 0);
     await deps.signals.publish(globalKeys(deps.prefix).cancelChannel, task.id).catch(() => undefined);
-    if (task.upstream?.id) {
-      const ks = keyspace(deps.prefix, p);
-      await storeCall(() => deps.redis.multi().hdel(ks.inflight, task.id).rpush(ks.upstreamCancels, JSON.stringify({ channel: task.upstream!.channel, id: task.upstream!.id })).exec());
-    }
+    if (task.upstream?.id) await createInflight({ redis: deps.redis, prefix: deps.prefix }).cancelUpstream(task.id, { channel: task.upstream.channel, id: task.upstream.id });
   }
   return (await deps.store.get(task.id)) ?? task;
 }

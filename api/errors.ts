@@ -12,14 +12,12 @@ import {
   TooLargeError,
   ValidationError,
 } from '../shared/errors.js';
-import { MJ_CODES } from '../shared/mj/protocol.js';
-
-/** Which error envelope a route speaks. */
-export type Envelope = 'mj' | 'openai';
+import type { ApiFamily } from './families/types.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
-    envelope?: Envelope;
+    /** The family whose error format the route speaks (set by the family's plugin). */
+    family?: string;
   }
 }
 
@@ -36,81 +34,105 @@ function fieldName(path: PropertyKey[]): string {
   return path.reduce<string>((acc, p) => (typeof p === 'number' ? `${acc}[${p}]` : acc ? `${acc}.${String(p)}` : String(p)), '');
 }
 
-interface Mapped {
+/**
+ * An error as the API answers it, before a family's format: the HTTP status, a type in the
+ * OpenAI-style vocabulary (`invalid_request_error`, `not_found_error`, `rate_limit_exceeded`,
+ * `service_unavailable`, …), the message (which names the field first), the field, facts a family
+ * format may carry (`bannedWord`), and the seconds to wait before a retry.
+ */
+export interface ErrorReply {
   status: number;
-  mjCode: number;
   type: string;
   message: string;
   param?: string;
-  properties?: Record<string, unknown>;
+  details?: Record<string, unknown>;
   retryAfter?: number;
 }
 
-function map(err: unknown): Mapped {
+function map(err: unknown): ErrorReply {
   if (err instanceof TooLargeError)
-    return { status: 413, mjCode: MJ_CODES.VALIDATION_ERROR, type: 'invalid_request_error', message: err.message, param: err.field };
+    return { status: 413, type: 'invalid_request_error', message: err.message, param: err.field };
   if (err instanceof ValidationError)
-    return { status: 400, mjCode: MJ_CODES.VALIDATION_ERROR, type: 'invalid_request_error', message: err.message, param: err.field };
-  if (err instanceof ForbiddenError) return { status: 403, mjCode: MJ_CODES.VALIDATION_ERROR, type: 'permission_error', message: err.message };
-  if (err instanceof NotFoundError) return { status: 404, mjCode: MJ_CODES.NOT_FOUND, type: 'not_found_error', message: err.message };
+    return { status: 400, type: 'invalid_request_error', message: err.message, param: err.field };
+  if (err instanceof ForbiddenError) return { status: 403, type: 'permission_error', message: err.message };
+  if (err instanceof NotFoundError) return { status: 404, type: 'not_found_error', message: err.message };
   if (err instanceof ConflictError)
-    return { status: 409, mjCode: MJ_CODES.VALIDATION_ERROR, type: 'invalid_request_error', message: err.message, param: err.field };
+    return { status: 409, type: 'invalid_request_error', message: err.message, param: err.field };
   if (err instanceof BannedPromptError)
     return {
       status: 400,
-      mjCode: MJ_CODES.BANNED_PROMPT,
       type: 'invalid_request_error',
       message: err.message,
       param: 'prompt',
-      properties: { bannedWord: err.bannedWord },
+      details: { bannedWord: err.bannedWord },
     };
   if (err instanceof QueueFullError)
-    return { status: 429, mjCode: MJ_CODES.QUEUE_REJECTED, type: 'queue_full', message: err.message, retryAfter: 5 };
+    return { status: 429, type: 'queue_full', message: err.message, retryAfter: 5 };
   if (err instanceof RateLimitedError)
-    return { status: 429, mjCode: MJ_CODES.QUEUE_REJECTED, type: 'rate_limit_exceeded', message: err.message, retryAfter: err.retryAfterSeconds };
+    return { status: 429, type: 'rate_limit_exceeded', message: err.message, retryAfter: err.retryAfterSeconds };
   if (err instanceof ShuttingDownError)
-    return { status: 503, mjCode: MJ_CODES.FAILURE, type: 'service_unavailable', message: err.message, retryAfter: 1 };
+    return { status: 503, type: 'service_unavailable', message: err.message, retryAfter: 1 };
   if (err instanceof StoreUnavailableError)
-    return { status: 503, mjCode: MJ_CODES.FAILURE, type: 'service_unavailable', message: 'storage unavailable, nothing was stored; retry later', retryAfter: 1 };
+    return { status: 503, type: 'service_unavailable', message: 'storage unavailable, nothing was stored; retry later', retryAfter: 1 };
   const fe = err as FastifyError;
   if (fe.code === 'FST_ERR_CTP_BODY_TOO_LARGE')
-    return { status: 413, mjCode: MJ_CODES.VALIDATION_ERROR, type: 'invalid_request_error', message: 'body: is larger than MAX_BODY_BYTES', param: 'body' };
+    return { status: 413, type: 'invalid_request_error', message: 'body: is larger than MAX_BODY_BYTES', param: 'body' };
   if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500)
-    return { status: fe.statusCode, mjCode: MJ_CODES.VALIDATION_ERROR, type: 'invalid_request_error', message: `body: ${fe.message}`, param: 'body' };
-  return { status: 500, mjCode: MJ_CODES.FAILURE, type: 'internal_error', message: 'internal error' };
+    return { status: fe.statusCode, type: 'invalid_request_error', message: `body: ${fe.message}`, param: 'body' };
+  return { status: 500, type: 'internal_error', message: 'internal error' };
 }
 
-export function errorBody(envelope: Envelope, m: Pick<Mapped, 'mjCode' | 'type' | 'message' | 'param' | 'properties'>) {
-  return envelope === 'mj'
-    ? { code: m.mjCode, description: m.message, result: null, properties: m.properties ?? {} }
-    : { error: { message: m.message, type: m.type, param: m.param ?? null, code: m.type } };
-}
-
-/** The one place errors become HTTP statuses and MJ/OpenAI envelopes. */
-export function errorHandler(err: unknown, req: FastifyRequest, reply: FastifyReply) {
-  const m = map(err);
-  if (m.status >= 500) req.log.error({ err }, 'request failed');
-  else req.log.info({ status: m.status, type: m.type }, 'request refused');
-  // The official OpenAI SDKs obey x-should-retry over their own rules: only a busy or
-  // unavailable relayq is worth another try; bad input stays bad.
-  const retry = m.status === 429 || m.status === 503;
-  void reply.header('x-should-retry', String(retry));
-  if (m.retryAfter) void reply.header('retry-after', String(m.retryAfter)).header('retry-after-ms', String(m.retryAfter * 1000));
-  if (m.status === 413) drainUpload(req, reply);
-  return reply.status(m.status).send(errorBody(envelopeOf(req), m));
+/** The core's error body (the OpenAI-style envelope), for every route no family formats its own way. */
+export function genericErrorBody(e: ErrorReply) {
+  return { error: { message: e.message, type: e.type, param: e.param ?? null, code: e.type } };
 }
 
 /**
- * Fastify's `frameworkErrors`: what its router refuses before any route or hook runs, answered in
- * the route family's format like every other error. A path with malformed percent-encoding
- * (`/v1/tasks/%E0%A4%A`, FST_ERR_BAD_URL) and a path parameter over `maxParamLength`
- * (FST_ERR_MAX_PARAM_LENGTH) are 400s naming `url`; anything else goes through errorHandler.
+ * The one place errors become HTTP statuses and bodies: the mapping is the core's, the body is in
+ * the format of the family the request speaks (its route's, or the one that claims its URL),
+ * else the core's own.
  */
-export function frameworkErrorHandler(err: FastifyError, req: FastifyRequest, reply: FastifyReply) {
-  if (err.code === 'FST_ERR_BAD_URL') return errorHandler(new ValidationError('url', 'is not a valid URL: its path holds a malformed percent-encoding (%XX)'), req, reply);
-  if (err.code === 'FST_ERR_MAX_PARAM_LENGTH') return errorHandler(new ValidationError('url', 'has a path segment that is too long'), req, reply);
-  return errorHandler(err, req, reply);
+export function createErrorReplies(families: readonly ApiFamily[]) {
+  const byName = new Map(families.map((f) => [f.name, f]));
+  /** The family whose format a request speaks, if any. */
+  const familyOf = (req: FastifyRequest) => byName.get(req.routeOptions.config?.family ?? '') ?? families.find((f) => f.claims?.(req.url));
+  /** The body of an error reply for a request, or for a raw URL when there is no request yet. */
+  const bodyFor = (family: ApiFamily | undefined, e: ErrorReply) => (family?.errorBody ? family.errorBody(e) : genericErrorBody(e));
+
+  function errorHandler(err: unknown, req: FastifyRequest, reply: FastifyReply) {
+    const m = map(err);
+    if (m.status >= 500) req.log.error({ err }, 'request failed');
+    else req.log.info({ status: m.status, type: m.type }, 'request refused');
+    // The official OpenAI SDKs obey x-should-retry over their own rules: only a busy or
+    // unavailable relayq is worth another try; bad input stays bad.
+    const retry = m.status === 429 || m.status === 503;
+    void reply.header('x-should-retry', String(retry));
+    if (m.retryAfter) void reply.header('retry-after', String(m.retryAfter)).header('retry-after-ms', String(m.retryAfter * 1000));
+    if (m.status === 413) drainUpload(req, reply);
+    return reply.status(m.status).send(bodyFor(familyOf(req), m));
+  }
+
+  return {
+    errorHandler,
+    /** An answer the core makes itself (401, 404 of an unknown route), in the request's format. */
+    reply: (req: FastifyRequest, reply: FastifyReply, e: ErrorReply) => reply.status(e.status).send(bodyFor(familyOf(req), e)),
+    /** The body for a request line only (Node's parser refused the request: no route, no request object). */
+    bodyForUrl: (url: string, e: ErrorReply) => bodyFor(families.find((f) => f.claims?.(url)), e),
+    /**
+     * Fastify's `frameworkErrors`: what its router refuses before any route or hook runs, answered
+     * like every other error. A path with malformed percent-encoding (`/v1/tasks/%E0%A4%A`,
+     * FST_ERR_BAD_URL) and a path parameter over `maxParamLength` (FST_ERR_MAX_PARAM_LENGTH) are
+     * 400s naming `url`; anything else goes through errorHandler.
+     */
+    frameworkErrorHandler(err: FastifyError, req: FastifyRequest, reply: FastifyReply) {
+      if (err.code === 'FST_ERR_BAD_URL') return errorHandler(new ValidationError('url', 'is not a valid URL: its path holds a malformed percent-encoding (%XX)'), req, reply);
+      if (err.code === 'FST_ERR_MAX_PARAM_LENGTH') return errorHandler(new ValidationError('url', 'has a path segment that is too long'), req, reply);
+      return errorHandler(err, req, reply);
+    },
+  };
 }
+
+export type ErrorReplies = ReturnType<typeof createErrorReplies>;
 
 /** The most of a refused upload read (and thrown away) so its sender gets to see the answer. */
 const DRAIN_MAX_BYTES = 256 * 1024 * 1024;
@@ -144,8 +166,4 @@ function drainUpload(req: FastifyRequest, reply: FastifyReply) {
     if (closeAfter) socket.end();
   });
   socket.once('close', () => clearTimeout(timer));
-}
-
-export function envelopeOf(req: FastifyRequest): Envelope {
-  return req.routeOptions.config?.envelope ?? (/^\/mj(-[a-z]+\/mj)?\//.test(req.url) ? 'mj' : 'openai');
 }

@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import type { Config, QueueName } from '../shared/config.js';
 import { ConflictError, QueueFullError, RateLimitedError, StoreUnavailableError, ValidationError } from '../shared/errors.js';
 import { newTaskId, type Placement } from '../shared/ids.js';
-import { jobKinds, type JobName } from '../shared/jobs/registry.js';
+import { createEnqueue } from '../shared/jobs/enqueue.js';
+import type { JobData, JobName } from '../shared/jobs/registry.js';
 import { globalKeys, keyspace } from '../shared/keys.js';
 import type { Queues } from '../shared/queues.js';
 import type { RedisClient } from '../shared/redis.js';
@@ -74,12 +75,15 @@ export function createSubmitter(deps: SubmitDeps) {
     return { placement, ahead };
   }
 
-  const jobFor = (name: JobName, taskId: string): JobSpec => ({ name, data: { taskId }, options: jobKinds[name].options(config) });
+  const enqueue = createEnqueue({ queues, config });
+  /** The job that runs a task (every task job's data is `{ taskId }`). */
+  const jobFor = (name: JobName, taskId: string): JobSpec => enqueue.spec(name, { taskId } as JobData<typeof name>);
 
   return {
     rateLimit,
     admit,
     jobFor,
+    enqueue,
     /**
      * Creates a task. With `job`, it is queued for a worker; without, it waits for the client
      * (an MJ task in MODAL).

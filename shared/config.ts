@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { QUEUE_NAMES } from './families/catalog.js';
 import { defaultChannel, readChannelFile, type Channel } from './channels/config.js';
 
 /**
@@ -38,8 +39,8 @@ const durations = z.string().transform((s, ctx) => {
 
 const optionalUrl = z.union([z.literal(''), z.url({ protocol: /^https?$/ })]).default('');
 
-export const QUEUE_NAMES = ['mj', 'image', 'audio', 'text', 'webhook'] as const;
-export type QueueName = (typeof QUEUE_NAMES)[number];
+/** A queue's wire name (see shared/families/catalog.ts for the list). */
+export type QueueName = string;
 
 const apiKeys = csv.transform((pairs, ctx) => {
   const keys: { tenant: string; secret: string }[] = [];

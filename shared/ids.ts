@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { QueueName } from './config.js';
-import { QUEUE_NAMES } from './config.js';
+import { QUEUE_NAMES } from './families/catalog.js';
 
 const ALPHABET = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 const RANDOM_LEN = 20; // 62^20 ≈ 2^119: unguessable

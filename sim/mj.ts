@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { classifyCustomId, describeButtons, gridButtons, shortenButtons, upscaleButtons } from '../shared/mj/buttons.js';
-import type { MjButton } from '../shared/tasks/model.js';
+import { classifyCustomId, describeButtons, gridButtons, shortenButtons, upscaleButtons } from '../shared/families/mj/buttons.js';
+import type { MjButton } from '../shared/families/mj/task.js';
 import type { FaultRoute, Faults } from './faults.js';
 
 /**

@@ -1,6 +1,7 @@
 import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Config, QueueName } from '../shared/config.js';
 import { CanceledError, ChannelBusyError, PermanentUpstreamError, RetryableUpstreamError, ValidationError } from '../shared/errors.js';
+import { QUEUES } from '../shared/families/catalog.js';
 import { jobKinds, type JobData, type JobName } from '../shared/jobs/registry.js';
 import { globalKeys, keyspace, placements } from '../shared/keys.js';
 import type { Logger } from '../shared/logger.js';
@@ -43,15 +44,9 @@ export function backoffDelay(attemptsMade: number, baseMs: number, err: unknown,
   return Math.floor(exp / 2 + random() * (exp / 2));
 }
 
+/** Jobs one worker process runs at once on a queue (the catalog's setting for it). */
 function concurrencyOf(config: Config, queue: QueueName): number {
-  const map: Record<QueueName, number> = {
-    mj: config.MJ_CONCURRENCY,
-    text: config.TEXT_CONCURRENCY,
-    image: config.IMAGE_CONCURRENCY,
-    audio: config.AUDIO_CONCURRENCY,
-    webhook: config.WEBHOOK_CONCURRENCY,
-  };
-  return map[queue];
+  return QUEUES.find((q) => q.name === queue)?.concurrency(config) ?? 10;
 }
 
 /**

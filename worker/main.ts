@@ -14,13 +14,15 @@ import { createProber } from './channels/prober.js';
 import { createRouter } from './channels/router.js';
 import { createChannelRunner } from './channels/run.js';
 import { createDispatcher, type Processors } from './dispatch.js';
-import { createMjSeed } from './jobs/mj-seed.js';
-import { createMjSubmit } from './jobs/mj-submit.js';
-import { createOpenAiModels, createOpenAiRequest } from './jobs/openai.js';
+import { loadWorkerFamilies } from './families/load.js';
+import type { WorkerFamilyParts } from './families/types.js';
 import { createWebhookDeliver } from './jobs/webhook-deliver.js';
-import { createMjTracker } from './mj-tracker.js';
-import { createClients } from './upstream/clients.js';
+import { createTracker, type Tracker } from './tracker.js';
 import { createWebhookPump } from './webhooks/pump.js';
+import { createEnqueue } from '../shared/jobs/enqueue.js';
+import { jobKinds } from '../shared/jobs/registry.js';
+import { FAMILIES } from '../shared/families/catalog.js';
+import { createTokenStreams } from '../shared/protocols/tokens.js';
 
 /**
  * The worker role: BullMQ workers for WORKER_QUEUES, the MJ tracker, the webhook pump and the
@@ -48,51 +50,61 @@ export async function startWorker(config: Config, log: Logger, opts: { registry?
   const registry = opts.registry ?? createChannelRegistry(config.channels);
   const channelState = createChannelState({ redis, prefix: config.QUEUE_PREFIX });
   const channels = createChannelRunner({ registry, state: channelState, router: createRouter({ registry, state: channelState }) });
-  const clients = createClients({ defaultTimeoutSeconds: config.UPSTREAM_TIMEOUT_SECONDS, answerWaitSeconds: config.SYNC_WAIT_SECONDS, log: log.child({ component: 'upstream' }) });
-  const mjClient = (name: string) => {
-    const channel = registry.get(name);
-    return channel ? clients.mj(channel) : null;
-  };
-  const unset = [
-    registry.ofType('mj').length === 0 && config.WORKER_QUEUES.includes('mj') && 'mj',
-    registry.ofType('openai').length === 0 && config.WORKER_QUEUES.some((q) => q === 'text' || q === 'image' || q === 'audio') && 'openai',
-  ].filter(Boolean);
+  const unset = FAMILIES.filter((f) => registry.ofType(f.channelType).length === 0 && f.queues.some((q) => config.WORKER_QUEUES.includes(q.name))).map((f) => f.name);
   if (unset.length > 0) {
-    log.warn({ unset }, 'NO UPSTREAM CONFIGURED: tasks of these types fail at once until a channel serves them (UPSTREAMS_FILE, or MJ_UPSTREAM_URL / OPENAI_UPSTREAM_URL)');
+    log.warn({ unset }, 'NO UPSTREAM CONFIGURED: tasks of these families fail at once until a channel serves them (UPSTREAMS_FILE, or MJ_UPSTREAM_URL / OPENAI_UPSTREAM_URL)');
   }
   warnKeylessChannels(registry.all(), log);
   registry.onReload(() => warnKeylessChannels(registry.all(), log));
-  const openaiDeps = { store, redis, prefix: config.QUEUE_PREFIX, channels, clients, tokensTtlSeconds: 3600 };
-  const openaiRequest = createOpenAiRequest(openaiDeps);
 
-  const tracker = createMjTracker({ config, redis, store, log: log.child({ component: 'mj-tracker' }), client: mjClient });
-  const processors: Processors = {
-    'mj.submit': createMjSubmit({ store, tracker, channels, clients }),
-    'mj.seed': createMjSeed({ store, signals, prefix: config.QUEUE_PREFIX, channels, clients }),
-    'text.request': openaiRequest,
-    'image.request': openaiRequest,
-    'audio.request': openaiRequest,
-    'openai.models': createOpenAiModels({ ...openaiDeps, registry, log: log.child({ component: 'models' }) }),
+  // Every family of the catalog brings its processors, its tracker adapter and its probe.
+  const trackers = new Map<string, Tracker>();
+  const trackerDeps = { config, redis, store, registry, log: log.child({ component: 'tracker' }) };
+  const parts = new Map<string, WorkerFamilyParts>();
+  for (const family of await loadWorkerFamilies()) {
+    const made = family.create({
+      config,
+      log: log.child({ family: family.name }),
+      redis,
+      store,
+      signals,
+      channels,
+      registry,
+      tokens: createTokenStreams({ redis, prefix: config.QUEUE_PREFIX }),
+      enqueue: createEnqueue({ queues, config }),
+      tracker: () => {
+        const t = trackers.get(family.name);
+        if (!t) throw new Error(`family ${family.name} has no tracker adapter`);
+        return t;
+      },
+    });
+    parts.set(family.name, made);
+    if (made.tracker) trackers.set(family.name, createTracker(trackerDeps, made.tracker));
+  }
+  const processors = collectProcessors([...parts.values()].map((p) => p.processors), {
     'webhook.deliver': createWebhookDeliver({ config, redis, store, log: log.child({ component: 'webhooks' }), publicUrl: config.PUBLIC_URL || `http://${config.HOST}:${config.PORT}` }),
-  };
+  });
   const pump = createWebhookPump({ config, redis, queues, log: log.child({ component: 'webhook-pump' }), jobOptions: webhookDeliver.options(config) });
+  const probes = Object.fromEntries(FAMILIES.flatMap((f) => (parts.get(f.name)?.probe ? [[f.channelType, parts.get(f.name)!.probe!] as const] : [])).reverse());
   const prober = createProber({
     redis,
     lockKey: globalKeys(config.QUEUE_PREFIX).proberLock,
     registry,
     state: channelState,
-    probes: { mj: (c) => clients.mj(c).listByCondition([]), openai: (c) => clients.openai(c).models() },
+    probes,
     log: log.child({ component: 'channel-prober' }),
   });
   const dispatcher = createDispatcher({ config, log, connection: redis, store, signals, processors });
   await dispatcher.start(config.WORKER_QUEUES);
-  if (config.WORKER_QUEUES.includes('mj')) tracker.start();
+  // A family's tracker runs on the workers that serve its queues.
+  const running = FAMILIES.filter((f) => f.queues.some((q) => config.WORKER_QUEUES.includes(q.name))).flatMap((f) => trackers.get(f.name) ?? []);
+  for (const t of running) t.start();
   if (config.WORKER_QUEUES.includes('webhook')) pump.start();
   prober.start();
 
   const stop = async () => {
     await prober.stop();
-    await tracker.stop();
+    await Promise.all(running.map((t) => t.stop()));
     await pump.stop();
     await dispatcher.close(config.SHUTDOWN_GRACE_SECONDS * 1000);
     await signals.close();
@@ -101,6 +113,23 @@ export async function startWorker(config: Config, log: Logger, opts: { registry?
     await close(redis);
   };
   return { stop, reload: () => reloadChannels(config, registry, log) };
+}
+
+/**
+ * The processor map: each job kind's, from the families and the core. Throws at start when a job
+ * kind of the catalog has no processor, or two.
+ */
+function collectProcessors(fromFamilies: WorkerFamilyParts['processors'][], core: WorkerFamilyParts['processors']): Processors {
+  const out: Record<string, unknown> = {};
+  for (const set of [...fromFamilies, core]) {
+    for (const [name, processor] of Object.entries(set)) {
+      if (out[name]) throw new Error(`job kind ${name} has two processors`);
+      out[name] = processor;
+    }
+  }
+  const missing = Object.keys(jobKinds).filter((k) => !out[k]);
+  if (missing.length > 0) throw new Error(`no processor for job kinds: ${missing.join(', ')}`);
+  return out as Processors;
 }
 
 if (isMain(import.meta.url)) {

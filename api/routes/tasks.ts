@@ -4,7 +4,8 @@ import { NotFoundError, StoreUnavailableError, ValidationError } from '../../sha
 import { parseTaskId } from '../../shared/ids.js';
 import { keyspace } from '../../shared/keys.js';
 import { webhookSecret } from '../../shared/webhooks.js';
-import { TASK_KINDS, TASK_STATUSES, type Task } from '../../shared/tasks/model.js';
+import { TASK_KINDS, TASK_QUEUES, familyNamed } from '../../shared/families/catalog.js';
+import { TASK_STATUSES, type Task } from '../../shared/tasks/model.js';
 import { toTaskObject } from '../../shared/tasks/view.js';
 import { canSee } from '../auth.js';
 import { cancelTask, type CancelDeps } from '../cancel.js';
@@ -21,7 +22,6 @@ const listQuery = z.object({
   after: z.string().min(1).max(64).optional(),
 });
 
-const QUEUES_WITH_TASKS = ['mj', 'text', 'image', 'audio'] as const;
 
 /** Generic task routes (`/v1/tasks/...`): every task, MJ ones included. */
 export function taskRoutes(deps: CancelDeps & SseDeps) {
@@ -48,7 +48,7 @@ export function taskRoutes(deps: CancelDeps & SseDeps) {
       const found: Task[] = [];
       let more = true;
       for (let round = 0; round < 10 && more && found.length <= q.limit; round++) {
-        const page = await deps.store.listByTenant(tenant, QUEUES_WITH_TASKS, 100, cursor ?? undefined);
+        const page = await deps.store.listByTenant(tenant, TASK_QUEUES, 100, cursor ?? undefined);
         const tasks = page.tasks;
         more = page.more;
         for (const t of tasks) if ((!q.status || t.status === q.status) && (!q.kind || t.kind === q.kind)) found.push(t);
@@ -80,7 +80,9 @@ export function taskRoutes(deps: CancelDeps & SseDeps) {
         const blob = (await deps.store.blobs(task.id)).response;
         if (blob) return reply.type(task.response.content_type).send(blob.data);
       }
-      if (task.status === 'succeeded' && task.image_url) return reply.redirect(task.image_url, 302);
+      // Work whose result lives at the upstream (an MJ image, a video): its URL, as the family gives it.
+      const url = task.status === 'succeeded' ? familyNamed(task.family)?.contentUrl?.(task) : null;
+      if (url) return reply.redirect(url, 302);
       throw new NotFoundError(`task ${task.id} has no content${task.status === 'succeeded' ? '' : ` (it is ${task.status})`}`);
     });
 

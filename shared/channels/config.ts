@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { TASK_KINDS, type TaskKind } from '../tasks/model.js';
+import { TASK_KINDS, type TaskKind } from '../families/catalog.js';
 
 /** The protocols a channel can speak (one per task family). */
 export const CHANNEL_TYPES = ['mj', 'openai', 'suno', 'luma', 'anthropic'] as const;

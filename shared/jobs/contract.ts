@@ -1,11 +1,12 @@
 import type { JobsOptions } from 'bullmq';
 import type { z } from 'zod';
-import type { Config, QueueName } from '../config.js';
+import type { Config } from '../config.js';
 
 /** One job kind: its wire name, the queue it runs on, its data schema and its default options. */
 export interface JobContract<Name extends string = string, Schema extends z.ZodType = z.ZodType> {
   name: Name;
-  queue: QueueName;
+  /** The queue it runs on (one of the catalog's). */
+  queue: string;
   schema: Schema;
   options: (config: Config) => JobsOptions;
   /** The job carries a task (`data.taskId`) that must end failed when the job gives up. */

@@ -1,23 +1,9 @@
 import type { z } from 'zod';
-import { mjSeed } from './mj-seed.js';
-import { audioRequest, imageRequest, openaiModels, textRequest } from './openai.js';
-import { webhookDeliver } from './webhook-deliver.js';
-import { mjSubmit } from './mj-submit.js';
+import { JOB_KINDS } from '../families/catalog.js';
 
-/** Every job kind relayq runs. The worker's processor map is typed from this object. */
-export const jobKinds = {
-  [mjSubmit.name]: mjSubmit,
-  [mjSeed.name]: mjSeed,
-  [textRequest.name]: textRequest,
-  [imageRequest.name]: imageRequest,
-  [audioRequest.name]: audioRequest,
-  [openaiModels.name]: openaiModels,
-  [webhookDeliver.name]: webhookDeliver,
-} as const;
-
-/** The job that runs a task of each OpenAI queue. */
-export const requestJobOf = { text: textRequest.name, image: imageRequest.name, audio: audioRequest.name } as const;
+/** Every job kind relayq runs (the families' and the core's). The worker's processor map is typed from it. */
+export const jobKinds = JOB_KINDS;
 
 export type JobKinds = typeof jobKinds;
-export type JobName = keyof JobKinds;
+export type JobName = keyof JobKinds & string;
 export type JobData<N extends JobName> = z.infer<JobKinds[N]['schema']>;

@@ -6,30 +6,6 @@ export type TaskStatus = (typeof TASK_STATUSES)[number];
 export const TERMINAL: ReadonlySet<TaskStatus> = new Set(['succeeded', 'failed', 'canceled']);
 export const isTerminal = (s: TaskStatus) => TERMINAL.has(s);
 
-export const MJ_KINDS = [
-  'mj.imagine',
-  'mj.blend',
-  'mj.describe',
-  'mj.shorten',
-  'mj.action',
-  'mj.modal',
-  'mj.swap_face',
-] as const;
-export type MjKind = (typeof MJ_KINDS)[number];
-
-export const TASK_KINDS = [
-  ...MJ_KINDS,
-  'image.generate',
-  'image.edit',
-  'audio.speech',
-  'audio.transcription',
-  'audio.translation',
-  'text.completion',
-  'chat.completion',
-  'embedding',
-] as const;
-export type TaskKind = (typeof TASK_KINDS)[number];
-
 /** The kinds of failure relayq names itself. */
 export type RelayErrorType = 'upstream_error' | 'timeout' | 'canceled' | 'invalid_request' | 'internal_error';
 
@@ -50,60 +26,12 @@ export interface TaskError {
   param?: string | null;
 }
 
-export const MJ_ACTIONS = [
-  'IMAGINE',
-  'UPSCALE',
-  'VARIATION',
-  'REROLL',
-  'ZOOM',
-  'PAN',
-  'DESCRIBE',
-  'BLEND',
-  'SHORTEN',
-  'SWAP_FACE',
-  'ACTION',
-] as const;
-export type MjAction = (typeof MJ_ACTIONS)[number];
-
-export interface MjButton {
-  customId: string;
-  emoji: string;
-  label: string;
-  type: number;
-  style: number;
-}
-
-/** What an MJ task was asked for; written once at creation. */
-export interface MjRequest {
-  action: MjAction;
-  prompt: string;
-  description: string;
-  state: string | null;
-  botType: 'MID_JOURNEY' | 'NIJI_JOURNEY' | 'INSIGHT_FACE';
-  mode: 'FAST' | 'RELAX' | 'TURBO' | null;
-  notifyHook: string | null;
-  /** For actions: the relayq parent task and the button clicked. */
-  parentId: string | null;
-  customId: string | null;
-  dimensions: 'PORTRAIT' | 'SQUARE' | 'LANDSCAPE' | null;
-  link: string | null;
-}
-
-/** Where the task lives upstream. Clients never see these ids. */
+/** Where the task lives upstream: the channel that holds it and the upstream's own id (clients never see it). */
 export interface UpstreamRef {
   channel: string;
   id: string | null;
-  /** The upstream's MODAL task id between its action answer (code 21) and our modal call. */
-  modalId: string | null;
+  /** The upstream's own status of the task, as it last said it. */
   status: string | null;
-}
-
-/** What an OpenAI-style task asked for; the request body itself is the `request` blob. */
-export interface OpenAiRequest {
-  endpoint: string;
-  model: string | null;
-  stream: boolean;
-  multipart: boolean;
 }
 
 /** The upstream's answer, replayed byte for byte; its body is the `response` blob. */
@@ -115,10 +43,14 @@ export interface UpstreamResponse {
 export const WEBHOOK_EVENT_TYPES = ['task.started', 'task.progress', 'task.succeeded', 'task.failed', 'task.canceled'] as const;
 export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
 
-/** Where a task's changes are delivered: an MJ `notifyHook` (MJ task object) or `X-Webhook-Url`. */
+/**
+ * Where a task's changes are delivered. `format` is `generic` (`{type, timestamp, data}` with the
+ * task object, for `X-Webhook-Url`) or a family's name, whose own callback body is sent (an MJ
+ * `notifyHook` gets the MJ task object).
+ */
 export interface WebhookTarget {
   url: string;
-  format: 'mj' | 'generic';
+  format: 'generic' | (string & {});
   /** Only these event types (`X-Webhook-Events`); null for all. */
   events: WebhookEventType[] | null;
 }
@@ -137,9 +69,16 @@ export interface ChannelAttempt {
   error: string | null;
 }
 
-export interface Task {
+/**
+ * What every task has, whatever its family. A family's task extends it with the fields of its
+ * protocol (shared/families/<family>/task.ts); `Task` is the union of them, told apart by `family`
+ * (derived from `kind` when a task is read, never stored).
+ */
+export interface TaskBase<Kind extends string = string> {
   id: string;
-  kind: TaskKind;
+  kind: Kind;
+  /** The family the kind belongs to. */
+  family: string;
   tenant: string;
   status: TaskStatus;
   /** 0–100 */
@@ -151,23 +90,19 @@ export interface Task {
   output: unknown;
   error: TaskError | null;
   metadata: Record<string, unknown>;
-  mj: MjRequest | null;
   upstream: UpstreamRef | null;
-  /** MJ progress as the upstream reports it: preview or final image, buttons, properties. */
-  image_url: string | null;
-  buttons: MjButton[];
-  properties: Record<string, unknown>;
-  /** MJ modal step input (prompt); the mask is a blob. */
-  modal: { prompt: string | null; mask: boolean } | null;
-  seed: string | null;
-  openai: OpenAiRequest | null;
+  /** An upstream answer kept to replay byte for byte; its body is the `response` blob. */
   response: UpstreamResponse | null;
   webhook: WebhookTarget | null;
   /** Every upstream call made for the task, in order (admins see it in the task view). */
   channel_attempts: ChannelAttempt[];
 }
 
-export type TaskPatch = Partial<Omit<Task, 'id' | 'kind' | 'tenant' | 'status' | 'created_at'>>;
+import type { Task } from '../families/catalog.js';
+export type { Task, TaskKind } from '../families/catalog.js';
+
+/** The fields a change may write: any field of the task's own family but its identity and status. */
+export type TaskPatch<T extends TaskBase = Task> = T extends unknown ? Partial<Omit<T, 'id' | 'kind' | 'family' | 'tenant' | 'status' | 'created_at'>> : never;
 
 export function errorOf(type: RelayErrorType, code: string, message: string): TaskError {
   return { type, code, message };

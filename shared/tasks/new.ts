@@ -1,9 +1,7 @@
-import type { Task } from './model.js';
+import type { Task, TaskBase } from './model.js';
 
-type Required = Pick<Task, 'id' | 'kind' | 'tenant'>;
-
-/** A fresh task record with every field present (readers never meet a missing field). */
-export function newTask(fields: Required & Partial<Task>, now = Date.now()): Task {
+/** The fields every task starts with, whatever its family: queued, nothing done yet. */
+export function baseFields(now = Date.now()): Omit<TaskBase, 'id' | 'kind' | 'family' | 'tenant'> {
   return {
     status: 'queued',
     progress: 0,
@@ -14,17 +12,17 @@ export function newTask(fields: Required & Partial<Task>, now = Date.now()): Tas
     output: null,
     error: null,
     metadata: {},
-    mj: null,
     upstream: null,
-    image_url: null,
-    buttons: [],
-    properties: {},
-    modal: null,
-    seed: null,
-    openai: null,
     response: null,
     webhook: null,
     channel_attempts: [],
-    ...fields,
   };
+}
+
+/**
+ * A fresh task of any family, with every base field present (readers never meet a missing field)
+ * and the family's own fields as given.
+ */
+export function newTask<T extends Task>(fields: Pick<T, 'id' | 'kind' | 'family' | 'tenant'> & Omit<Partial<T>, 'id' | 'kind' | 'family' | 'tenant'>, now = Date.now()): T {
+  return { ...baseFields(now), ...fields } as T;
 }

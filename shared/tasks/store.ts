@@ -8,6 +8,7 @@ import { globalKeys, keyspace, placements } from '../keys.js';
 import type { Queues } from '../queues.js';
 import type { RedisClient } from '../redis.js';
 import { createRedisBlobStore, type BlobStore, type Blobs } from '../blobs.js';
+import { familyOfKind } from '../families/catalog.js';
 import { isTerminal, type Task, type TaskPatch, type TaskStatus } from './model.js';
 
 const UPDATE_LUA = readFileSync(new URL('./update.lua', import.meta.url), 'utf8');
@@ -46,11 +47,12 @@ export interface UpdateResult {
   status: TaskStatus;
 }
 
-export interface TaskChange {
+/** A change to write to a task; `T` narrows the patch to one family's fields. */
+export interface TaskChange<T extends Task = Task> {
   status?: TaskStatus;
   /** Apply only when the task is currently in one of these statuses. */
   from?: TaskStatus[];
-  patch?: TaskPatch;
+  patch?: TaskPatch<T>;
 }
 
 export interface TaskStore {
@@ -68,7 +70,7 @@ export interface TaskStore {
   /** `update` plus new blobs and a job, atomically (the MJ modal step). */
   updateAndEnqueue(task: Pick<Task, 'id' | 'tenant'>, change: TaskChange, opts: { blobs?: Blobs; job: JobSpec }): Promise<UpdateResult | null>;
   /** Adds facts to a task whatever its status (e.g. the seed of a finished image); no-op when it is gone. */
-  annotate(id: string, patch: Pick<TaskPatch, 'seed' | 'channel_attempts'>): Promise<boolean>;
+  annotate(id: string, patch: Record<string, unknown>): Promise<boolean>;
   /** Adds blobs (outputs) to an existing task; no-op when it is gone. */
   putBlobs(id: string, blobs: Blobs): Promise<boolean>;
   /** Entries of the task's event stream after `afterId` ('0' for all; from it with `inclusive`), at most 1000. */
@@ -83,9 +85,10 @@ export interface TaskStore {
   blobs(id: string): Promise<Blobs>;
 }
 
+/** A task (or patch) as hash fields, one JSON value each; `family` is never stored (the kind says it). */
 function encode(obj: Record<string, unknown>): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(obj)) if (v !== undefined) out[k] = JSON.stringify(v);
+  for (const [k, v] of Object.entries(obj)) if (v !== undefined && k !== 'family') out[k] = JSON.stringify(v);
   return out;
 }
 
@@ -96,11 +99,14 @@ function decodePairs(flat: string[]): Task | null {
   return decode(hash);
 }
 
+/** A task from its hash: its family (from the catalog, by kind) and that family's defaults for fields an older record lacks. */
 function decode(hash: Record<string, string>): Task | null {
   if (!hash.id) return null;
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(hash)) out[k] = JSON.parse(v);
-  return out as unknown as Task;
+  const family = familyOfKind(String(out.kind));
+  const task = { ...out, family: family?.name ?? 'unknown' } as unknown as Task;
+  return family?.complete ? (family.complete(task) as Task) : task;
 }
 
 

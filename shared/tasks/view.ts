@@ -1,3 +1,4 @@
+import { familyNamed } from '../families/catalog.js';
 import type { ChannelAttempt, Task } from './model.js';
 
 /** The generic task object of `/v1/tasks` (SPEC §4). */
@@ -21,16 +22,6 @@ export interface TaskObject {
   channel_attempts?: ChannelAttempt[];
 }
 
-/** Output of an MJ task in the generic view: what a client needs without the MJ envelope. */
-function mjOutput(task: Task): unknown {
-  if (task.status !== 'succeeded') return task.output ?? null;
-  return {
-    image_url: task.image_url,
-    buttons: task.buttons,
-    ...(typeof task.properties.finalPrompt === 'string' ? { final_prompt: task.properties.finalPrompt } : {}),
-  };
-}
-
 /** The generic view; `admin` adds the channel and the attempt history (never shown to tenants). */
 export function toTaskObject(task: Task, baseUrl: string, queuePosition: number | null = null, opts: { admin?: boolean } = {}): TaskObject {
   const self = `${baseUrl}/v1/tasks/${task.id}`;
@@ -47,7 +38,7 @@ export function toTaskObject(task: Task, baseUrl: string, queuePosition: number 
     started_at: task.started_at,
     completed_at: task.completed_at,
     attempts: task.attempts,
-    output: task.kind.startsWith('mj.') ? mjOutput(task) : (task.output ?? null),
+    output: familyNamed(task.family)?.output(task) ?? task.output ?? null,
     error: task.error,
     metadata: task.metadata,
     urls: { get: self, cancel: `${self}/cancel`, events: `${self}/events`, content: `${self}/content` },

@@ -5,6 +5,7 @@ import { newTaskId } from '../../shared/ids.js';
 import { jobKinds } from '../../shared/jobs/registry.js';
 import { createQueues } from '../../shared/queues.js';
 import { newTask } from '../../shared/tasks/new.js';
+import type { OpenAiTask } from '../../shared/families/openai/task.js';
 import { createTaskStore } from '../../shared/tasks/store.js';
 import type { SimForm, SimFormPart } from '../../sim/openai.js';
 import { KEYS, PNG, startStack, waitFor, type Stack } from '../support/stack.js';
@@ -155,7 +156,7 @@ describe('OpenAI inputs from real clients', () => {
     try {
       const store = createTaskStore({ redis: s.redis, queues, config: s.config });
       const id = newTaskId({ queue: 'audio', shard: 0 });
-      const task = newTask({ id, kind: 'audio.transcription', tenant: 'acme', openai: { endpoint: 'audio/transcriptions', model: 'whisper-1', stream: false, multipart: true } });
+      const task = newTask<OpenAiTask>({ id, kind: 'audio.transcription', family: 'openai', tenant: 'acme', openai: { endpoint: 'audio/transcriptions', model: 'whisper-1', stream: false, multipart: true } });
       const blobs = {
         request: { type: 'application/json', data: Buffer.from(JSON.stringify([['model', 'whisper-1'], ['language', 'de']])) },
         'file.file': { type: 'audio/wav', data: Buffer.from('old wav bytes'), filename: 'old.wav' },

@@ -4,7 +4,7 @@ import { loadConfig } from '../../shared/config.js';
 import { StoreUnavailableError } from '../../shared/errors.js';
 import { newTaskId } from '../../shared/ids.js';
 import { createQueues } from '../../shared/queues.js';
-import { newTask } from '../../shared/tasks/new.js';
+import { newMjRequest, newMjTask } from '../../shared/families/mj/task.js';
 import { createTaskStore } from '../../shared/tasks/store.js';
 import { launchRedis, type LaunchedRedis } from '../support/redis.js';
 import { mjUntil, startStack, type Stack } from '../support/stack.js';
@@ -64,7 +64,7 @@ describe('Redis refusing writes', () => {
       await queues.get({ queue: 'mj', shard: 0 }).client; // load BullMQ's scripts while writes still work
       const before = await conn.keys('oom:*');
       await conn.config('SET', 'maxmemory', '1');
-      const t = newTask({ id: newTaskId({ queue: 'mj', shard: 0 }), kind: 'mj.imagine', tenant: 'acme' });
+      const t = newMjTask({ id: newTaskId({ queue: 'mj', shard: 0 }), kind: 'mj.imagine', tenant: 'acme', mj: newMjRequest({ action: 'IMAGINE', prompt: 'p', description: '/imagine p' }) });
       const job = { name: 'mj.submit', data: { taskId: t.id }, options: {} };
       await expect(store.create(t, { blobs: { image0: { type: 'image/png', data: Buffer.from([1]) } }, job })).rejects.toBeInstanceOf(StoreUnavailableError);
       await conn.config('SET', 'maxmemory', '0');

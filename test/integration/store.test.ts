@@ -5,7 +5,7 @@ import { inject } from 'vitest';
 import { loadConfig } from '../../shared/config.js';
 import { newTaskId } from '../../shared/ids.js';
 import { createQueues, type Queues } from '../../shared/queues.js';
-import { newTask } from '../../shared/tasks/new.js';
+import { newMjRequest, newMjTask } from '../../shared/families/mj/task.js';
 import { createRedisBlobStore, type BlobStore } from '../../shared/blobs.js';
 import { createTaskStore, type TaskStore } from '../../shared/tasks/store.js';
 
@@ -15,7 +15,7 @@ describe('task store', () => {
   let store: TaskStore;
   const prefix = `t${randomBytes(5).toString('hex')}`;
   const config = loadConfig({ QUEUE_PREFIX: prefix, TASK_RETENTION_SECONDS: '120' });
-  const make = () => newTask({ id: newTaskId({ queue: 'mj', shard: 0 }), kind: 'mj.imagine', tenant: 'acme' });
+  const make = () => newMjTask({ id: newTaskId({ queue: 'mj', shard: 0 }), kind: 'mj.imagine', tenant: 'acme', mj: newMjRequest({ action: 'IMAGINE', prompt: 'p', description: '/imagine p' }) });
   const blob = { type: 'image/png', data: Buffer.from([1, 2, 3]) };
 
   beforeAll(() => {
@@ -80,7 +80,7 @@ describe('task store', () => {
     await store.create(t);
     await store.update(t, { status: 'succeeded' });
     expect(await store.annotate(t.id, { seed: '42' })).toBe(true);
-    expect((await store.get(t.id))?.seed).toBe('42');
+    expect(((await store.get(t.id)) as { seed?: string } | null)?.seed).toBe('42');
     const gone = make();
     expect(await store.annotate(gone.id, { seed: '1' })).toBe(false);
     expect(await redis.exists(`${prefix}:{mj}:task:${gone.id}`)).toBe(0);
@@ -104,7 +104,7 @@ describe('task store', () => {
 
   it('lists a tenant newest first in pages, dropping tasks whose records expired', async () => {
     const tenant = `lister-${Date.now()}`;
-    const tasks = [0, 1, 2, 3].map((i) => newTask({ id: newTaskId({ queue: 'mj', shard: 0 }), kind: 'mj.imagine', tenant }, 1_000 + i));
+    const tasks = [0, 1, 2, 3].map((i) => newMjTask({ id: newTaskId({ queue: 'mj', shard: 0 }), kind: 'mj.imagine', tenant: tenant, mj: newMjRequest({ action: 'IMAGINE', prompt: 'p', description: '/imagine p' }) }, 1_000 + i));
     for (const t of tasks) await store.create(t);
     const first = await store.listByTenant(tenant, ['mj'], 2);
     expect(first.tasks.map((t) => t.id)).toEqual([tasks[3]!.id, tasks[2]!.id]);

@@ -1,6 +1,6 @@
 import { ChatCompletionStream } from 'openai/lib/ChatCompletionStream';
 import { describe, expect, it } from 'vitest';
-import { chunksOf, createAggregator, type Json } from '../../shared/openai/aggregate.js';
+import { chunksOf, createAggregator, type Json } from '../../shared/families/openai/aggregate.js';
 
 /** What the official SDK's own accumulator makes of the same chunks. */
 async function sdkCompletion(chunks: Json[]): Promise<Json> {

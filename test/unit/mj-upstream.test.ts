@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { parseProgress, readSubmitEnvelope, readUpstreamTask } from '../../shared/mj/upstream.js';
-import { changeFor, type Inflight } from '../../worker/mj-tracker.js';
+import { parseProgress, readSubmitEnvelope, readUpstreamTask } from '../../shared/families/mj/upstream.js';
+import type { Inflight } from '../../shared/protocols/inflight.js';
+import { changeFor } from '../../worker/families/mj/adapter.js';
 
 const entry: Inflight = { tenant: 't', channel: 'c', upstreamId: '1712345678901', fingerprint: '', changedAt: 0, missingSince: null };
 

@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { classifyCustomId, gridButtons, upscaleButtons } from '../../shared/mj/buttons.js';
-import { parseProgress } from '../../shared/mj/protocol.js';
-import { toMjTask } from '../../shared/mj/view.js';
-import { newTask } from '../../shared/tasks/new.js';
-import { changeFor, type Inflight } from '../../worker/mj-tracker.js';
+import { classifyCustomId, gridButtons, upscaleButtons } from '../../shared/families/mj/buttons.js';
+import { parseProgress } from '../../shared/families/mj/protocol.js';
+import { toMjTask } from '../../shared/families/mj/view.js';
+import { newMjRequest, newMjTask } from '../../shared/families/mj/task.js';
+import type { Inflight } from '../../shared/protocols/inflight.js';
+import { changeFor } from '../../worker/families/mj/adapter.js';
 
 describe('customId meanings', () => {
   it.each([
@@ -35,7 +36,7 @@ describe('customId meanings', () => {
 });
 
 describe('MJ task view', () => {
-  const base = newTask({ id: 'mj_AAAAAAAAAAAAAAAAAAAA', kind: 'mj.imagine', tenant: 't' }, 1000);
+  const base = newMjTask({ id: 'mj_AAAAAAAAAAAAAAAAAAAA', kind: 'mj.imagine', tenant: 't', mj: newMjRequest({ action: 'IMAGINE', prompt: 'p', description: '/imagine p' }) }, 1000);
   it.each([
     ['queued', null, 'NOT_START', '0%'],
     ['requires_action', null, 'MODAL', '0%'],

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { PermanentUpstreamError, RetryableUpstreamError } from '../../shared/errors.js';
 import { faultError, faultIn, looseFault } from '../../worker/upstream/faults.js';
 import { quoteBigIntegers } from '../../worker/upstream/http.js';
-import { createStreamJudge, expectationOf, judgeAnswer, type Answer } from '../../worker/upstream/judge.js';
+import { createStreamJudge, expectationOf, judgeAnswer, type Answer } from '../../worker/families/openai/judge.js';
 import { createSseParser, parseSse } from '../../worker/upstream/sse.js';
 
 const json = (body: unknown, contentType = 'application/json'): Answer => ({ status: 200, contentType, body: Buffer.from(typeof body === 'string' ? body : JSON.stringify(body)) });

@@ -3,7 +3,7 @@ import type { Config } from '../../shared/config.js';
 import { parseTaskId, type Placement } from '../../shared/ids.js';
 import { keyspace } from '../../shared/keys.js';
 import type { Logger } from '../../shared/logger.js';
-import { toMjTask } from '../../shared/mj/view.js';
+import { familyNamed } from '../../shared/families/catalog.js';
 import type { RedisClient } from '../../shared/redis.js';
 import type { Task, TaskStatus } from '../../shared/tasks/model.js';
 import type { TaskStore } from '../../shared/tasks/store.js';
@@ -73,13 +73,16 @@ export function createWebhookDeliver(deps: WebhookDeps): Processor<'webhook.deli
   }
 
   /**
-   * The body of an event: the task as of the change it reports (the MJ task object for a
-   * notifyHook, else `{type, timestamp, data}` with the change's time). Entries from before
-   * snapshots were kept fall back to the current task.
+   * The body of an event: the task as of the change it reports — a family's own callback body
+   * when the hook speaks its format (an MJ notifyHook gets the MJ task object), else
+   * `{type, timestamp, data}` with the change's time. Entries from before snapshots were kept
+   * fall back to the current task.
    */
   function body(current: Task, ev: WebhookEvent): string {
     const task = ev.snapshot ?? current;
-    if (task.webhook?.format === 'mj') return JSON.stringify(toMjTask(task));
+    const format = task.webhook?.format ?? 'generic';
+    const own = format === 'generic' ? undefined : familyNamed(format)?.callbackBody;
+    if (own) return JSON.stringify(own(task));
     const at = new Date(Number(ev.entryId.split('-')[0])).toISOString();
     return JSON.stringify({ type: ev.type, timestamp: at, data: toTaskObject(task, deps.publicUrl) });
   }

@@ -1,11 +1,11 @@
 import type { Config } from '../../shared/config.js';
+import { TASK_QUEUES } from '../../shared/families/catalog.js';
 import { globalKeys, keyspace, placements } from '../../shared/keys.js';
 import { createLockedLoop } from '../../shared/loop.js';
 import type { Logger } from '../../shared/logger.js';
 import type { Queues } from '../../shared/queues.js';
 import type { RedisClient } from '../../shared/redis.js';
 
-const TASK_QUEUES = ['mj', 'text', 'image', 'audio'] as const;
 
 /**
  * Turns tasks whose webhook events are due into `webhook.deliver` jobs. One worker pumps per

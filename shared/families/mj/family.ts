@@ -1,0 +1,29 @@
+import { defineFamily } from '../types.js';
+import { mjSeed, mjSubmit } from './jobs.js';
+import { MJ_KINDS, type MjTask } from './task.js';
+import { toMjTask } from './view.js';
+
+/**
+ * Midjourney-proxy: image jobs (imagine, blend, describe, shorten, actions with their modal step,
+ * face swap) relayed to Midjourney-proxy-compatible channels and followed there by the tracker.
+ */
+export const mjFamily = defineFamily<MjTask>()({
+  name: 'mj',
+  channelType: 'mj',
+  kinds: MJ_KINDS,
+  queues: [{ name: 'mj', concurrency: (config) => config.MJ_CONCURRENCY }],
+  queueOf: () => 'mj',
+  jobs: { [mjSubmit.name]: mjSubmit, [mjSeed.name]: mjSeed },
+  /** What a client needs of a finished MJ task without the MJ envelope. */
+  output(task) {
+    if (task.status !== 'succeeded') return task.output ?? null;
+    return {
+      image_url: task.image_url,
+      buttons: task.buttons,
+      ...(typeof task.properties.finalPrompt === 'string' ? { final_prompt: task.properties.finalPrompt } : {}),
+    };
+  },
+  contentUrl: (task) => task.image_url,
+  callbackBody: (task) => toMjTask(task),
+  complete: (task) => ({ ...task, image_url: task.image_url ?? null, buttons: task.buttons ?? [], properties: task.properties ?? {}, modal: task.modal ?? null, seed: task.seed ?? null }),
+});

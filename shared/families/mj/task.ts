@@ -1,0 +1,84 @@
+import type { TaskBase, UpstreamRef } from '../../tasks/model.js';
+import { newTask } from '../../tasks/new.js';
+
+/** The task kinds of the Midjourney-proxy family (a wire format). */
+export const MJ_KINDS = ['mj.imagine', 'mj.blend', 'mj.describe', 'mj.shorten', 'mj.action', 'mj.modal', 'mj.swap_face'] as const;
+export type MjKind = (typeof MJ_KINDS)[number];
+
+export const MJ_ACTIONS = [
+  'IMAGINE',
+  'UPSCALE',
+  'VARIATION',
+  'REROLL',
+  'ZOOM',
+  'PAN',
+  'DESCRIBE',
+  'BLEND',
+  'SHORTEN',
+  'SWAP_FACE',
+  'ACTION',
+] as const;
+export type MjAction = (typeof MJ_ACTIONS)[number];
+
+export interface MjButton {
+  customId: string;
+  emoji: string;
+  label: string;
+  type: number;
+  style: number;
+}
+
+/** What an MJ task was asked for; written once at creation. */
+export interface MjRequest {
+  action: MjAction;
+  prompt: string;
+  description: string;
+  state: string | null;
+  botType: 'MID_JOURNEY' | 'NIJI_JOURNEY' | 'INSIGHT_FACE';
+  mode: 'FAST' | 'RELAX' | 'TURBO' | null;
+  notifyHook: string | null;
+  /** For actions: the relayq parent task and the button clicked. */
+  parentId: string | null;
+  customId: string | null;
+  dimensions: 'PORTRAIT' | 'SQUARE' | 'LANDSCAPE' | null;
+  link: string | null;
+}
+
+/** Where an MJ task lives upstream; between an action's code 21 and our modal call, the upstream's MODAL task id. */
+export interface MjUpstreamRef extends UpstreamRef {
+  modalId: string | null;
+}
+
+/** An MJ task: what it was asked for, and what the upstream reported (image, buttons, properties). */
+export interface MjTask extends TaskBase<MjKind> {
+  family: 'mj';
+  mj: MjRequest;
+  upstream: MjUpstreamRef | null;
+  /** The preview or final image, as the upstream reports it. */
+  image_url: string | null;
+  buttons: MjButton[];
+  properties: Record<string, unknown>;
+  /** The modal step's input (prompt); the mask is a blob. */
+  modal: { prompt: string | null; mask: boolean } | null;
+  seed: string | null;
+}
+
+/** A fresh MJ task: the base fields, nothing reported by the upstream yet, and what was asked. */
+export function newMjTask(fields: Pick<MjTask, 'id' | 'kind' | 'tenant' | 'mj'> & Partial<Omit<MjTask, 'family'>>, now = Date.now()): MjTask {
+  return newTask<MjTask>({ family: 'mj', image_url: null, buttons: [], properties: {}, modal: null, seed: null, ...fields }, now);
+}
+
+/** An MJ request with the defaults of every optional field (absent fields keep them). */
+export function newMjRequest(fields: Partial<MjRequest> & Pick<MjRequest, 'action' | 'prompt' | 'description'>): MjRequest {
+  return {
+    state: null,
+    botType: 'MID_JOURNEY',
+    mode: null,
+    notifyHook: null,
+    parentId: null,
+    customId: null,
+    dimensions: null,
+    link: null,
+    ...(Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined)) as typeof fields),
+  };
+}

@@ -1,0 +1,175 @@
+import type { Channel } from '../shared/channels/config.js';
+import type { ChannelRegistry } from '../shared/channels/registry.js';
+import type { Config } from '../shared/config.js';
+import type { Placement } from '../shared/ids.js';
+import { globalKeys, placements } from '../shared/keys.js';
+import { createLockedLoop } from '../shared/loop.js';
+import type { Logger } from '../shared/logger.js';
+import { createInflight, type Inflight } from '../shared/protocols/inflight.js';
+import type { RedisClient } from '../shared/redis.js';
+import { errorOf, isTerminal, type TaskBase } from '../shared/tasks/model.js';
+import type { TaskChange, TaskStore } from '../shared/tasks/store.js';
+
+/**
+ * How a family's long-running upstream work is followed: read many upstream tasks at once, say
+ * what an upstream task's state means for relayq's task, cancel one. `U` is the upstream task as
+ * the adapter reads it (leniently: one odd field never drops it).
+ */
+export interface TrackerAdapter<U = unknown> {
+  /** The family's name (for logs and the tracker's lock). */
+  family: string;
+  /** The queues whose in-flight tasks it follows (the family's). */
+  queues: readonly string[];
+  /** Upstream task ids asked for in one read. */
+  batchSize: number;
+  /**
+   * Reads these upstream tasks from a channel, in one request where the protocol allows it (else
+   * one by one). Ids it does not report are absent from the map (they may be lost upstream).
+   * @throws on a failed read (the tasks are kept as they were and polled again next tick).
+   */
+  read(channel: Channel, upstreamIds: string[]): Promise<Map<string, U>>;
+  /** Cancels upstream work (best effort). */
+  cancel(channel: Channel, upstreamId: string): Promise<void>;
+  /** What of an upstream task relayq copies: a change is written only when this changes. */
+  fingerprint(u: U): string;
+  /** What an upstream task's state means for relayq's; null when there is nothing to write. */
+  changeFor(u: U, entry: Inflight, now: number): TaskChange | null;
+  /** An upstream task with no progress this long fails (ms). */
+  timeoutMs: number;
+  /** One the upstream stops reporting fails after this long (ms). */
+  lostAfterMs: number;
+}
+
+export interface TrackerDeps {
+  config: Pick<Config, 'QUEUE_PREFIX' | 'QUEUE_SHARDS' | 'MJ_POLL_INTERVAL_MS'>;
+  redis: RedisClient;
+  store: TaskStore;
+  registry: ChannelRegistry;
+  log: Logger;
+}
+
+/** Hands long-running upstream work over to the tracker once the upstream accepted it. */
+export interface Tracker {
+  track(task: Pick<TaskBase, 'id' | 'tenant'>, p: Placement, channel: string, upstreamId: string): Promise<void>;
+  /** One round now (tests); normally the loop runs it every MJ_POLL_INTERVAL_MS. */
+  tick(): Promise<boolean>;
+  start(): void;
+  stop(): Promise<void>;
+}
+
+const formatDuration = (ms: number) => {
+  const s = Math.round(ms / 1000);
+  return s >= 60 && s % 60 === 0 ? `${s / 60} min` : `${s} s`;
+};
+
+/**
+ * Follows long-running upstream work of one family without holding a worker slot. Every worker
+ * serving the family's queues runs the loop; a short Redis lock lets one of them poll per tick,
+ * with one read per channel per batch of in-flight tasks. It copies progress as it changes,
+ * fails work that makes no progress for `timeoutMs` or that the upstream stops reporting for
+ * `lostAfterMs`, cancels upstream what clients canceled, and fails at once the tasks of a channel
+ * that was removed from the configuration. State lives in Redis only, so any worker can take over
+ * at the next tick.
+ */
+export function createTracker<U>(deps: TrackerDeps, adapter: TrackerAdapter<U>): Tracker {
+  const { config, redis, store, log } = deps;
+  const inflight = createInflight({ redis, prefix: config.QUEUE_PREFIX });
+  const allPlacements = () => adapter.queues.flatMap((q) => placements(q, config.QUEUE_SHARDS));
+  const cancelUpstream = (channelName: string, id: string) => {
+    const channel = deps.registry.get(channelName);
+    return channel ? adapter.cancel(channel, id).catch((err: unknown) => log.info({ err, channel: channelName }, 'upstream cancel failed')) : Promise.resolve();
+  };
+
+  /** Writes a change; returns whether the task is still to be followed. */
+  async function apply(p: Placement, id: string, entry: Inflight, change: TaskChange): Promise<boolean> {
+    const res = await store.update({ id, tenant: entry.tenant }, change);
+    const ended = !res || isTerminal(res.status);
+    if (ended) {
+      await inflight.remove(p, id);
+      // Finished here (e.g. canceled by the client) while the upstream still works on it.
+      if (res && !res.applied && res.status === 'canceled') await cancelUpstream(entry.channel, entry.upstreamId);
+    }
+    return !ended;
+  }
+
+  async function follow(p: Placement, id: string, entry: Inflight, u: U | undefined, polled: boolean, now: number) {
+    if (u !== undefined) {
+      const fp = adapter.fingerprint(u);
+      if (fp !== entry.fingerprint) {
+        const change = adapter.changeFor(u, entry, now);
+        const tracking = change ? await apply(p, id, entry, change) : true;
+        if (tracking) await inflight.put(p, id, { ...entry, fingerprint: fp, changedAt: now, missingSince: null });
+        return;
+      }
+      if (entry.missingSince !== null) await inflight.put(p, id, { ...entry, missingSince: null });
+    } else if (polled && entry.missingSince === null) {
+      await inflight.put(p, id, { ...entry, missingSince: now });
+      return;
+    }
+    const missing = entry.missingSince !== null;
+    const lost = missing && now - entry.missingSince! > adapter.lostAfterMs;
+    const stale = now - entry.changedAt > adapter.timeoutMs;
+    if (lost || stale) {
+      // A task the upstream no longer returns gets that reason, whichever limit came first.
+      const message = missing
+        ? `upstream no longer reports this task (missing for ${Math.round((now - entry.missingSince!) / 1000)} s)`
+        : `upstream made no progress for ${formatDuration(adapter.timeoutMs)}`;
+      log.warn({ taskId: id, channel: entry.channel, missing }, 'upstream task timed out');
+      await apply(p, id, entry, { status: 'failed', patch: { completed_at: now, error: errorOf('timeout', missing ? 'upstream_lost' : 'upstream_timeout', message) } });
+      await cancelUpstream(entry.channel, entry.upstreamId);
+    }
+  }
+
+  /** Polls every in-flight task of every shard: one read per channel per batch. */
+  async function pollAll(now: number) {
+    const byChannel = new Map<string, [Placement, string, Inflight][]>();
+    for (const p of allPlacements()) {
+      for (const [id, entry] of await inflight.all(p)) {
+        const list = byChannel.get(entry.channel) ?? [];
+        list.push([p, id, entry]);
+        byChannel.set(entry.channel, list);
+      }
+    }
+    for (const [name, entries] of byChannel) {
+      const channel = deps.registry.get(name);
+      if (!channel) {
+        // The channel that holds these tasks was removed from the configuration: nobody else has them.
+        const message = `channel ${name}, which holds this task upstream, is no longer configured`;
+        log.warn({ channel: name, tasks: entries.length }, 'tasks on a channel that is no longer configured fail');
+        await Promise.all(entries.map(([p, id, entry]) => apply(p, id, entry, { status: 'failed', patch: { completed_at: now, error: errorOf('upstream_error', 'channel_removed', message) } })));
+        continue;
+      }
+      for (let i = 0; i < entries.length; i += adapter.batchSize) {
+        const batch = entries.slice(i, i + adapter.batchSize);
+        let found: Map<string, U> | null = null;
+        try {
+          found = await adapter.read(channel, batch.map(([, , e]) => e.upstreamId));
+        } catch (err) {
+          log.warn({ err, channel: name, tasks: batch.length }, 'upstream poll failed');
+        }
+        await Promise.all(batch.map(([p, id, entry]) => follow(p, id, entry, found?.get(entry.upstreamId), found !== null, now)));
+      }
+    }
+  }
+
+  const loop = createLockedLoop({
+    redis,
+    lockKey: globalKeys(config.QUEUE_PREFIX).trackerLock(adapter.family),
+    intervalMs: config.MJ_POLL_INTERVAL_MS,
+    log,
+    name: `${adapter.family} tracker`,
+    async tick() {
+      for (const p of allPlacements()) for (const c of await inflight.takeCancels(p, 100)) await cancelUpstream(c.channel, c.id);
+      await pollAll(Date.now());
+    },
+  });
+
+  return {
+    async track(task, p, channel, upstreamId) {
+      await inflight.put(p, task.id, { tenant: task.tenant, channel, upstreamId, fingerprint: '', changedAt: Date.now(), missingSince: null });
+    },
+    tick: loop.tick,
+    start: loop.start,
+    stop: loop.stop,
+  };
+}
