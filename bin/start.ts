@@ -1,5 +1,5 @@
 import { startApi, type RunningApi } from '../api/main.js';
-import { defaultChannel, type Channel } from '../shared/channels/config.js';
+import { CHANNEL_TYPES, defaultChannel, type Channel } from '../shared/channels/config.js';
 import { createChannelRegistry } from '../shared/channels/registry.js';
 import type { Config } from '../shared/config.js';
 import { randomToken } from '../shared/ids.js';
@@ -41,11 +41,14 @@ void runMain('single-node', async (config, log) => {
     const registry = createChannelRegistry(config.channels);
     api = await startApi(config, log.child({ component: 'api' }), { registry });
     config.PUBLIC_URL ||= api.url;
-    const simulated = (['mj', 'openai'] as const).filter((type) => !config.channels.some((c) => c.type === type));
+    const simulated = CHANNEL_TYPES.filter((type) => !config.channels.some((c) => c.type === type));
     if (simulated.length > 0) {
       sim = await startLocalSim(config, log);
-      const url = sim.url;
-      const extra: Channel[] = simulated.map((type) => defaultChannel({ name: `simulator-${type}`, type, baseUrl: type === 'openai' ? `${url}/v1` : url, key: '' }));
+      const local = sim;
+      const extra: Channel[] = simulated.flatMap((type) => {
+        const baseUrl = local.baseUrlFor(type);
+        return baseUrl ? [defaultChannel({ name: `simulator-${type}`, type, baseUrl, key: '' })] : [];
+      });
       registry.reload(config.channels, extra);
       log.warn(
         { simulator: sim.url, simulated },

@@ -43,7 +43,7 @@ export interface StreamFault {
   endAfter?: number;
 }
 
-export type FaultRoute = 'submit' | 'list' | 'fetch' | 'seed' | 'cancel' | 'openai' | '*';
+export type FaultRoute = 'submit' | 'list' | 'fetch' | 'seed' | 'cancel' | 'openai' | '*' | (string & {});
 
 /**
  * A fault for a route group: it applies to the next `times` matching requests (forever when

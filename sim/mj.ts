@@ -3,6 +3,16 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { classifyCustomId, describeButtons, gridButtons, shortenButtons, upscaleButtons } from '../shared/families/mj/buttons.js';
 import type { MjButton } from '../shared/families/mj/task.js';
 import type { FaultRoute, Faults } from './faults.js';
+import { defineSimFamily } from './types.js';
+
+declare module './types.js' {
+  interface SimOptions {
+    /** How long an MJ task takes from submit to SUCCESS (ms; default 8000). */
+    mjDurationMs?: number;
+    /** Expected `mj-api-secret`; empty accepts any. */
+    mjSecret?: string;
+  }
+}
 
 /**
  * A Midjourney-proxy as its clients see it. A task's state is computed from the time since it
@@ -243,3 +253,22 @@ export function createSimMj(opts: SimMjOptions) {
 }
 
 export type SimMj = ReturnType<typeof createSimMj>;
+
+/** Routes are registered under each path prefix midjourney-proxy deployments use for their modes. */
+const PREFIXES = ['/mj', '/mj-fast/mj', '/mj-relax/mj', '/mj-turbo/mj'];
+
+export default defineSimFamily<SimMj>({
+  name: 'mj',
+  channelType: 'mj',
+  basePath: '',
+  create(ctx) {
+    const mj = createSimMj({ durationMs: ctx.options.mjDurationMs ?? 8000, secret: ctx.options.mjSecret ?? '', faults: ctx.faults, log: ctx.log, baseOf: ctx.baseOf });
+    return {
+      async register(app) {
+        for (const prefix of PREFIXES) await app.register(async (scope) => mj.routes(scope), { prefix });
+      },
+      isWorkCall: (method, url) => method === 'POST' && /^\/mj(-[a-z]+\/mj)?\/(submit|insight-face)/.test(url),
+      handle: mj,
+    };
+  },
+});

@@ -2,6 +2,14 @@ import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { parseMultipart } from '../shared/multipart.js';
 import type { Faults, StreamFault } from './faults.js';
+import { defineSimFamily } from './types.js';
+
+declare module './types.js' {
+  interface SimOptions {
+    /** Expected OpenAI bearer key; empty accepts any. */
+    openaiKey?: string;
+  }
+}
 
 /**
  * An OpenAI-compatible upstream with deterministic answers: the same request always gets the
@@ -257,3 +265,20 @@ export function createSimOpenAi(opts: SimOpenAiOptions) {
 
   return { routes };
 }
+
+export default defineSimFamily<null>({
+  name: 'openai',
+  channelType: 'openai',
+  basePath: '/v1',
+  create(ctx) {
+    const openai = createSimOpenAi({ key: ctx.options.openaiKey ?? '', faults: ctx.faults, log: ctx.log, baseOf: ctx.baseOf });
+    return {
+      async register(app) {
+        await app.register(async (scope) => openai.routes(scope), { prefix: '/v1' });
+      },
+      // Every POST under /v1 is a work call (another family's under /v1 too: counting is the same).
+      isWorkCall: (method, url) => method === 'POST' && url.startsWith('/v1/'),
+      handle: null,
+    };
+  },
+});

@@ -1,35 +1,10 @@
 import Fastify, { type FastifyRequest } from 'fastify';
 import type { AddressInfo } from 'node:net';
+import { FAMILIES } from '../shared/families/catalog.js';
 import { createFaults, type Faults, type FaultRule } from './faults.js';
-import { createSimMj, type SimMj } from './mj.js';
-import { createSimOpenAi } from './openai.js';
+import type { SimFamily, SimOptions, SimRequest } from './types.js';
 
-export interface SimOptions {
-  host?: string;
-  port?: number;
-  /** How long an MJ task takes from submit to SUCCESS. */
-  mjDurationMs?: number;
-  /** Expected `mj-api-secret`; empty accepts any. */
-  mjSecret?: string;
-  /** Expected OpenAI bearer key; empty accepts any. */
-  openaiKey?: string;
-  /** Base of the image URLs it answers (SIM_PUBLIC_URL); empty or unset: the address each request came to. */
-  publicUrl?: string;
-}
-
-/**
- * One request the simulator received, logged once as it arrived: `body` is the parsed JSON of an
- * OpenAI-style call, or its parts (SimForm) for a multipart one; `ids` the number of ids of an MJ
- * list-by-condition.
- */
-export interface SimRequest {
-  method: string;
-  path: string;
-  /** Epoch ms. */
-  at: number;
-  ids?: number;
-  body?: unknown;
-}
+export type { SimOptions, SimRequest } from './types.js';
 
 /** Calls in flight (work calls: POST under /v1 and /mj/submit), now and at most so far. */
 export interface SimLoad {
@@ -43,7 +18,10 @@ export interface Sim {
   /** Concurrent work calls seen (GET /_sim/stats too); `resetLoad` starts a new count. */
   load: SimLoad;
   resetLoad(): void;
-  mj: SimMj;
+  /** Each family simulator's in-process handle, by family name (see test/support for typed access). */
+  handles: Record<string, unknown>;
+  /** A channel `baseUrl` of this type pointing at this simulator; null for a type it does not play. */
+  baseUrlFor(channelType: string): string | null;
   /** Every request received, oldest first (the newest 10,000 at most). */
   requests: SimRequest[];
   /** Empties `requests` (in place: references to it stay valid), as `DELETE /_sim/requests` does. */
@@ -51,19 +29,35 @@ export interface Sim {
   close(): Promise<void>;
 }
 
+/** The simulator of every family in the catalog (`./<name>.ts`); throws when one is missing. */
+async function loadSimFamilies(): Promise<SimFamily[]> {
+  const out: SimFamily[] = [];
+  for (const family of FAMILIES) {
+    const url = new URL(`./${family.name}.js`, import.meta.url).href;
+    const mod = (await import(/* @vite-ignore */ url).catch((err: unknown) => {
+      throw new Error(`family ${family.name} has no simulator (sim/${family.name}.ts): ${(err as Error).message}`, { cause: err });
+    })) as { default?: SimFamily };
+    if (mod.default?.name !== family.name) throw new Error(`sim/${family.name}.ts must export default the simulator of ${family.name}`);
+    out.push(mod.default);
+  }
+  return out;
+}
+
 /**
- * The upstream simulator: a Midjourney-proxy (under `/mj`, `/mj-fast/mj`, …) and an
- * OpenAI-compatible API (under `/v1`), with fault
- * injection, controllable in-process or over HTTP (`POST /_sim/faults`, `DELETE /_sim/faults`,
- * `GET /_sim/requests`, `DELETE /_sim/requests`).
+ * The upstream simulator: every family's upstream protocol on one server (a Midjourney-proxy under
+ * `/mj`, an OpenAI-compatible API under `/v1`, …), with fault injection, controllable in-process or
+ * over HTTP (`POST /_sim/faults`, `DELETE /_sim/faults`, `GET /_sim/requests`,
+ * `DELETE /_sim/requests`, `GET /_sim/stats`).
  */
 export async function startSim(opts: SimOptions = {}): Promise<Sim> {
   const app = Fastify({ bodyLimit: 64 * 1024 * 1024, forceCloseConnections: true });
   const faults = createFaults();
+  const families = await loadSimFamilies();
+  const made: { family: SimFamily; parts: ReturnType<SimFamily['create']> }[] = [];
   // Work calls in flight at once: what a channel's concurrency limit must hold across workers.
   const load: SimLoad = { inFlight: 0, maxInFlight: 0 };
   app.addHook('onRequest', async (req, reply) => {
-    if (req.method !== 'POST' || !/^\/(v1\/|mj(-[a-z]+\/mj)?\/(submit|insight-face))/.test(req.url)) return;
+    if (!made.some((m) => m.parts.isWorkCall(req.method, req.url))) return;
     load.inFlight++;
     load.maxInFlight = Math.max(load.maxInFlight, load.inFlight);
     let done = false;
@@ -81,16 +75,8 @@ export async function startSim(opts: SimOptions = {}): Promise<Sim> {
   };
   const publicUrl = opts.publicUrl?.replace(/\/+$/, '') || null;
   const baseOf = (req: FastifyRequest) => publicUrl ?? `${req.protocol}://${req.host}`;
-  const mj = createSimMj({
-    durationMs: opts.mjDurationMs ?? 8000,
-    secret: opts.mjSecret ?? '',
-    faults,
-    log: (e) => record(e),
-    baseOf,
-  });
-  for (const prefix of ['/mj', '/mj-fast/mj', '/mj-relax/mj', '/mj-turbo/mj']) await app.register(async (scope) => mj.routes(scope), { prefix });
-  const openai = createSimOpenAi({ key: opts.openaiKey ?? '', faults, log: (e) => record({ ...e }), baseOf });
-  await app.register(async (scope) => openai.routes(scope), { prefix: '/v1' });
+  for (const family of families) made.push({ family, parts: family.create({ options: opts, faults, log: record, baseOf }) });
+  for (const m of made) await m.parts.register(app);
   app.post('/_sim/faults', async (req) => {
     faults.add(req.body as FaultRule);
     return { rules: faults.rules };
@@ -110,14 +96,19 @@ export async function startSim(opts: SimOptions = {}): Promise<Sim> {
 
   await app.listen({ host: opts.host ?? '127.0.0.1', port: opts.port ?? 0 });
   const addr = app.server.address() as AddressInfo;
+  const url = `http://${opts.host ?? '127.0.0.1'}:${addr.port}`;
   return {
-    url: `http://${opts.host ?? '127.0.0.1'}:${addr.port}`,
+    url,
     faults,
     load,
     resetLoad() {
       load.maxInFlight = load.inFlight;
     },
-    mj,
+    handles: Object.fromEntries(made.map((m) => [m.family.name, m.parts.handle])),
+    baseUrlFor(channelType) {
+      const m = made.find((x) => x.family.channelType === channelType);
+      return m ? `${url}${m.family.basePath}` : null;
+    },
     requests,
     clearRequests,
     async close() {

@@ -38,10 +38,12 @@ export interface TrackerAdapter<U = unknown> {
   timeoutMs: number;
   /** One the upstream stops reporting fails after this long (ms). */
   lostAfterMs: number;
+  /** How often in-flight work is polled (ms). */
+  pollIntervalMs: number;
 }
 
 export interface TrackerDeps {
-  config: Pick<Config, 'QUEUE_PREFIX' | 'QUEUE_SHARDS' | 'MJ_POLL_INTERVAL_MS'>;
+  config: Pick<Config, 'QUEUE_PREFIX' | 'QUEUE_SHARDS'>;
   redis: RedisClient;
   store: TaskStore;
   registry: ChannelRegistry;
@@ -51,7 +53,7 @@ export interface TrackerDeps {
 /** Hands long-running upstream work over to the tracker once the upstream accepted it. */
 export interface Tracker {
   track(task: Pick<TaskBase, 'id' | 'tenant'>, p: Placement, channel: string, upstreamId: string): Promise<void>;
-  /** One round now (tests); normally the loop runs it every MJ_POLL_INTERVAL_MS. */
+  /** One round now (tests); normally the loop runs it every `pollIntervalMs`. */
   tick(): Promise<boolean>;
   start(): void;
   stop(): Promise<void>;
@@ -155,7 +157,7 @@ export function createTracker<U>(deps: TrackerDeps, adapter: TrackerAdapter<U>):
   const loop = createLockedLoop({
     redis,
     lockKey: globalKeys(config.QUEUE_PREFIX).trackerLock(adapter.family),
-    intervalMs: config.MJ_POLL_INTERVAL_MS,
+    intervalMs: adapter.pollIntervalMs,
     log,
     name: `${adapter.family} tracker`,
     async tick() {

@@ -17,7 +17,7 @@ const params = z.object({ id: z.string() });
 
 const listQuery = z.object({
   status: z.enum(TASK_STATUSES, { error: `must be one of ${TASK_STATUSES.join(', ')}` }).optional(),
-  kind: z.enum(TASK_KINDS, { error: 'must be a task kind such as chat.completion or mj.imagine' }).optional(),
+  kind: z.enum(TASK_KINDS, { error: `must be a task kind: ${TASK_KINDS.join(', ')}` }).optional(),
   limit: z.coerce.number({ error: 'must be a number' }).int('must be an integer').min(1, 'must be at least 1').max(100, 'must be at most 100').default(20),
   after: z.string().min(1).max(64).optional(),
 });

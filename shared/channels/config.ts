@@ -2,11 +2,11 @@ import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { TASK_KINDS, type TaskKind } from '../families/catalog.js';
+import { FAMILIES, TASK_KINDS, type TaskKind } from '../families/catalog.js';
 
-/** The protocols a channel can speak (one per task family). */
-export const CHANNEL_TYPES = ['mj', 'openai', 'suno', 'luma', 'anthropic'] as const;
-export type ChannelType = (typeof CHANNEL_TYPES)[number];
+/** The protocols a channel can speak: the channel types of the catalog's families (`mj`, `openai`, …). */
+export const CHANNEL_TYPES = [...new Set(FAMILIES.map((f) => f.channelType))] as unknown as readonly [string, ...string[]];
+export type ChannelType = string;
 
 /**
  * One upstream account or provider relayq may send work to. Limits and health are shared by
@@ -46,7 +46,7 @@ const channelSchema = z.strictObject(
     baseUrl: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }),
     key: z.string({ error: 'must be a string' }).default(''),
     models: z.array(z.string().min(1, 'must not hold an empty name'), { error: 'must be a list of model names' }).min(1, 'must name at least one model (or be left out)').optional(),
-    kinds: z.array(z.enum(TASK_KINDS, { error: 'must be task kinds such as chat.completion or mj.imagine' }), { error: 'must be a list of task kinds' }).min(1, 'must name at least one kind (or be left out)').optional(),
+    kinds: z.array(z.enum(TASK_KINDS, { error: `must be task kinds such as ${TASK_KINDS.slice(0, 2).join(' or ')}` }), { error: 'must be a list of task kinds' }).min(1, 'must name at least one kind (or be left out)').optional(),
     priority: z.number({ error: 'must be an integer' }).int('must be an integer').default(0),
     weight: z.number({ error: 'must be a number' }).min(0, 'must be 0 or more').default(1),
     concurrency: posInt('a positive integer').optional(),

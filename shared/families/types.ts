@@ -1,4 +1,3 @@
-import type { ChannelType } from '../channels/config.js';
 import type { Config } from '../config.js';
 import type { JobContract } from '../jobs/contract.js';
 import type { TaskBase } from '../tasks/model.js';
@@ -25,8 +24,8 @@ export interface QueueDef<Name extends string = string> {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a family's own task type, whatever its kinds
 export interface FamilyDef<Name extends string = string, Kind extends string = string, T extends TaskBase<any> = TaskBase<any>, Jobs extends Record<string, JobContract> = Record<string, JobContract>> {
   name: Name;
-  /** The channel type whose channels serve its calls. */
-  channelType: ChannelType;
+  /** The channel type whose channels serve its calls (several families may share one: `openai`). */
+  channelType: string;
   /** Its task kinds (a wire format: tasks and filters name them). */
   kinds: readonly Kind[];
   queues: readonly QueueDef[];

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApi } from '../../api/main.js';
 import { createLogger } from '../../shared/logger.js';
-import { client, mjUntil, startStack, waitFor, type Stack } from '../support/stack.js';
+import { client, mjUntil, startStack, waitFor, type Stack, simMj } from '../support/stack.js';
 
 describe('MJ cancel', () => {
   let s: Stack;
@@ -24,7 +24,7 @@ describe('MJ cancel', () => {
     await s.startWorker();
     const later = await s.call('POST', '/mj/submit/imagine', { body: { prompt: 'sent after' } });
     await mjUntil(s.call, later.body.result, ['SUCCESS']);
-    expect([...s.sim.mj.tasks.values()].some((u) => u.prompt === 'never sent')).toBe(false);
+    expect([...simMj(s.sim).tasks.values()].some((u) => u.prompt === 'never sent')).toBe(false);
     await s.stopWorkers();
   });
 
@@ -35,7 +35,7 @@ describe('MJ cancel', () => {
     const r = await s.call('POST', `/v1/tasks/${body.result}/cancel`);
     expect(r.status).toBe(200);
     expect(r.body).toMatchObject({ status: 'canceled', error: { type: 'canceled', message: 'canceled by client' } });
-    const upstream = [...s.sim.mj.tasks.values()].find((u) => u.prompt === 'long job --sim-stuck')!;
+    const upstream = [...simMj(s.sim).tasks.values()].find((u) => u.prompt === 'long job --sim-stuck')!;
     await waitFor(async () => upstream.canceled, { what: 'the upstream to be told' });
     expect(await s.redis.hexists(`${s.config.QUEUE_PREFIX}:{mj}:inflight`, body.result)).toBe(0);
     expect((await s.call('GET', `/mj/task/${body.result}/fetch`)).body.status).toBe('CANCEL');

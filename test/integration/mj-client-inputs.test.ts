@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SimMjTask } from '../../sim/mj.js';
-import { mjUntil, PNG, PNG2, startStack, waitFor, type Stack } from '../support/stack.js';
+import { mjUntil, PNG, PNG2, startStack, waitFor, type Stack, simMj } from '../support/stack.js';
 
 /**
  * Bodies that real Midjourney-proxy clients send (web clients, gateways, SDK nodes), accepted and
@@ -37,7 +37,7 @@ describe('MJ inputs from real clients', () => {
     expect(await taskKeys()).toEqual(before);
     return r.body.description as string;
   };
-  const upstream = (what: string, match: (t: SimMjTask) => boolean) => waitFor(async () => [...s.sim.mj.tasks.values()].find(match), { what });
+  const upstream = (what: string, match: (t: SimMjTask) => boolean) => waitFor(async () => [...simMj(s.sim).tasks.values()].find(match), { what });
 
   it('accepts the imagine body of chatgpt-web-midjourney-proxy and relays it without the blanks', async () => {
     const { result } = await accepted('/mj/submit/imagine', { base64Array: [], notifyHook: '', prompt: 'cat --v 6.0', state: '', botType: 'MID_JOURNEY' });

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { KEYS, mjUntil, PNG, PNG2, startStack, waitFor, type Stack } from '../support/stack.js';
+import { KEYS, mjUntil, PNG, PNG2, startStack, waitFor, type Stack, simMj } from '../support/stack.js';
 
 /** Whole Midjourney flows through API, worker, tracker and the simulated upstream. */
 describe('MJ flows', () => {
@@ -28,7 +28,7 @@ describe('MJ flows', () => {
     expect(done.buttons.map((b: { label: string }) => b.label)).toEqual(['U1', 'U2', 'U3', 'U4', '', 'V1', 'V2', 'V3', 'V4']);
     expect(done.properties.finalPrompt).toContain('a lighthouse at dusk');
     // The upstream saw exactly our prompt, and its own id never reaches the client.
-    const up = [...s.sim.mj.tasks.values()].find((t) => t.prompt.startsWith('a lighthouse at dusk'))!;
+    const up = [...simMj(s.sim).tasks.values()].find((t) => t.prompt.startsWith('a lighthouse at dusk'))!;
     expect(JSON.stringify(done)).not.toContain(up.id);
   });
 
@@ -42,8 +42,8 @@ describe('MJ flows', () => {
     const up = await mjUntil(s.call, r.result, ['SUCCESS']);
     expect(up).toMatchObject({ action: 'UPSCALE', state: 'u1', properties: { parentId: parent } });
     expect(up.buttons.map((b: { label: string }) => b.label)).toContain('Vary (Region)');
-    const upstreamAction = [...s.sim.mj.tasks.values()].find((t) => t.request.customId === u1.customId)!;
-    const upstreamParent = s.sim.mj.tasks.get(upstreamAction.request.taskId as string)!;
+    const upstreamAction = [...simMj(s.sim).tasks.values()].find((t) => t.request.customId === u1.customId)!;
+    const upstreamParent = simMj(s.sim).tasks.get(upstreamAction.request.taskId as string)!;
     expect(upstreamParent.prompt).toBe('a red bicycle');
   });
 
@@ -77,7 +77,7 @@ describe('MJ flows', () => {
     expect(m.result).toBe(r.result);
     const done = await mjUntil(s.call, r.result, ['SUCCESS']);
     expect(done.action).toBe('ZOOM');
-    const upstream = [...s.sim.mj.tasks.values()].find((t) => (t.request.modal as { prompt?: string } | undefined)?.prompt === 'a mountain lake --ar 1:1 --zoom 1.5');
+    const upstream = [...simMj(s.sim).tasks.values()].find((t) => (t.request.modal as { prompt?: string } | undefined)?.prompt === 'a mountain lake --ar 1:1 --zoom 1.5');
     expect(upstream).toBeDefined();
     // A second modal on the same task is refused.
     const again = await s.call('POST', '/mj/submit/modal', { body: { taskId: r.result, prompt: 'again' } });
@@ -96,7 +96,7 @@ describe('MJ flows', () => {
     expect(m.code).toBe(1);
     const done = await mjUntil(s.call, r.result, ['SUCCESS']);
     expect(done.action).toBe('VARIATION');
-    const upstream = [...s.sim.mj.tasks.values()].find((t) => (t.request.modal as { maskBase64?: string } | undefined)?.maskBase64 === PNG2);
+    const upstream = [...simMj(s.sim).tasks.values()].find((t) => (t.request.modal as { maskBase64?: string } | undefined)?.maskBase64 === PNG2);
     expect(upstream?.prompt).toBe('a shiny new car');
   });
 
@@ -105,7 +105,7 @@ describe('MJ flows', () => {
     const { result } = await submit('/mj/submit/blend', { base64Array: images, dimensions: 'LANDSCAPE' });
     const done = await mjUntil(s.call, result, ['SUCCESS']);
     expect(done.action).toBe('BLEND');
-    const upstream = [...s.sim.mj.tasks.values()].find((t) => t.action === 'BLEND' && (t.request.base64Array as string[]).length === n && t.request.dimensions === 'LANDSCAPE');
+    const upstream = [...simMj(s.sim).tasks.values()].find((t) => t.action === 'BLEND' && (t.request.base64Array as string[]).length === n && t.request.dimensions === 'LANDSCAPE');
     expect((upstream!.request.base64Array as string[])[0]).toBe(PNG);
   });
 
@@ -117,7 +117,7 @@ describe('MJ flows', () => {
     expect(done.buttons.map((b: { customId: string }) => b.customId)).toContain('MJ::Job::PicReader::1');
     const byLink = await submit('/mj/submit/describe', { link: 'https://example.com/cat.png' });
     await mjUntil(s.call, byLink.result, ['SUCCESS']);
-    expect([...s.sim.mj.tasks.values()].some((t) => t.request.link === 'https://example.com/cat.png')).toBe(true);
+    expect([...simMj(s.sim).tasks.values()].some((t) => t.request.link === 'https://example.com/cat.png')).toBe(true);
   });
 
   it('describe → PicReader needs the modal step and imagines the chosen prompt', async () => {
@@ -142,14 +142,14 @@ describe('MJ flows', () => {
     const { result } = await submit('/mj/insight-face/swap', { sourceBase64: PNG, targetBase64: PNG2 });
     const done = await mjUntil(s.call, result, ['SUCCESS']);
     expect(done).toMatchObject({ action: 'SWAP_FACE', botType: 'INSIGHT_FACE' });
-    const upstream = [...s.sim.mj.tasks.values()].find((t) => t.action === 'SWAP_FACE')!;
+    const upstream = [...simMj(s.sim).tasks.values()].find((t) => t.action === 'SWAP_FACE')!;
     expect(upstream.request).toMatchObject({ sourceBase64: PNG, targetBase64: PNG2 });
   });
 
   it('relays the speed mode prefix to the upstream', async () => {
     const r = await s.call('POST', '/mj-relax/mj/submit/imagine', { body: { prompt: 'slow and cheap' } });
     await mjUntil(s.call, r.body.result, ['SUCCESS']);
-    const upstream = [...s.sim.mj.tasks.values()].find((t) => t.prompt === 'slow and cheap')!;
+    const upstream = [...simMj(s.sim).tasks.values()].find((t) => t.prompt === 'slow and cheap')!;
     expect(upstream.mode).toBe('RELAX');
   });
 

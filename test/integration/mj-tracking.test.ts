@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { mjUntil, startStack, waitFor, type Stack } from '../support/stack.js';
+import { mjUntil, startStack, waitFor, type Stack, simMj } from '../support/stack.js';
 
 /** Following upstream work: batching, progress, failures and timeouts. */
 describe('MJ tracker', () => {
@@ -38,7 +38,7 @@ describe('MJ tracker', () => {
     const { body } = await s.call('POST', '/mj/submit/imagine', { body: { prompt: 'frozen --sim-stuck' } });
     const done = await mjUntil(s.call, body.result, ['FAILURE'], undefined, 10_000);
     expect(done.failReason).toBe('upstream made no progress for 1 s');
-    const upstream = [...s.sim.mj.tasks.values()].find((t) => t.prompt === 'frozen --sim-stuck')!;
+    const upstream = [...simMj(s.sim).tasks.values()].find((t) => t.prompt === 'frozen --sim-stuck')!;
     await waitFor(async () => upstream.canceled, { what: 'upstream cancel' });
     expect(await s.redis.hexists(`${s.config.QUEUE_PREFIX}:{mj}:inflight`, body.result)).toBe(0);
   });

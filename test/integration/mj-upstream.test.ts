@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { mjUntil, startStack, waitFor, type Stack } from '../support/stack.js';
+import { mjUntil, startStack, waitFor, type Stack, simMj } from '../support/stack.js';
 
 /** Upstream MJ answers in the field types real proxies send, read leniently end to end. */
 describe('upstream MJ tasks read leniently', () => {
@@ -8,7 +8,7 @@ describe('upstream MJ tasks read leniently', () => {
     s = await startStack({ sim: { mjDurationMs: 300 }, env: { MJ_POLL_INTERVAL_MS: '50' } });
   });
   afterEach(() => {
-    s.sim.mj.reshape = null;
+    simMj(s.sim).reshape = null;
     s.sim.faults.clear();
   });
   afterAll(() => s.close());
@@ -20,7 +20,7 @@ describe('upstream MJ tasks read leniently', () => {
   };
 
   it('finishes a task the upstream reports as SUCCESS with "progress": 100 as a number', async () => {
-    s.sim.mj.reshape = (t) => ({ ...t, progress: Number.parseInt(String(t.progress), 10) || 0 });
+    simMj(s.sim).reshape = (t) => ({ ...t, progress: Number.parseInt(String(t.progress), 10) || 0 });
     const id = await imagine('numeric progress');
     const done = await mjUntil(s.call, id, ['SUCCESS', 'FAILURE']);
     expect(done).toMatchObject({ status: 'SUCCESS', progress: '100%', failReason: null });
@@ -29,7 +29,7 @@ describe('upstream MJ tasks read leniently', () => {
 
   it('shows progress sent as 45.5, "45" or " 45 %" as "45%"', async () => {
     for (const progress of [45.5, '45', ' 45 %']) {
-      s.sim.mj.reshape = (t) => ({ ...t, status: 'IN_PROGRESS', progress });
+      simMj(s.sim).reshape = (t) => ({ ...t, status: 'IN_PROGRESS', progress });
       const id = await imagine(`progress ${String(progress)} --sim-stuck`);
       const seen = await waitFor(async () => {
         const r = await s.call('GET', `/mj/task/${id}/fetch`);
@@ -85,7 +85,7 @@ describe('upstream MJ tasks read leniently', () => {
   });
 
   it('skips only an item without a usable id; the others in the same answer are followed', async () => {
-    s.sim.mj.reshape = (t) => (String(t.prompt).includes('no id') ? { ...t, id: null } : { ...t, progress: 'weird', properties: 'nope' });
+    simMj(s.sim).reshape = (t) => (String(t.prompt).includes('no id') ? { ...t, id: null } : { ...t, progress: 'weird', properties: 'nope' });
     const lost = await imagine('no id --sim-stuck');
     const fine = await imagine('still fine');
     expect((await mjUntil(s.call, fine, ['SUCCESS', 'FAILURE'])).status).toBe('SUCCESS');

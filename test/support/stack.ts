@@ -2,8 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { inject } from 'vitest';
 import { startApi, type RunningApi } from '../../api/main.js';
+import { CHANNEL_TYPES, defaultChannel } from '../../shared/channels/config.js';
 import { loadConfig, type Config } from '../../shared/config.js';
 import { createLogger } from '../../shared/logger.js';
+import type { SimMj } from '../../sim/mj.js';
 import { startSim, type Sim, type SimOptions } from '../../sim/server.js';
 import { startWorker } from '../../worker/main.js';
 
@@ -55,6 +57,9 @@ export async function waitFor<T>(fn: () => Promise<T | null | undefined | false>
   throw new Error(`timed out waiting for ${opts.what ?? 'condition'}${last ? `: ${String(last)}` : ''}`);
 }
 
+/** The simulated Midjourney-proxy's in-process handle (its tasks, the `reshape` hook). */
+export const simMj = (sim: Sim): SimMj => sim.handles.mj as SimMj;
+
 export interface Stack {
   config: Config;
   api: RunningApi;
@@ -98,6 +103,13 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     SHUTDOWN_GRACE_SECONDS: '2',
     ...opts.env,
   });
+  // Every other channel type is played by the simulator too, unless the test names its channels.
+  if (!opts.env?.UPSTREAMS_FILE) {
+    for (const type of CHANNEL_TYPES) {
+      const baseUrl = sim.baseUrlFor(type);
+      if (baseUrl && !config.channels.some((c) => c.type === type)) config.channels.push(defaultChannel({ name: `sim-${type}`, type, baseUrl, key: '' }));
+    }
+  }
   const lines = opts.logLines;
   const log = lines ? createLogger('info', { write: (line: string) => void lines.push(line) }) : createLogger(config.LOG_LEVEL);
   const api = await startApi(config, log);

@@ -53,7 +53,7 @@ export function changeFor(u: UpstreamTask, entry: Inflight, now: number): TaskCh
  * 500 ids; a task with no progress for MJ_UPSTREAM_TIMEOUT_SECONDS fails, and one the upstream
  * stops returning fails after at most 2 minutes (a shorter leash than a slow one gets).
  */
-export function mjTrackerAdapter(config: Pick<Config, 'MJ_UPSTREAM_TIMEOUT_SECONDS'>, client: (channel: Channel) => MjClient): TrackerAdapter<UpstreamTask> {
+export function mjTrackerAdapter(config: Pick<Config, 'MJ_UPSTREAM_TIMEOUT_SECONDS' | 'MJ_POLL_INTERVAL_MS'>, client: (channel: Channel) => MjClient): TrackerAdapter<UpstreamTask> {
   const timeoutMs = config.MJ_UPSTREAM_TIMEOUT_SECONDS * 1000;
   return {
     family: mjFamily.name,
@@ -68,5 +68,6 @@ export function mjTrackerAdapter(config: Pick<Config, 'MJ_UPSTREAM_TIMEOUT_SECON
     changeFor,
     timeoutMs,
     lostAfterMs: Math.min(timeoutMs, 120_000),
+    pollIntervalMs: config.MJ_POLL_INTERVAL_MS,
   };
 }
