@@ -1,6 +1,6 @@
 import { ConflictError, NotFoundError } from '../shared/errors.js';
 import { parseTaskId } from '../shared/ids.js';
-import { globalKeys } from '../shared/keys.js';
+import { createCancelSignal } from '../shared/protocols/cancel.js';
 import { createInflight } from '../shared/protocols/inflight.js';
 import type { Queues } from '../shared/queues.js';
 import type { RedisClient } from '../shared/redis.js';
@@ -37,7 +37,7 @@ export async function cancelTask(deps: CancelDeps, task: Task): Promise<Task> {
       .get(p)
       .remove(task.id)
       .catch(() => 0);
-    await deps.signals.publish(globalKeys(deps.prefix).cancelChannel, task.id).catch(() => undefined);
+    await createCancelSignal(deps).announce(task.id);
     if (task.upstream?.id) await createInflight({ redis: deps.redis, prefix: deps.prefix }).cancelUpstream(task.id, { channel: task.upstream.channel, id: task.upstream.id });
   }
   return (await deps.store.get(task.id)) ?? task;

@@ -126,6 +126,15 @@ const schema = z.object({
   MJ_UPSTREAM_TIMEOUT_SECONDS: int(1).default(600),
   MJ_POLL_INTERVAL_MS: int(50, 60000).default(1000),
   MJ_CONCURRENCY: int(1, 1000).default(20),
+  /**
+   * Jobs one worker runs at once on each queue of the other long-running families (Suno, Luma,
+   * video): their submit calls only, as the tracker follows the upstream work without a slot.
+   */
+  LONG_TASK_CONCURRENCY: int(1, 1000).default(20),
+  /** How often the tracker polls the long-running upstream work of families other than MJ (ms). */
+  UPSTREAM_POLL_INTERVAL_MS: int(50, 60000).default(2000),
+  /** A long-running upstream task of a family other than MJ fails after this long without progress (s). */
+  UPSTREAM_TASK_TIMEOUT_SECONDS: int(1).default(1800),
   TEXT_CONCURRENCY: int(1, 1000).default(50),
   IMAGE_CONCURRENCY: int(1, 1000).default(10),
   AUDIO_CONCURRENCY: int(1, 1000).default(10),

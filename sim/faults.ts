@@ -43,7 +43,8 @@ export interface StreamFault {
   endAfter?: number;
 }
 
-export type FaultRoute = 'submit' | 'list' | 'fetch' | 'seed' | 'cancel' | 'openai' | '*' | (string & {});
+/** A route group: a family simulator's own (MJ: submit, list, fetch, seed, cancel; OpenAI: openai), or `*` for every request. */
+export type FaultRoute = string;
 
 /**
  * A fault for a route group: it applies to the next `times` matching requests (forever when

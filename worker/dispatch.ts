@@ -3,9 +3,10 @@ import type { Config, QueueName } from '../shared/config.js';
 import { CanceledError, ChannelBusyError, PermanentUpstreamError, RetryableUpstreamError, ValidationError } from '../shared/errors.js';
 import { QUEUES } from '../shared/families/catalog.js';
 import { jobKinds, type JobData, type JobName } from '../shared/jobs/registry.js';
-import { globalKeys, keyspace, placements } from '../shared/keys.js';
+import { keyspace, placements } from '../shared/keys.js';
 import type { Logger } from '../shared/logger.js';
 import type { RedisClient } from '../shared/redis.js';
+import { createCancelSignal } from '../shared/protocols/cancel.js';
 import type { Signals } from '../shared/signals.js';
 import { errorOf, type TaskError } from '../shared/tasks/model.js';
 import type { TaskStore } from '../shared/tasks/store.js';
@@ -165,7 +166,7 @@ export function createDispatcher(deps: DispatchDeps) {
   return {
     async start(queues: QueueName[]) {
       // Cancel requests from any API node reach the job holding the task here.
-      await deps.signals.subscribe(globalKeys(config.QUEUE_PREFIX).cancelChannel, (taskId) => active.get(taskId)?.abort());
+      await createCancelSignal({ signals: deps.signals, prefix: config.QUEUE_PREFIX }).listen((taskId) => active.get(taskId)?.abort());
       const served = new Set(Object.values(jobKinds).map((k) => k.queue));
       for (const queue of queues.filter((q) => served.has(q))) {
         for (const p of placements(queue, config.QUEUE_SHARDS)) {

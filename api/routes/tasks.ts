@@ -1,8 +1,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { NotFoundError, StoreUnavailableError, ValidationError } from '../../shared/errors.js';
+import { NotFoundError, ValidationError } from '../../shared/errors.js';
 import { parseTaskId } from '../../shared/ids.js';
-import { keyspace } from '../../shared/keys.js';
+import { createDeliveryLog } from '../../shared/protocols/deliveries.js';
 import { webhookSecret } from '../../shared/webhooks.js';
 import { TASK_KINDS, TASK_QUEUES, familyNamed } from '../../shared/families/catalog.js';
 import { TASK_STATUSES, type Task } from '../../shared/tasks/model.js';
@@ -25,6 +25,7 @@ const listQuery = z.object({
 
 /** Generic task routes (`/v1/tasks/...`): every task, MJ ones included. */
 export function taskRoutes(deps: CancelDeps & SseDeps) {
+  const deliveries = createDeliveryLog(deps);
   /** The task the route names, when this principal may see it (404 otherwise); marks the answer with its id. */
   async function visible(req: FastifyRequest, reply: FastifyReply): Promise<Task> {
     const { id } = parse(params, req.params, 'id');
@@ -90,9 +91,8 @@ export function taskRoutes(deps: CancelDeps & SseDeps) {
 
     app.get('/v1/tasks/:id/deliveries', async (req, reply) => {
       const task = await visible(req, reply);
-      const key = keyspace(deps.prefix, parseTaskId(task.id)!).deliveries(task.id);
-      const raw = await deps.redis.lrange(key, 0, -1).catch((err: unknown) => Promise.reject(new StoreUnavailableError(err)));
-      return { object: 'list', webhook: task.webhook ? { url: task.webhook.url, events: task.webhook.events } : null, data: raw.map((r) => JSON.parse(r) as unknown) };
+      const data = await deliveries.list(task.id);
+      return { object: 'list', webhook: task.webhook ? { url: task.webhook.url, events: task.webhook.events } : null, data };
     });
 
     app.get('/v1/webhooks/secret', async (req) => ({ key: await webhookSecret(deps.redis, deps.prefix, req.principal.tenant) }));

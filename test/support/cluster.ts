@@ -62,6 +62,7 @@ export async function startCluster(opts: {
     UPSTREAMS_FILE: file,
     RETRY_BASE_DELAY_MS: '5',
     MJ_POLL_INTERVAL_MS: '50',
+    UPSTREAM_POLL_INTERVAL_MS: '50',
     WORKER_LOCK_MS: '2000',
     LOG_LEVEL: 'info',
     RATE_LIMIT_PER_MINUTE: '1000000',

@@ -99,6 +99,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     PORT: '0',
     LOG_LEVEL: 'silent',
     MJ_POLL_INTERVAL_MS: '50',
+    UPSTREAM_POLL_INTERVAL_MS: '50',
     RETRY_BASE_DELAY_MS: '5',
     SHUTDOWN_GRACE_SECONDS: '2',
     ...opts.env,

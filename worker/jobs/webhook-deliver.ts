@@ -13,6 +13,7 @@ import type { Processor } from '../dispatch.js';
 import { nextEvent, type WebhookEvent } from '../webhooks/events.js';
 import { postWebhook } from '../webhooks/send.js';
 import { BlockedTargetError, resolveTarget } from '../../shared/ssrf.js';
+import { createDeliveryLog, type DeliveryAttempt } from '../../shared/protocols/deliveries.js';
 
 export interface WebhookDeps {
   config: Pick<
@@ -24,18 +25,6 @@ export interface WebhookDeps {
   log: Logger;
   /** Where `urls` in generic bodies point. */
   publicUrl: string;
-}
-
-/** One delivery attempt, as `GET /v1/tasks/{id}/deliveries` shows it. */
-export interface DeliveryAttempt {
-  webhook_id: string;
-  event: string;
-  attempt: number;
-  at: number;
-  url: string;
-  status: number | null;
-  error: string | null;
-  next_retry_at: number | null;
 }
 
 /**
@@ -67,10 +56,8 @@ export function createWebhookDeliver(deps: WebhookDeps): Processor<'webhook.deli
     lua: "if #redis.call('XRANGE', KEYS[1], ARGV[1] == '0' and '-' or '(' .. ARGV[1], '+', 'COUNT', 1) == 0 then redis.call('ZREM', KEYS[2], ARGV[2]) return 1 end return 0",
   });
 
-  async function record(p: Placement, taskId: string, a: DeliveryAttempt) {
-    const key = keyspace(config.QUEUE_PREFIX, p).deliveries(taskId);
-    await redis.multi().rpush(key, JSON.stringify(a)).ltrim(key, -500, -1).expire(key, keep).exec();
-  }
+  const deliveries = createDeliveryLog({ redis, prefix: config.QUEUE_PREFIX });
+  const record = (_p: Placement, taskId: string, a: DeliveryAttempt) => deliveries.record(taskId, a, keep);
 
   /**
    * The body of an event: the task as of the change it reports — a family's own callback body
