@@ -198,3 +198,73 @@ describe('Suno music and lyrics', () => {
     expect(r.headers.get('preference-applied')).toBe('respond-async');
   });
 });
+
+describe('Suno validation', () => {
+  let s: Stack;
+  beforeAll(async () => {
+    s = await startStack({ sim: { sunoDurationMs: 300 } });
+  });
+  afterAll(() => s.close());
+
+  const raw = (path: string, body: string) => s.call('POST', path, { body, headers: { 'content-type': 'application/json' } });
+
+  it.each([
+    ['lyrics without a prompt', '/suno/submit/lyrics', {}, 'prompt: is required'],
+    ['lyrics with a blank prompt', '/suno/submit/lyrics', { prompt: '   ' }, 'prompt: must not be blank'],
+    ['music that asks for nothing', '/suno/submit/music', { mv: 'chirp-v3-5', make_instrumental: true }, 'prompt: is required'],
+    ['a numeric prompt', '/suno/submit/music', { prompt: 5 }, 'prompt: must be a string'],
+    ['make_instrumental "yes"', '/suno/submit/music', { prompt: 'x', make_instrumental: 'yes' }, 'make_instrumental: must be true or false'],
+    ['continue_at "soon"', '/suno/submit/music', { prompt: 'x', continue_at: 'soon' }, 'continue_at: must be a number of seconds'],
+    ['a negative continue_at', '/suno/submit/music', { prompt: 'x', continue_at: -3 }, 'continue_at: must be 0 or more'],
+    ['continue_clip_id without task_id', '/suno/submit/music', { prompt: 'x', continue_clip_id: 'clip-1' }, 'task_id: is required with continue_clip_id'],
+    ['notify_hook that is not a URL', '/suno/submit/music', { prompt: 'x', notify_hook: 'call me' }, 'notify_hook: must be an http(s) URL'],
+    ['a body that is an array', '/suno/submit/music', [{ prompt: 'x' }], 'body: must be a JSON object'],
+    ['an unknown action', '/suno/submit/video', { prompt: 'x' }, 'action: must be music or lyrics'],
+    ['a fetch without ids', '/suno/fetch', {}, 'ids: is required'],
+    ['a fetch whose ids are a string', '/suno/fetch', { ids: 'suno_1' }, 'ids: must be an array of task ids'],
+  ])('refuses %s with 400 in Suno’s envelope, naming the field', async (_what, path, body, message) => {
+    const before = simSuno(s).tasks.size;
+    const r = await s.call('POST', path, { body });
+    expect(r.status).toBe(400);
+    expect(r.body).toEqual({ code: 'invalid_request', message: expect.stringContaining(message), data: null });
+    expect(r.body.message.startsWith(message.split(':')[0]!)).toBe(true);
+    expect(simSuno(s).tasks.size).toBe(before);
+  });
+
+  it('refuses a body that is not JSON, and bad headers, in Suno’s envelope', async () => {
+    const broken = await raw('/suno/submit/music', '{"prompt": "x"');
+    expect(broken.status).toBe(400);
+    expect(broken.body).toMatchObject({ code: 'invalid_request', data: null });
+    const hook = await s.call('POST', '/suno/submit/music', { body: { prompt: 'x' }, headers: { 'x-webhook-url': 'ftp://example.com/hook' } });
+    expect(hook.body).toEqual({ code: 'invalid_request', message: expect.stringMatching(/^X-Webhook-Url: /), data: null });
+    const local = await s.call('POST', '/suno/submit/music', { body: { prompt: 'x', notify_hook: 'http://127.0.0.1:9/hook' } });
+    expect(local.body.message).toMatch(/^notify_hook: .*WEBHOOK_ALLOW_PRIVATE/);
+    const key = await s.call('POST', '/suno/submit/music', { body: { prompt: 'x' }, headers: { 'idempotency-key': 'x'.repeat(300) } });
+    expect(key.body.message).toMatch(/^Idempotency-Key: /);
+    const anonymous = await s.call('GET', '/suno/fetch/suno_AAAAAAAAAAAAAAAAAAAA', { key: null });
+    expect(anonymous.status).toBe(401);
+    expect(anonymous.body).toEqual({ code: 'authentication_error', message: 'missing or unknown API key', data: null });
+  });
+
+  it('answers unknown ids with 404 task_not_exist, never a 5xx', async () => {
+    for (const id of ['suno_AAAAAAAAAAAAAAAAAAAA', 'nonsense', 'x'.repeat(300), '%E0%A4%A']) {
+      const r = await s.call('GET', `/suno/fetch/${id}`);
+      expect(r.status, id).toBeLessThan(500);
+      expect(r.body.data, id).toBeNull();
+      expect(['task_not_exist', 'invalid_request']).toContain(r.body.code);
+    }
+    const orphan = await s.call('POST', '/suno/submit/music', { body: { continue_clip_id: 'clip-1', task_id: 'suno_AAAAAAAAAAAAAAAAAAAA' } });
+    expect(orphan.status).toBe(404);
+    expect(orphan.body).toMatchObject({ code: 'task_not_exist', message: expect.stringContaining('parent task not found') });
+  });
+
+  it('refuses to extend lyrics or a clip the task did not make', async () => {
+    const lyrics = (await s.call('POST', '/suno/submit/lyrics', { body: { prompt: 'words' } })).body.data;
+    const song = (await s.call('POST', '/suno/submit/music', { body: { prompt: 'a song' } })).body.data;
+    await sunoUntil(s.call, song, ['SUCCESS']);
+    const a = await s.call('POST', '/suno/submit/music', { body: { continue_clip_id: 'clip-1', task_id: lyrics, continue_at: 10 } });
+    expect(a.body).toEqual({ code: 'invalid_request', message: expect.stringMatching(/^task_id: must name a music task/), data: null });
+    const b = await s.call('POST', '/suno/submit/music', { body: { continue_clip_id: 'not-one-of-them', task_id: song, continue_at: 10 } });
+    expect(b.body).toEqual({ code: 'invalid_request', message: `continue_clip_id: is not a clip of task ${song}`, data: null });
+  });
+});
