@@ -19,7 +19,7 @@ const simSuno = (s: Stack) => s.sim.handles.suno as SimSuno;
 describe('Suno upstream answers', () => {
   let s: Stack;
   beforeAll(async () => {
-    s = await startStack({ sim: { sunoDurationMs: 600 }, env: { UPSTREAM_TASK_TIMEOUT_SECONDS: '3', UPSTREAM_POLL_INTERVAL_MS: '100', JOB_ATTEMPTS: '3' } });
+    s = await startStack({ sim: { sunoDurationMs: 600 }, env: { UPSTREAM_TASK_TIMEOUT_SECONDS: '3', UPSTREAM_POLL_INTERVAL_MS: '100', UPSTREAM_TIMEOUT_SECONDS: '1', JOB_ATTEMPTS: '3' } });
   });
   afterEach(() => s.sim.faults.clear());
   afterAll(() => s.close());
@@ -70,6 +70,7 @@ describe('Suno upstream answers', () => {
   it.each([
     ['a 503', { kind: 'status', status: 503 }],
     ['a connection reset', { kind: 'reset' }],
+    ['a hang past UPSTREAM_TIMEOUT_SECONDS', { kind: 'hang' }],
     ['suno-api’s 500 internal_error', { kind: 'status', status: 500, body: { code: 'internal_error', message: 'get account failed', data: null } }],
     ['a 200 envelope with code internal_error', { kind: 'body', body: { code: 'internal_error', message: 'task failed', data: null } }],
   ] as const)('retries %s and then succeeds', async (what, fault) => {
@@ -91,6 +92,14 @@ describe('Suno upstream answers', () => {
     const { done, calls } = await run(`permanent ${_what}`);
     expect(done).toMatchObject({ status: 'FAILURE', fail_reason: reason, data: [] });
     expect(calls).toBe(1);
+  });
+
+  it('waits for a lyrics submit past UPSTREAM_TIMEOUT_SECONDS: suno-api answers it only once the lyrics are done', async () => {
+    s.sim.faults.add({ route: 'suno-submit', kind: 'latency', ms: 1500, times: 1 });
+    const before = s.sim.requests.filter((r) => r.path === '/suno/submit/lyrics').length;
+    const id = (await s.call('POST', '/suno/submit/lyrics', { body: { prompt: 'slow words' } })).body.data;
+    expect(await sunoUntil(s.call, id, ['SUCCESS', 'FAILURE'])).toMatchObject({ status: 'SUCCESS' });
+    expect(s.sim.requests.filter((r) => r.path === '/suno/submit/lyrics').length - before).toBe(1);
   });
 
   it('fails a SUCCESS that carries no clip', async () => {

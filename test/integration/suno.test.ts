@@ -258,7 +258,7 @@ describe('Suno validation', () => {
     expect(orphan.body).toMatchObject({ code: 'task_not_exist', message: expect.stringContaining('parent task not found') });
   });
 
-  it('refuses to extend lyrics or a clip the task did not make', async () => {
+  it('refuses to extend lyrics, a clip the task did not make, or a task that made none', async () => {
     const lyrics = (await s.call('POST', '/suno/submit/lyrics', { body: { prompt: 'words' } })).body.data;
     const song = (await s.call('POST', '/suno/submit/music', { body: { prompt: 'a song' } })).body.data;
     await sunoUntil(s.call, song, ['SUCCESS']);
@@ -266,5 +266,10 @@ describe('Suno validation', () => {
     expect(a.body).toEqual({ code: 'invalid_request', message: expect.stringMatching(/^task_id: must name a music task/), data: null });
     const b = await s.call('POST', '/suno/submit/music', { body: { continue_clip_id: 'not-one-of-them', task_id: song, continue_at: 10 } });
     expect(b.body).toEqual({ code: 'invalid_request', message: `continue_clip_id: is not a clip of task ${song}`, data: null });
+    s.sim.faults.add({ route: 'suno-submit', kind: 'status', status: 400, times: 1, body: { code: 'invalid_request', message: 'prompt contains banned words', data: null } });
+    const refused = (await s.call('POST', '/suno/submit/music', { body: { prompt: 'refused' } })).body.data;
+    await sunoUntil(s.call, refused, ['FAILURE']);
+    const c = await s.call('POST', '/suno/submit/music', { body: { continue_clip_id: 'clip-1', task_id: refused, continue_at: 10 } });
+    expect(c.body).toEqual({ code: 'invalid_request', message: 'task_id: the task made no clips (it is FAILURE)', data: null });
   });
 });

@@ -3,7 +3,7 @@ import { NotFoundError, ValidationError } from '../../../shared/errors.js';
 import { clipsOf } from '../../../shared/families/suno/upstream.js';
 import { newSunoTask, type SunoKind, type SunoRequest, type SunoTask } from '../../../shared/families/suno/task.js';
 import { toSunoTask } from '../../../shared/families/suno/view.js';
-import type { WebhookTarget } from '../../../shared/tasks/model.js';
+import { isTerminal, type WebhookTarget } from '../../../shared/tasks/model.js';
 import { canSee } from '../../auth.js';
 import { parse } from '../../errors.js';
 import { checkWebhookTarget, webhookOf } from '../../http-url.js';
@@ -53,14 +53,16 @@ export function sunoRoutes(deps: FamilyRouteDeps) {
 
   /**
    * An extend: the parent must be this tenant's Suno music task, already submitted upstream (its
-   * channel holds the clip), and, when its clips are known, `continue_clip_id` one of them.
+   * channel holds the clip), and, when its clips are known, `continue_clip_id` one of them (a
+   * finished task without clips has nothing to extend).
    */
   async function parentOf(req: FastifyRequest, b: s.MusicBody): Promise<SunoTask | null> {
     if (!b.continue_clip_id) return null;
     const parent = await visibleTask(req, b.task_id!, 'parent task');
     if (parent.kind !== 'suno.music') throw new ValidationError('task_id', 'must name a music task (lyrics have no clips to extend)');
-    if (!parent.upstream?.channel) throw new ValidationError('task_id', 'the task has not reached its upstream yet; extend it once its clips exist');
     const clips = clipsOf(parent.data);
+    if (clips.length === 0 && isTerminal(parent.status)) throw new ValidationError('task_id', `the task made no clips (it is ${toSunoTask(parent).status})`);
+    if (!parent.upstream?.channel) throw new ValidationError('task_id', 'the task has not reached its upstream yet; extend it once its clips exist');
     if (clips.length > 0 && !clips.some((c) => String(c.id) === b.continue_clip_id)) {
       throw new ValidationError('continue_clip_id', `is not a clip of task ${parent.id}`);
     }

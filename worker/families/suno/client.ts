@@ -4,6 +4,9 @@ import { readEnvelope, readFetchList, submittedId, type Odd, type SunoUpstreamTa
 import { faultError, faultIn, looseFault } from '../../upstream/faults.js';
 import { requestJson } from '../../upstream/http.js';
 
+/** The longest wait for suno-api's answer to a lyrics submit, which comes when the lyrics are done (ms). */
+const LYRICS_WAIT_MS = 180_000;
+
 export interface SunoChannel {
   name: string;
   baseUrl: string;
@@ -21,7 +24,8 @@ export interface SunoChannel {
  */
 export function createSunoClient(channel: SunoChannel, timeoutMs: number, log?: Logger) {
   const headers: Record<string, string> = channel.key ? { authorization: `Bearer ${channel.key}` } : {};
-  const call = (path: string, json: unknown, signal?: AbortSignal) => requestJson(`${channel.baseUrl}${path}`, { method: 'POST', json, headers, timeoutMs, signal });
+  const call = (path: string, json: unknown, signal?: AbortSignal, headersTimeoutMs?: number) =>
+    requestJson(`${channel.baseUrl}${path}`, { method: 'POST', json, headers, timeoutMs, headersTimeoutMs, signal });
   // Only the field and the JSON type of the value: values may hold lyrics or links.
   const odd =
     (where: string): Odd =>
@@ -46,7 +50,9 @@ export function createSunoClient(channel: SunoChannel, timeoutMs: number, log?: 
      * @throws RetryableUpstreamError / PermanentUpstreamError as classified above.
      */
     async submit(action: 'music' | 'lyrics', body: Record<string, unknown>, signal?: AbortSignal): Promise<string> {
-      const raw = await call(`/suno/submit/${action}`, body, signal);
+      // suno-api answers a lyrics submit only once the lyrics exist (it polls Suno every 5 s for up
+      // to 2 min before it says anything): that wait is not an upstream gone silent.
+      const raw = await call(`/suno/submit/${action}`, body, signal, action === 'lyrics' ? Math.max(timeoutMs, LYRICS_WAIT_MS) : undefined);
       const env = readEnvelope(raw, odd('submit'));
       if (!env?.ok) throw refusal(raw, 'submit');
       const id = submittedId(env.data, odd('submit'));
