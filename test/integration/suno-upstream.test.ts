@@ -144,3 +144,23 @@ describe('Suno extend', () => {
     expect((await s.call('GET', `/v1/tasks/${r.body.data}`, { key: KEYS.admin })).body.channel).toBe('suno-b');
   });
 });
+
+describe('Suno routing', () => {
+  let s: Stack;
+  beforeAll(async () => {
+    s = await startStack({ worker: false, sim: { sunoDurationMs: 300 } });
+    s.config.channels = s.config.channels.filter((c) => c.type !== 'suno');
+    s.config.channels.push({ ...defaultChannel({ name: 'suno-v3', type: 'suno', baseUrl: s.sim.url, key: 'sk-suno-v3' }), models: ['chirp-v3*'], priority: 10 });
+    s.config.channels.push(defaultChannel({ name: 'suno-any', type: 'suno', baseUrl: s.sim.url, key: 'sk-suno-any' }));
+    await s.startWorker();
+  });
+  afterAll(() => s.close());
+
+  it('routes by the request’s mv against a channel’s models', async () => {
+    const v3 = (await s.call('POST', '/suno/submit/music', { body: { prompt: 'old model', mv: 'chirp-v3-5' } })).body.data;
+    const v4 = (await s.call('POST', '/suno/submit/music', { body: { prompt: 'new model', mv: 'chirp-v4' } })).body.data;
+    for (const id of [v3, v4]) await sunoUntil(s.call, id, ['SUCCESS']);
+    const account = (prompt: string) => [...simSuno(s).tasks.values()].find((t) => t.request.prompt === prompt)?.account;
+    expect([account('old model'), account('new model')]).toEqual(['sk-suno-v3', 'sk-suno-any']);
+  });
+});
