@@ -1,0 +1,83 @@
+import { createHash } from 'node:crypto';
+import type { Channel } from '../../../shared/channels/config.js';
+import type { Config } from '../../../shared/config.js';
+import { sunoFamily } from '../../../shared/families/suno/family.js';
+import type { SunoTask } from '../../../shared/families/suno/task.js';
+import { clipError, clipsOf, isObject, type SunoStatus, type SunoUpstreamTask } from '../../../shared/families/suno/upstream.js';
+import type { Inflight } from '../../../shared/protocols/inflight.js';
+import { errorOf } from '../../../shared/tasks/model.js';
+import type { TaskChange } from '../../../shared/tasks/store.js';
+import type { TrackerAdapter } from '../../tracker.js';
+import type { SunoClient } from './client.js';
+
+/** Upstream ids asked for in one `POST /suno/fetch` (suno-api reads them with one SQL `IN`). */
+const BATCH = 200;
+
+/**
+ * The progress a phase stands for when the upstream gives none or less (suno-api sends no
+ * `progress`; new-api only `"0%"` until `"100%"`): new-api's own floors for task phases.
+ */
+const FLOOR: Partial<Record<SunoStatus, number>> = { NOT_START: 0, SUBMITTED: 10, QUEUED: 20, IN_PROGRESS: 30 };
+
+/** Whether `data` holds a result: a clip for MUSIC, a lyrics object for LYRICS. */
+const hasResult = (data: unknown) => clipsOf(data).length > 0 || (isObject(data) && !Array.isArray(data));
+
+/** A short digest of everything relayq copies, so an unchanged answer writes nothing. */
+function fingerprintOf(u: SunoUpstreamTask): string {
+  const data = u.data === undefined ? '' : createHash('sha1').update(JSON.stringify(u.data)).digest('base64url');
+  return [u.status, u.progress, u.failReason, data].join('|');
+}
+
+/**
+ * What an upstream task's state means for relayq's; null when there is nothing to write (no
+ * status relayq knows: the task stays followed). SUCCESS needs a result: one without clips (or
+ * lyrics) fails with the upstream's `fail_reason` if it gave one. FAILURE takes its reason from
+ * `fail_reason`, else the first clip's `metadata.error_message` (where suno-api finds it).
+ */
+export function changeFor(u: SunoUpstreamTask, entry: Inflight, now: number): TaskChange<SunoTask> | null {
+  const upstream = { channel: entry.channel, id: entry.upstreamId, status: u.status };
+  const data = u.data === undefined ? {} : { data: u.data };
+  const failed = (message: string) => ({ status: 'failed' as const, patch: { ...data, upstream, completed_at: now, error: errorOf('upstream_error', 'upstream_failed', message) } });
+  switch (u.status) {
+    case 'SUCCESS':
+      if (!hasResult(u.data)) return failed(u.failReason || 'upstream reported SUCCESS without any clip or lyrics');
+      return { status: 'succeeded', patch: { ...data, upstream, progress: 100, completed_at: now } };
+    case 'FAILURE':
+      return failed(u.failReason || clipError(u.data) || 'upstream task ended in FAILURE');
+    case 'NOT_START':
+    case 'SUBMITTED':
+    case 'QUEUED':
+    case 'IN_PROGRESS':
+      return { status: 'running', patch: { ...data, upstream, progress: Math.min(99, Math.max(FLOOR[u.status] ?? 0, u.progress ?? 0)) } };
+    default:
+      return null;
+  }
+}
+
+/**
+ * How Suno work is followed: one `POST {channel}/suno/fetch` per channel per batch of 200 ids (as
+ * new-api polls its Suno channels); a task with no change for UPSTREAM_TASK_TIMEOUT_SECONDS fails,
+ * and one the upstream stops returning fails after at most 2 minutes. The protocol has no cancel:
+ * canceled work is only no longer followed.
+ */
+export function sunoTrackerAdapter(
+  config: Pick<Config, 'UPSTREAM_TASK_TIMEOUT_SECONDS' | 'UPSTREAM_POLL_INTERVAL_MS'>,
+  client: (channel: Channel) => SunoClient,
+): TrackerAdapter<SunoUpstreamTask> {
+  const timeoutMs = config.UPSTREAM_TASK_TIMEOUT_SECONDS * 1000;
+  return {
+    family: sunoFamily.name,
+    queues: sunoFamily.queues.map((q) => q.name),
+    batchSize: BATCH,
+    async read(channel, ids) {
+      const list = await client(channel).fetch(ids);
+      return new Map(list.map((u) => [u.id, u]));
+    },
+    cancel: async () => undefined,
+    fingerprint: fingerprintOf,
+    changeFor,
+    timeoutMs,
+    lostAfterMs: Math.min(timeoutMs, 120_000),
+    pollIntervalMs: config.UPSTREAM_POLL_INTERVAL_MS,
+  };
+}
