@@ -4,3 +4,4 @@
  */
 export { mjFamily as mj } from './mj/family.js';
 export { openaiFamily as openai } from './openai/family.js';
+export { lumaFamily as luma } from './luma/family.js';
