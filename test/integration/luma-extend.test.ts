@@ -55,7 +55,7 @@ describe('Luma extend', () => {
     expect(t).toMatchObject({ kind: 'luma.extend', channel: 'luma-b', output: { video_url: `${b.url}/sim/luma/${upstreamChild.id}-video.mp4` } });
   });
 
-  it('extends under /luma/v1 too, and keeps waiting for the parent’s channel while it cools down', async () => {
+  it('extends under /luma/v1 too, and retries a 429 on the parent’s channel instead of moving to another', async () => {
     const parent = await s.call('POST', '/luma/v1/generations', { body: { user_prompt: 'on a' } });
     await until(parent.body.id, 'completed');
     expect((await s.call('GET', `/v1/tasks/${parent.body.id}`, { key: KEYS.admin })).body.channel).toBe('luma-a');

@@ -72,7 +72,7 @@ describe('Luma generations', () => {
   });
 
   it('keeps a generation the upstream calls completed without a video URL running until the URL exists', async () => {
-    const prompt = 'late link --sim-novideo-ms 800';
+    const prompt = 'late link --sim-novideo-ms 1500';
     const { body } = await s.call('POST', '/luma/generations', { body: { user_prompt: prompt } });
     const up = await upstreamOf(s, prompt);
     // Once relayq copied the upstream's `completed` answer (its thumbnail came with it), the state is still processing.
