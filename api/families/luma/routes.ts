@@ -3,7 +3,7 @@ import { NotFoundError, TooLargeError, ValidationError } from '../../../shared/e
 import { lumaFamily } from '../../../shared/families/luma/family.js';
 import { LUMA_QUEUE, newLumaTask, type LumaKind, type LumaTask } from '../../../shared/families/luma/task.js';
 import { toLumaGeneration } from '../../../shared/families/luma/view.js';
-import { isTerminal, type WebhookTarget } from '../../../shared/tasks/model.js';
+import { isTerminal, type Task, type WebhookTarget } from '../../../shared/tasks/model.js';
 import { canSee } from '../../auth.js';
 import { parse } from '../../errors.js';
 import { follow } from '../../follow.js';
@@ -14,6 +14,9 @@ import { closedSignal } from '../../sse.js';
 import { idempotencyKeyOf } from '../../submit.js';
 import type { FamilyRouteDeps } from '../types.js';
 import { generationBody, taskIdParams, type GenerationBody } from './schemas.js';
+
+/** The task when it is finished; undefined otherwise (a `follow` step). */
+const finished = (t: Task | null) => (t && isTerminal(t.status) ? t : undefined);
 
 /** The body that goes upstream: the client's, with `prompt` as `user_prompt` and relayq's own fields taken out. */
 function upstreamBody(b: GenerationBody): Record<string, unknown> {
@@ -69,14 +72,10 @@ export function lumaRoutes(deps: FamilyRouteDeps) {
       build: (id) => newLumaTask({ id, kind, tenant: req.principal.tenant, luma, webhook }),
     });
     req.log.info({ taskId: task.id, kind, ahead, replayed }, replayed ? 'task replayed' : 'task accepted');
-    let current: LumaTask = task.family === lumaFamily.name ? task : await visibleTask(req, task.id);
-    if (pref.mode === 'wait') {
-      const done = await follow(followDeps, task.id, pref.waitMs, async () => {
-        const t = await store.get(task.id);
-        return t && isTerminal(t.status) ? t : undefined;
-      }, { closed: closedSignal(req) });
-      current = (done ?? (await store.get(task.id)) ?? current) as LumaTask;
-    }
+    // The task as answered: as created, or (Prefer: wait) once finished or the wait is over.
+    const done = pref.mode === 'wait' ? await follow(followDeps, task.id, pref.waitMs, async () => finished(await store.get(task.id)), { closed: closedSignal(req) }) : undefined;
+    const current = done ?? (pref.mode === 'wait' ? await visibleTask(req, task.id) : task);
+    if (current.family !== lumaFamily.name) throw new NotFoundError(`generation not found: ${task.id}`);
     taskHeader(reply, task.id);
     return reply
       .status(pref.mode === 'async' && !replayed ? 202 : 200)
