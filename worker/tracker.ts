@@ -40,6 +40,13 @@ export interface TrackerAdapter<U = unknown> {
   lostAfterMs: number;
   /** How often in-flight work is polled (ms). */
   pollIntervalMs: number;
+  /**
+   * At most this many reads per channel per tick (for protocols read one task at a time); the
+   * channel's tasks take turns, a window moving along them tick by tick. Unset: all every tick.
+   */
+  readsPerTick?: number;
+  /** Reads of one channel made at once (default 1: one after another). */
+  parallelReads?: number;
 }
 
 export interface TrackerDeps {
@@ -57,6 +64,26 @@ export interface Tracker {
   tick(): Promise<boolean>;
   start(): void;
   stop(): Promise<void>;
+}
+
+/**
+ * The entries read this tick: all of them, or `cap` in a window that moves by `cap` every tick
+ * this process polls (whichever worker polls, each moves its own window along: all get a turn).
+ */
+function dueThisTick<E extends [Placement, string, Inflight]>(entries: E[], cap: number | undefined, tick: number): E[] {
+  if (!cap || entries.length <= cap) return entries;
+  const sorted = [...entries].sort((a, b) => (a[1] < b[1] ? -1 : 1));
+  const start = (tick * cap) % sorted.length;
+  return [...sorted.slice(start), ...sorted.slice(0, start)].slice(0, cap);
+}
+
+/** Runs `fn` over `items`, at most `limit` at once. */
+async function eachLimited<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const lane = async () => {
+    while (next < items.length) await fn(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, lane));
 }
 
 const formatDuration = (ms: number) => {
@@ -122,8 +149,12 @@ export function createTracker<U>(deps: TrackerDeps, adapter: TrackerAdapter<U>):
     }
   }
 
+  /** Ticks this process has polled (the turn of readsPerTick). */
+  let ticks = 0;
+
   /** Polls every in-flight task of every shard: one read per channel per batch. */
   async function pollAll(now: number) {
+    const tick = ticks++;
     const byChannel = new Map<string, [Placement, string, Inflight][]>();
     for (const p of allPlacements()) {
       for (const [id, entry] of await inflight.all(p)) {
@@ -141,8 +172,10 @@ export function createTracker<U>(deps: TrackerDeps, adapter: TrackerAdapter<U>):
         await Promise.all(entries.map(([p, id, entry]) => apply(p, id, entry, { status: 'failed', patch: { completed_at: now, error: errorOf('upstream_error', 'channel_removed', message) } })));
         continue;
       }
-      for (let i = 0; i < entries.length; i += adapter.batchSize) {
-        const batch = entries.slice(i, i + adapter.batchSize);
+      const due = dueThisTick(entries, adapter.readsPerTick && adapter.readsPerTick * adapter.batchSize, tick);
+      const batches: (typeof due)[] = [];
+      for (let i = 0; i < due.length; i += adapter.batchSize) batches.push(due.slice(i, i + adapter.batchSize));
+      await eachLimited(batches, adapter.parallelReads ?? 1, async (batch) => {
         let found: Map<string, U> | null = null;
         try {
           found = await adapter.read(channel, batch.map(([, , e]) => e.upstreamId));
@@ -150,7 +183,7 @@ export function createTracker<U>(deps: TrackerDeps, adapter: TrackerAdapter<U>):
           log.warn({ err, channel: name, tasks: batch.length }, 'upstream poll failed');
         }
         await Promise.all(batch.map(([p, id, entry]) => follow(p, id, entry, found?.get(entry.upstreamId), found !== null, now)));
-      }
+      });
     }
   }
 

@@ -72,11 +72,13 @@ export function faultIn(body: unknown): UpstreamFault | null {
 /**
  * For a body that is neither the expected answer nor a known error shape: whatever message and
  * status it names (`message`, `msg`, `detail`, `response`; `status`, `status_code`, `code`), as in
- * `{"response":"Token is invalid [2]","status":400}` or FastAPI's `{"detail":"Not Found"}`.
+ * `{"response":"Token is invalid [2]","status":400}`, FastAPI's `{"detail":"Not Found"}` or
+ * Luma-API's `{"detail":{"reason":"unauthorized secret token","code":1}}`.
  */
 export function looseFault(body: unknown): UpstreamFault | null {
   if (!isObject(body)) return null;
-  const message = str(body.message) ?? str(body.msg) ?? str(body.detail) ?? str(body.response) ?? str(body.error_msg);
+  const detail = isObject(body.detail) ? (str(body.detail.reason) ?? str(body.detail.message)) : str(body.detail);
+  const message = str(body.message) ?? str(body.msg) ?? detail ?? str(body.response) ?? str(body.error_msg);
   if (!message) return null;
   const status = httpStatus(body.status) ?? httpStatus(body.status_code) ?? httpStatus(body.code) ?? httpStatus(body.error_code);
   return { message, type: null, code: str(body.code) ?? str(body.error_code), param: null, status };
