@@ -132,6 +132,14 @@ describe('Anthropic message tasks', () => {
     expect(calls()).toBe(before + 1);
   });
 
+  it('brings a channel that kept failing back through its model list probe, and the waiting task then succeeds', async () => {
+    s.sim.faults.add({ route: 'anthropic', kind: 'status', status: 529, times: 3, body: { type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' } } });
+    const r = await s.call('POST', '/v1/messages', { body: ask('after the outage'), headers: { prefer: 'respond-async' } });
+    const done = await until(r.body.id, 'succeeded');
+    expect(done.output.content[0].text).toBe('Echo: after the outage');
+    expect(s.sim.requests.some((q) => q.method === 'GET' && q.path === '/anthropic/v1/models')).toBe(true);
+  });
+
   it("keeps another tenant away from a message task: 404 on every route, never its data", async () => {
     const r = await s.call('POST', '/v1/messages', { body: ask('acme secret plan'), headers: { prefer: 'respond-async' } });
     await until(r.body.id, 'succeeded');

@@ -93,7 +93,8 @@ describe('Anthropic messages through the official SDK', () => {
     const { response } = await viaToken.messages.create(ask('by bearer')).withResponse();
     const id = response.headers.get('x-relayq-task-id');
     expect((await s.call('GET', `/v1/tasks/${id}`, { key: KEYS.beta })).status).toBe(200);
-    const raw = await fetch(`${s.api.url}/v1/messages`, { method: 'POST', headers: { 'x-api-key': KEYS.acme, 'anthropic-version': '2023-06-01', 'content-type': 'application/json' }, body: JSON.stringify(ask('curl style')) });
+    // A curl-style call with neither the SDK's headers nor anthropic-version: the default version goes upstream.
+    const raw = await fetch(`${s.api.url}/v1/messages`, { method: 'POST', headers: { 'x-api-key': KEYS.acme, 'content-type': 'application/json' }, body: JSON.stringify(ask('curl style')) });
     expect(raw.status).toBe(200);
     expect(sim().calls.at(-1)!.version).toBe('2023-06-01');
   });
@@ -141,6 +142,13 @@ describe('Anthropic messages through the official SDK', () => {
     expect(err).toBeInstanceOf(Anthropic.BadRequestError);
     expect((err as InstanceType<typeof Anthropic.BadRequestError>).error).toEqual(refusal);
     expect(calls()).toBe(before + 1);
+  });
+
+  it('answers a stream request the upstream refused with a plain HTTP error, not an event stream', async () => {
+    s.sim.faults.add({ route: 'anthropic', kind: 'status', status: 404, times: 1, body: { type: 'error', error: { type: 'not_found_error', message: 'model: claude-nope' } } });
+    const err = await sdk.messages.create({ ...ask('x'), model: 'claude-nope', stream: true }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(Anthropic.NotFoundError);
+    expect((err as Error).message).toContain('model: claude-nope');
   });
 
   it.each([

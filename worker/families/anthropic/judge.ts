@@ -54,7 +54,7 @@ export interface EventJudge {
   /** Whether `message_stop` itself came. */
   stopped(): boolean;
   /**
-   * Reads one event: the frame to relay, `'end'` for a `[DONE]` some relays append, or null for
+   * Reads one event: the frame to relay, `'end'` for a `[DONE]` (OpenAI's end marker, sent by relays that mix the formats), or null for
    * an event to skip (no data). An event without an `event:` line is named by its `type` (the SDKs
    * drop unnamed events). Throws the error an `error` event (or an error body) means.
    */
