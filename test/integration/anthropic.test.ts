@@ -191,8 +191,8 @@ describe('Anthropic messages through the official SDK', () => {
     s.sim.faults.add({ route: 'anthropic', kind: 'status', status: 529, times: 2, body: { type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' } } });
     const before = calls();
     const err = await new Anthropic({ baseURL: s.api.url, apiKey: KEYS.acme, maxRetries: 2 }).messages.create(ask('always busy')).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(Anthropic.InternalServerError);
-    const e = err as InstanceType<typeof Anthropic.InternalServerError>;
+    expect(err).toBeInstanceOf(Anthropic.OverloadedError);
+    const e = err as InstanceType<typeof Anthropic.OverloadedError>;
     expect(e.status).toBe(529);
     expect(e.headers?.get('x-should-retry')).toBe('false');
     expect(e.error).toMatchObject({ type: 'error', error: { type: 'overloaded_error', message: expect.stringContaining('Overloaded') } });

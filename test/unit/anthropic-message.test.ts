@@ -102,7 +102,8 @@ describe('Anthropic Messages streams', () => {
     expect(anthropicErrorType('upstream_error', 529)).toBe('overloaded_error');
     expect(anthropicErrorType(null, 413)).toBe('request_too_large');
     expect(anthropicErrorType('rate_limit_exceeded', 429)).toBe('rate_limit_error');
-    expect(anthropicErrorType(null, 409)).toBe('invalid_request_error');
+    expect(anthropicErrorType(null, 409)).toBe('conflict_error');
+    expect(anthropicErrorType(null, 422)).toBe('invalid_request_error');
     expect(anthropicErrorType(null, 503)).toBe('api_error');
   });
 });

@@ -1,8 +1,9 @@
 /**
  * Anthropic's error vocabulary: the `error.type` values of its envelope
  * `{"type":"error","error":{"type","message"},"request_id"}` and the HTTP status each comes with
- * (Anthropic's API reference, "Errors"; `ErrorType` in @anthropic-ai/sdk). The SDKs pick their
- * error class by the status, so the status matters more than the type.
+ * (`ErrorType` in @anthropic-ai/sdk's resources/shared.ts, which lacks `request_too_large`, the type
+ * of Anthropic's 413s). The SDKs pick their error class by the status (`OverloadedError` for 529,
+ * `GatewayTimeoutError` for 504, …), so the status matters more than the type.
  */
 export const ERROR_STATUS: Readonly<Record<string, number>> = {
   invalid_request_error: 400,
@@ -10,6 +11,7 @@ export const ERROR_STATUS: Readonly<Record<string, number>> = {
   billing_error: 402,
   permission_error: 403,
   not_found_error: 404,
+  conflict_error: 409,
   request_too_large: 413,
   rate_limit_error: 429,
   api_error: 500,
