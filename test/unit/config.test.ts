@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../shared/config.js';
+import { QUEUE_NAMES } from '../../shared/families/catalog.js';
 
 describe('config', () => {
   it('has the defaults of SPEC §2', () => {
@@ -21,7 +22,9 @@ describe('config', () => {
       MJ_UPSTREAM_TIMEOUT_SECONDS: 600,
       SHUTDOWN_GRACE_SECONDS: 30,
     });
-    expect(c.WORKER_QUEUES).toEqual(['mj', 'image', 'audio', 'text', 'webhook']);
+    // Every queue of the catalog: SPEC §2's list, and each family added after it.
+    expect(c.WORKER_QUEUES).toEqual([...QUEUE_NAMES]);
+    expect(c.WORKER_QUEUES).toEqual(expect.arrayContaining(['mj', 'image', 'audio', 'text', 'webhook']));
   });
 
   it('allows every origin by default, a list of origins, and no CORS for an empty CORS_ORIGINS', () => {

@@ -1,13 +1,10 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { createTokenStreams } from '../../../shared/protocols/tokens.js';
 import { chunksOf, type Json } from '../../../shared/families/openai/aggregate.js';
-import { isTerminal, type Task } from '../../../shared/tasks/model.js';
-import { follow } from '../../follow.js';
+import type { Task } from '../../../shared/tasks/model.js';
 import type { Preference } from '../../prefer.js';
 import { replyAccepted, replyUnfinished, replyWithTask } from '../../replay.js';
-import { closedSignal, openEventStream, type SseDeps } from '../../sse.js';
-
-type Outcome = 'done' | 'waited' | Task | undefined;
+import { openEventStream, type SseDeps } from '../../sse.js';
+import { relayTokens } from '../../token-relay.js';
 
 /** An OpenAI-style SSE error event: the SDKs raise it as an APIError from the stream. */
 const errorEvent = (error: { message: string; type: string; code: string | null; param?: string | null }) => `data: ${JSON.stringify({ error: { param: null, ...error } })}\n\n`;
@@ -16,7 +13,7 @@ const errorEvent = (error: { message: string; type: string; code: string | null;
  * Relays a streaming completion (`stream: true`). The worker appends each upstream chunk to the
  * task's token stream in Redis; this writes them as OpenAI server-sent events and `[DONE]` once
  * the task succeeded (the worker marks it so only for a stream the upstream finished). Any API
- * node can serve it, and a retry replays the whole answer from the first chunk.
+ * node can serve it, and a retry replays the whole answer from the first chunk (api/token-relay.ts).
  *
  * Until the first chunk the answer is still open: a failure is answered like a sync call (the
  * upstream's own refusal, or an error envelope), and no chunk within `pref.waitMs` gives the
@@ -25,57 +22,20 @@ const errorEvent = (error: { message: string; type: string; code: string | null;
  * its grace period) ends it with an error event, never with a clean end.
  */
 export async function streamTokens(req: FastifyRequest, reply: FastifyReply, deps: SseDeps, task: Task, pref: Preference) {
-  const tokens = createTokenStreams({ redis: deps.redis, prefix: deps.prefix });
-  const closed = closedSignal(req);
-  let last = '-';
-  let started = false;
   const write = (data: string) => reply.raw.write(`data: ${data}\n\n`);
-  const deadline = Date.now() + pref.waitMs;
+  const end = await relayTokens(req, reply, deps, task, pref.waitMs, write);
 
-  const outcome: Outcome = await follow(
-    deps,
-    task.id,
-    24 * 3600_000,
-    async (): Promise<Outcome> => {
-      // Status first (only the status: this runs per chunk): once the task is finished, every
-      // chunk is already in the stream.
-      const status = await deps.store.status(task.id);
-      const finished = async () => (await deps.store.get(task.id)) ?? task;
-      const entries = await tokens.read(task.id, last, 500);
-      for (const entry of entries) {
-        last = entry.id;
-        if (entry.kind === 'end') {
-          if (started) write('[DONE]');
-          return started ? 'done' : finished();
-        }
-        if (!started) {
-          openEventStream(reply, task.id);
-          started = true;
-        }
-        write(entry.data);
-      }
-      if (entries.length === 500) return undefined; // more to read right away
-      if (status && isTerminal(status)) {
-        if (status === 'succeeded' && started) {
-          write('[DONE]');
-          return 'done';
-        }
-        return finished();
-      }
-      // Only the wait for the first chunk is bounded; a started stream runs to its end.
-      if (!started && Date.now() >= deadline) return 'waited';
-      return undefined;
-    },
-    { closed, pollMs: 500 },
-  );
-
-  if (outcome === 'done') return reply.raw.end();
-  if (outcome === 'waited') {
+  if (end.kind === 'done') {
+    write('[DONE]');
+    return reply.raw.end();
+  }
+  if (end.kind === 'waited') {
     const now = (await deps.store.get(task.id)) ?? task;
     return pref.mode === 'wait' ? replyAccepted(req, reply, now) : replyUnfinished(reply, now, { reason: 'timeout', waitedMs: pref.waitMs });
   }
-  if (outcome) {
-    if (!started && outcome.status === 'succeeded' && outcome.family === 'openai' && outcome.openai.stream) {
+  if (end.kind === 'finished') {
+    const outcome = end.task;
+    if (!end.started && outcome.status === 'succeeded' && outcome.family === 'openai' && outcome.openai.stream) {
       // The chunks expired (an Idempotency-Key replay a day later): the stored completion, as chunks.
       const kind = outcome.openai.endpoint === 'completions' ? 'text' : 'chat';
       if (outcome.output && typeof outcome.output === 'object' && 'choices' in outcome.output) {
@@ -85,15 +45,15 @@ export async function streamTokens(req: FastifyRequest, reply: FastifyReply, dep
         return reply.raw.end();
       }
     }
-    if (!started) return replyWithTask(reply, deps.store, outcome);
+    if (!end.started) return replyWithTask(reply, deps.store, outcome);
     // Ended mid-stream (canceled, upstream broke).
     const e = outcome.error;
     reply.raw.write(errorEvent({ message: e?.message ?? `task ${outcome.status}`, type: e?.type ?? 'stream_error', code: e?.code ?? null, param: e?.param ?? null }));
     return reply.raw.end();
   }
-  if (closed.aborted) return started ? reply.raw.end() : undefined; // the client left
+  if (end.kind === 'left') return end.started ? reply.raw.end() : undefined;
   // This API node is shutting down and its grace period is over.
-  if (!started) return pref.mode === 'wait' ? replyAccepted(req, reply, (await deps.store.get(task.id)) ?? task) : replyUnfinished(reply, task, { reason: 'shutdown' });
+  if (!end.started) return pref.mode === 'wait' ? replyAccepted(req, reply, (await deps.store.get(task.id)) ?? task) : replyUnfinished(reply, task, { reason: 'shutdown' });
   reply.raw.write(
     errorEvent({ message: `this relayq node is shutting down mid-stream; the answer continues on task ${task.id}: GET /v1/tasks/${task.id}`, type: 'service_unavailable', code: 'shutting_down' }),
   );
