@@ -19,7 +19,7 @@ describe('GET /admin/channels', () => {
     await s.call('POST', '/v1/embeddings', { body: { model: 'sim-embed', input: 'x' } });
     const r = await s.call('GET', '/admin/channels', { key: KEYS.admin });
     expect(r.status).toBe(200);
-    expect(r.body.data.map((c: any) => c.name).sort()).toEqual(['default', 'default-openai']);
+    expect(r.body.data.map((c: any) => c.name).sort()).toEqual(['default', 'default-openai', ...s.config.channels.filter((c) => c.name.startsWith('sim-')).map((c) => c.name)].sort());
     const oa = r.body.data.find((c: any) => c.name === 'default-openai');
     expect(oa).toMatchObject({ type: 'openai', state: 'healthy', enabled: true, in_flight: 0, rpm_used: 1, consecutive_failures: 0, limits: { concurrency: null, rpm: null } });
     expect(JSON.stringify(r.body)).not.toContain('sk-upstream-0123456789');
