@@ -23,6 +23,12 @@ export interface TrackerAdapter<U = unknown> {
   /** Upstream task ids asked for in one read. */
   batchSize: number;
   /**
+   * At most this many upstream tasks read per channel per tick, for protocols that read one task
+   * per request; the others wait their turn (round robin) without being marked missing. Unset:
+   * every in-flight task, every tick.
+   */
+  readsPerTick?: number;
+  /**
    * Reads these upstream tasks from a channel, in one request where the protocol allows it (else
    * one by one). Ids it does not report are absent from the map (they may be lost upstream).
    * @throws on a failed read (the tasks are kept as they were and polled again next tick).
@@ -122,6 +128,20 @@ export function createTracker<U>(deps: TrackerDeps, adapter: TrackerAdapter<U>):
     }
   }
 
+  /** Where each channel's round robin resumes next tick (this process's own: only fairness depends on it). */
+  const turns = new Map<string, number>();
+
+  /** The entries read this tick, within `readsPerTick`; the rest wait (they are only checked for timeouts). */
+  function thisTurn(name: string, entries: [Placement, string, Inflight][]): { read: typeof entries; wait: typeof entries } {
+    const budget = adapter.readsPerTick ?? entries.length;
+    if (budget >= entries.length) return { read: entries, wait: [] };
+    const sorted = [...entries].sort((a, b) => (a[1] < b[1] ? -1 : 1));
+    const start = (turns.get(name) ?? 0) % sorted.length;
+    turns.set(name, start + budget);
+    const rotated = [...sorted.slice(start), ...sorted.slice(0, start)];
+    return { read: rotated.slice(0, budget), wait: rotated.slice(budget) };
+  }
+
   /** Polls every in-flight task of every shard: one read per channel per batch. */
   async function pollAll(now: number) {
     const byChannel = new Map<string, [Placement, string, Inflight][]>();
@@ -141,8 +161,10 @@ export function createTracker<U>(deps: TrackerDeps, adapter: TrackerAdapter<U>):
         await Promise.all(entries.map(([p, id, entry]) => apply(p, id, entry, { status: 'failed', patch: { completed_at: now, error: errorOf('upstream_error', 'channel_removed', message) } })));
         continue;
       }
-      for (let i = 0; i < entries.length; i += adapter.batchSize) {
-        const batch = entries.slice(i, i + adapter.batchSize);
+      const { read, wait } = thisTurn(name, entries);
+      await Promise.all(wait.map(([p, id, entry]) => follow(p, id, entry, undefined, false, now)));
+      for (let i = 0; i < read.length; i += adapter.batchSize) {
+        const batch = read.slice(i, i + adapter.batchSize);
         let found: Map<string, U> | null = null;
         try {
           found = await adapter.read(channel, batch.map(([, , e]) => e.upstreamId));
