@@ -4,3 +4,4 @@
  */
 export { mjFamily as mj } from './mj/family.js';
 export { openaiFamily as openai } from './openai/family.js';
+export { videoFamily as video } from './video/family.js';
