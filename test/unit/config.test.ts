@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../shared/config.js';
+import { QUEUE_NAMES } from '../../shared/families/catalog.js';
 
 describe('config', () => {
   it('has the defaults of SPEC §2', () => {
@@ -21,7 +22,9 @@ describe('config', () => {
       MJ_UPSTREAM_TIMEOUT_SECONDS: 600,
       SHUTDOWN_GRACE_SECONDS: 30,
     });
-    expect(c.WORKER_QUEUES).toEqual(['mj', 'image', 'audio', 'text', 'webhook']);
+    // Every queue of the catalog: the families' (MJ's, OpenAI's, and each one added since) and the core's.
+    expect(c.WORKER_QUEUES).toEqual([...QUEUE_NAMES]);
+    expect(c.WORKER_QUEUES).toEqual(expect.arrayContaining(['mj', 'image', 'audio', 'text', 'webhook']));
   });
 
   it('allows every origin by default, a list of origins, and no CORS for an empty CORS_ORIGINS', () => {
@@ -44,7 +47,7 @@ describe('config', () => {
   it('lists every bad variable at once and never echoes a secret', () => {
     let err: unknown;
     try {
-      loadConfig({ PORT: 'eighty', WORKER_QUEUES: 'mj,video', API_KEYS: 'nocolon-supersecretvalue', REDIS_URL: 'http://x' });
+      loadConfig({ PORT: 'eighty', WORKER_QUEUES: 'mj,nosuchqueue', API_KEYS: 'nocolon-supersecretvalue', REDIS_URL: 'http://x' });
     } catch (e) {
       err = e;
     }
