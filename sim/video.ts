@@ -50,9 +50,10 @@ export interface SimVideoHandle {
   videos: Map<string, SimVideo>;
   /** Awaited after the first chunk of every `video` content answer (tests hold a download half-way). */
   contentGate: (() => Promise<void>) | null;
-  /** Content answers begun and finished writing (the whole body handed to the socket). */
+  /** Content answers begun, finished writing (the whole body handed to the socket), and cut off by the reader going away. */
   contentStarted: number;
   contentFinished: number;
+  contentAborted: number;
 }
 
 const SIZES = new Set(['720x1280', '1280x720', '1024x1792', '1792x1024']);
@@ -126,7 +127,7 @@ function oddly(state: NonNullable<ReturnType<typeof stateOf>>, base: string) {
 }
 
 export function createSimVideo(ctx: SimContext) {
-  const handle: SimVideoHandle = { videos: new Map(), contentGate: null, contentStarted: 0, contentFinished: 0 };
+  const handle: SimVideoHandle = { videos: new Map(), contentGate: null, contentStarted: 0, contentFinished: 0, contentAborted: 0 };
   const durationMs = ctx.options.videoDurationMs ?? 3000;
   const err = (reply: FastifyReply, status: number, message: string, param: string | null, code: string | null) =>
     reply.status(status).send({ error: { message, type: 'invalid_request_error', param, code } });
@@ -200,7 +201,7 @@ export function createSimVideo(ctx: SimContext) {
       ...(range ? { 'content-range': `bytes ${start}-${end}/${total}` } : {}),
     });
     for (let i = 0; i < body.length; i += CHUNK) {
-      if (reply.raw.destroyed) return;
+      if (reply.raw.destroyed) return void handle.contentAborted++;
       reply.raw.write(body.subarray(i, i + CHUNK));
       if (i === 0 && variant === 'video' && handle.contentGate) await handle.contentGate();
       // Asked after the gate: a drain may have come and gone while it held the answer.

@@ -102,3 +102,50 @@ describe('video remix on two channels', () => {
     expect(upstream.requests.filter((x) => x.path.endsWith('/remix') && x.body && (x.body as any).fields?.prompt === 'nowhere to go')).toEqual([]);
   });
 });
+
+/** A download in flight when its client leaves, and when its API node shuts down. */
+describe('video downloads that end early', () => {
+  let s: Stack;
+  let sim: SimVideoHandle;
+  let client: OpenAI;
+  beforeAll(async () => {
+    s = await startStack({ sim: { videoDurationMs: 200 } });
+    sim = s.sim.handles.video as SimVideoHandle;
+    client = new OpenAI({ baseURL: `${s.api.url}/v1`, apiKey: KEYS.acme, maxRetries: 0 });
+  });
+  afterAll(() => s.close());
+
+  /** A completed video whose download is under way, the upstream holding back all but its first piece. */
+  async function heldDownload(prompt: string) {
+    const v = await client.videos.create({ prompt: `${prompt} --sim-bytes 4000000` });
+    await video(client, v.id, ['completed']);
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    sim.contentGate = () => held;
+    const ac = new AbortController();
+    const res = await fetch(`${s.api.url}/v1/videos/${v.id}/content`, { headers: { authorization: `Bearer ${KEYS.acme}` }, signal: ac.signal });
+    const reader = res.body!.getReader();
+    await reader.read();
+    return { release, abort: () => ac.abort(), reader };
+  }
+
+  it('stops reading the upstream when the client goes away', async () => {
+    const aborted = sim.contentAborted;
+    const d = await heldDownload('left early');
+    d.abort();
+    await new Promise((r) => setImmediate(r));
+    d.release();
+    await waitFor(async () => sim.contentAborted > aborted, { what: 'the upstream download to be cut' });
+  });
+
+  it('cuts a download still running when the API shutdown grace period ends, so the node can stop', async () => {
+    const d = await heldDownload('at shutdown');
+    const started = Date.now();
+    await s.api.stop();
+    expect(Date.now() - started).toBeLessThan(10_000);
+    await expect((async () => {
+      for (;;) if ((await d.reader.read()).done) return 'clean end';
+    })()).rejects.toThrow();
+    d.release();
+  });
+});

@@ -175,6 +175,9 @@ describe('OpenAI videos through relayq', () => {
     const v = await client.videos.create({ prompt: 'with a reference', input_reference: png });
     expect(v.status).not.toBe('failed');
     expect(upstreamOf('with a reference').request.files).toEqual({ input_reference: { filename: 'ref.png', bytes: 70 } });
+    // The object form travels as bracketed fields, passed on as they came.
+    await client.videos.create({ prompt: 'with a reference url', input_reference: { image_url: 'https://example.com/ref.png' } });
+    expect(upstreamOf('with a reference url').request.fields).toEqual({ prompt: 'with a reference url', 'input_reference[image_url]': 'https://example.com/ref.png' });
   });
 
   it('reads the spellings relays answer in (task_id only, wrapped objects, processing, "42%", numeric seconds)', async () => {

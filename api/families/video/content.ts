@@ -19,6 +19,8 @@ export interface ContentDeps {
   registry: ChannelRegistry;
   /** Idle timeout when the channel sets none (UPSTREAM_TIMEOUT_SECONDS), seconds. */
   timeoutSeconds: number;
+  /** Aborted once the API's shutdown grace period is over: a download still running is cut then. */
+  shutdown: AbortSignal;
 }
 
 /** A refusal in the OpenAI envelope; `retry` says whether the SDK should try again (`x-should-retry`). */
@@ -64,8 +66,14 @@ export async function streamContent(req: FastifyRequest, reply: FastifyReply, de
   const timeoutMs = (channel.timeoutSeconds ?? deps.timeoutSeconds) * 1000;
   const ac = new AbortController();
   const idle = setTimeout(() => ac.abort(new Error(`no data for ${timeoutMs} ms`)), timeoutMs);
-  // The client left: the upstream download has no reader any more.
-  reply.raw.once('close', () => ac.abort(new Error('client went away')));
+  // The client left: the upstream download has no reader any more. Past the shutdown grace
+  // period it is cut too (the client sees a short body and may resume it with a Range request).
+  const stop = () => ac.abort(new Error('this relayq node is shutting down'));
+  deps.shutdown.addEventListener('abort', stop, { once: true });
+  reply.raw.once('close', () => {
+    deps.shutdown.removeEventListener('abort', stop);
+    ac.abort(new Error('client went away'));
+  });
   const headers: Record<string, string> = { accept: String(req.headers.accept ?? '*/*') };
   if (channel.key) headers.authorization = `Bearer ${channel.key}`;
   if (typeof req.headers.range === 'string') headers.range = req.headers.range;

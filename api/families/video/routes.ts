@@ -50,7 +50,7 @@ export function videoRoutes(deps: FamilyRouteDeps) {
   const { config, store, submitter } = deps;
   const followDeps = { signals: deps.signals, prefix: config.QUEUE_PREFIX, shutdown: deps.shutdown };
   const inflight = createInflight({ redis: deps.redis, prefix: config.QUEUE_PREFIX });
-  const contentDeps = { registry: deps.registry, timeoutSeconds: config.UPSTREAM_TIMEOUT_SECONDS };
+  const contentDeps = { registry: deps.registry, timeoutSeconds: config.UPSTREAM_TIMEOUT_SECONDS, shutdown: deps.shutdown };
 
   /** A video this principal may see; 404 for anything else (another tenant's, another family's, a deleted one). */
   async function visibleVideo(req: FastifyRequest): Promise<VideoTask> {
@@ -141,14 +141,18 @@ export function videoRoutes(deps: FamilyRouteDeps) {
 
     // Deleting an unfinished video cancels it; either way the upstream is asked to delete its copy.
     app.delete('/v1/videos/:video_id', async (req, reply) => {
-      const task = await visibleVideo(req);
-      taskHeader(reply, task.id);
-      if (!isTerminal(task.status)) await cancelTask(deps.cancel, task).catch((err: unknown) => {
-        // It finished meanwhile: deleting it is all that is left to do.
-        if (!(err instanceof ConflictError)) throw err;
-      });
+      const found = await visibleVideo(req);
+      taskHeader(reply, found.id);
+      // Canceling also queues the upstream delete of a video the upstream holds; one that
+      // finished meanwhile is deleted below like any finished video.
+      const task = isTerminal(found.status)
+        ? found
+        : (((await cancelTask(deps.cancel, found).catch(async (err: unknown) => {
+            if (!(err instanceof ConflictError)) throw err;
+            return store.get(found.id);
+          })) ?? found) as VideoTask);
       await store.annotate(task.id, { deleted_at: Date.now() });
-      if (isTerminal(task.status) && task.upstream?.id) await inflight.cancelUpstream(task.id, { channel: task.upstream.channel, id: task.upstream.id });
+      if (task.status !== 'canceled' && task.upstream?.id) await inflight.cancelUpstream(task.id, { channel: task.upstream.channel, id: task.upstream.id });
       return { id: task.id, object: 'video.deleted', deleted: true };
     });
 
