@@ -103,49 +103,79 @@ describe('video remix on two channels', () => {
   });
 });
 
-/** A download in flight when its client leaves, and when its API node shuts down. */
+/** A completed video whose download is under way, the upstream holding back all but its first piece. */
+async function heldDownload(s: Stack, client: OpenAI, prompt: string) {
+  const sim = s.sim.handles.video as SimVideoHandle;
+  const v = await client.videos.create({ prompt: `${prompt} --sim-bytes 4000000` });
+  await video(client, v.id, ['completed']);
+  let release!: () => void;
+  const held = new Promise<void>((r) => (release = r));
+  sim.contentGate = () => held;
+  const ac = new AbortController();
+  const res = await fetch(`${s.api.url}/v1/videos/${v.id}/content`, { headers: { authorization: `Bearer ${KEYS.acme}` }, signal: ac.signal });
+  const reader = res.body!.getReader();
+  await reader.read();
+  const rest = async () => {
+    for (;;) if ((await reader.read()).done) return 'clean end';
+  };
+  return { release, abort: () => ac.abort(), rest };
+}
+
+/** Downloads that end early: the client leaves, the upstream goes quiet or no longer has the bytes. */
 describe('video downloads that end early', () => {
   let s: Stack;
   let sim: SimVideoHandle;
   let client: OpenAI;
   beforeAll(async () => {
-    s = await startStack({ sim: { videoDurationMs: 200 } });
+    s = await startStack({ sim: { videoDurationMs: 200 }, env: { UPSTREAM_TIMEOUT_SECONDS: '1' } });
     sim = s.sim.handles.video as SimVideoHandle;
     client = new OpenAI({ baseURL: `${s.api.url}/v1`, apiKey: KEYS.acme, maxRetries: 0 });
   });
   afterAll(() => s.close());
 
-  /** A completed video whose download is under way, the upstream holding back all but its first piece. */
-  async function heldDownload(prompt: string) {
-    const v = await client.videos.create({ prompt: `${prompt} --sim-bytes 4000000` });
-    await video(client, v.id, ['completed']);
-    let release!: () => void;
-    const held = new Promise<void>((r) => (release = r));
-    sim.contentGate = () => held;
-    const ac = new AbortController();
-    const res = await fetch(`${s.api.url}/v1/videos/${v.id}/content`, { headers: { authorization: `Bearer ${KEYS.acme}` }, signal: ac.signal });
-    const reader = res.body!.getReader();
-    await reader.read();
-    return { release, abort: () => ac.abort(), reader };
-  }
-
   it('stops reading the upstream when the client goes away', async () => {
     const aborted = sim.contentAborted;
-    const d = await heldDownload('left early');
+    const d = await heldDownload(s, client, 'left early');
     d.abort();
     await new Promise((r) => setImmediate(r));
     d.release();
     await waitFor(async () => sim.contentAborted > aborted, { what: 'the upstream download to be cut' });
   });
 
-  it('cuts a download still running when the API shutdown grace period ends, so the node can stop', async () => {
-    const d = await heldDownload('at shutdown');
+  it('cuts a download short, never ending it cleanly, when the upstream goes silent for the idle timeout', async () => {
+    const d = await heldDownload(s, client, 'gone quiet');
+    const started = Date.now();
+    await expect(d.rest()).rejects.toThrow();
+    expect(Date.now() - started).toBeGreaterThanOrEqual(900);
+    d.release();
+  });
+
+  it('answers 404 for content the upstream no longer has', async () => {
+    const v = await client.videos.create({ prompt: 'expired upstream' });
+    await video(client, v.id, ['completed']);
+    [...sim.videos.values()].find((x) => x.prompt === 'expired upstream')!.deleted = true;
+    const r = await s.call('GET', `/v1/videos/${v.id}/content`);
+    expect(r.status).toBe(404);
+    expect(r.body.error).toMatchObject({ code: 'content_not_found', message: expect.stringMatching(/no longer has this video's video/) });
+  });
+});
+
+describe('a video download when its API node shuts down', () => {
+  let s: Stack;
+  beforeAll(async () => {
+    s = await startStack({ sim: { videoDurationMs: 200 } });
+  });
+  afterAll(() => s.close());
+
+  it('is cut when the shutdown grace period ends, so the node can stop', async () => {
+    const client = new OpenAI({ baseURL: `${s.api.url}/v1`, apiKey: KEYS.acme, maxRetries: 0 });
+    const d = await heldDownload(s, client, 'at shutdown');
     const started = Date.now();
     await s.api.stop();
+    // SHUTDOWN_GRACE_SECONDS is 2 in the test stack; the idle timeout (60 s) plays no part.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1500);
     expect(Date.now() - started).toBeLessThan(10_000);
-    await expect((async () => {
-      for (;;) if ((await d.reader.read()).done) return 'clean end';
-    })()).rejects.toThrow();
+    await expect(d.rest()).rejects.toThrow();
     d.release();
   });
 });
