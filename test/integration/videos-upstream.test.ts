@@ -30,6 +30,17 @@ describe('videos the upstream loses or stalls', () => {
     expect((await s.call('GET', `/v1/tasks/${v.id}`)).body.error).toMatchObject({ type: 'timeout', code: 'upstream_lost' });
   });
 
+  it("takes new-api's task_not_exist refusal for a lost video", async () => {
+    const v = await client.videos.create({ prompt: 'forgotten by the relay' });
+    await waitFor(async () => (await s.call('GET', `/v1/tasks/${v.id}`)).body.status === 'running');
+    s.sim.faults.add({ route: 'video.retrieve', kind: 'status', status: 400, body: { code: 'task_not_exist', message: 'task_not_exist', data: null } });
+    try {
+      expect((await video(client, v.id, ['failed'])).error).toMatchObject({ code: 'upstream_lost' });
+    } finally {
+      s.sim.faults.clear();
+    }
+  });
+
   it('fails a video that makes no progress for UPSTREAM_TASK_TIMEOUT_SECONDS, and stops it upstream', async () => {
     const v = await client.videos.create({ prompt: 'frozen --sim-stuck' });
     const failed = await video(client, v.id, ['failed']);

@@ -63,14 +63,17 @@ export function createVideoClient(channel: VideoChannel, timeoutMs: number) {
     async remix(id: string, body: Buffer, contentType: string, signal?: AbortSignal): Promise<UpstreamVideo> {
       return judgeVideo(await call(`/${encodeURIComponent(id)}/remix`, { method: 'POST', body, contentType, signal }));
     },
-    /** GET /videos/{id}; null when the upstream no longer knows it (404). */
+    /**
+     * GET /videos/{id}; null when the upstream no longer knows it: a 404, or new-api's refusal of
+     * an unknown task (HTTP 400, code `task_not_exist`).
+     */
     async retrieve(id: string, signal?: AbortSignal): Promise<UpstreamVideo | null> {
       try {
         const video = judgeVideo(await call(`/${encodeURIComponent(id)}`, { method: 'GET', signal }));
         // A relay may name the video by its own upstream's id: the answer is still about this one.
         return video.id === id ? video : { ...video, id };
       } catch (err) {
-        if (err instanceof PermanentUpstreamError && err.status === 404) return null;
+        if (err instanceof PermanentUpstreamError && (err.status === 404 || err.upstreamError?.code === 'task_not_exist')) return null;
         throw err;
       }
     },
