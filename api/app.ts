@@ -27,7 +27,10 @@ declare module 'fastify' {
 
 export interface AppDeps {
   config: Config;
-  /** The upstream channels (for the admin view); the API itself never calls an upstream. */
+  /**
+   * The upstream channels: for the admin view, and for results that stay upstream and are streamed
+   * through on request (a family's content route). The API never runs upstream work itself.
+   */
   registry: ChannelRegistry;
   log: Logger;
   redis: RedisClient;
@@ -94,7 +97,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(healthRoutes(deps));
   await app.register(adminRoutes({ registry: deps.registry, channelState: createChannelState({ redis: deps.redis, prefix: config.QUEUE_PREFIX }) }));
   await app.register(taskRoutes({ ...cancelDeps, signals: deps.signals, shutdown: shutdown.signal }));
-  const familyDeps = { config, redis: deps.redis, store: deps.store, queues: deps.queues, signals: deps.signals, submitter, cancel: cancelDeps, shutdown: shutdown.signal };
+  const familyDeps = { config, redis: deps.redis, store: deps.store, queues: deps.queues, signals: deps.signals, submitter, cancel: cancelDeps, shutdown: shutdown.signal, registry: deps.registry };
   for (const family of families) {
     const routes = family.routes(familyDeps);
     // Every route of the family speaks its error format.

@@ -242,6 +242,20 @@ export function createSimOpenAi(opts: SimOpenAiOptions) {
       return images(`${fields.prompt} (edited ${what}${files.mask ? ', masked' : ''})`, Number(fields.n ?? 1), fields.response_format, opts.baseOf(req));
     });
 
+    // Variations of one image: no prompt, and no revised_prompt in the answer (as dall-e-2 answers).
+    app.post('/images/variations', async (req, reply) => {
+      if (await guard(req, reply)) return reply;
+      const { fields, files } = form(req);
+      if (!files.image) return err(reply, 400, 'image is required', 'image', null);
+      const seed = `${files.image.filename}:${files.image.bytes}:${fields.size ?? ''}`;
+      return {
+        created: 1700000000,
+        data: Array.from({ length: Number(fields.n ?? 1) }, (_, i) =>
+          fields.response_format === 'b64_json' ? { b64_json: PNG.toString('base64') } : { url: `${opts.baseOf(req)}/sim/image/variation-${hash(seed + i).toString('hex').slice(0, 12)}.png` },
+        ),
+      };
+    });
+
     app.post('/audio/speech', async (req, reply) => {
       if (await guard(req, reply)) return reply;
       const b = req.body as { input: string; voice: string | { id: string }; response_format?: string };

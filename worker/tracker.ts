@@ -23,6 +23,14 @@ export interface TrackerAdapter<U = unknown> {
   /** Upstream task ids asked for in one read. */
   batchSize: number;
   /**
+   * At most this many upstream tasks read per channel per tick, for protocols that read one task
+   * per request; the others wait their turn (round robin) without being marked missing. Unset:
+   * every in-flight task, every tick.
+   */
+  readsPerTick?: number;
+  /** Reads of one channel made at once within a tick (default 1: one after another). */
+  parallelReads?: number;
+  /**
    * Reads these upstream tasks from a channel, in one request where the protocol allows it (else
    * one by one). Ids it does not report are absent from the map (they may be lost upstream).
    * @throws on a failed read (the tasks are kept as they were and polled again next tick).
@@ -40,13 +48,6 @@ export interface TrackerAdapter<U = unknown> {
   lostAfterMs: number;
   /** How often in-flight work is polled (ms). */
   pollIntervalMs: number;
-  /**
-   * At most this many reads per channel per tick (for protocols read one task at a time); the
-   * channel's tasks take turns, a window moving along them tick by tick. Unset: all every tick.
-   */
-  readsPerTick?: number;
-  /** Reads of one channel made at once (default 1: one after another). */
-  parallelReads?: number;
 }
 
 export interface TrackerDeps {
@@ -66,16 +67,10 @@ export interface Tracker {
   stop(): Promise<void>;
 }
 
-/**
- * The entries read this tick: all of them, or `cap` in a window that moves by `cap` every tick
- * this process polls (whichever worker polls, each moves its own window along: all get a turn).
- */
-function dueThisTick<E extends [Placement, string, Inflight]>(entries: E[], cap: number | undefined, tick: number): E[] {
-  if (!cap || entries.length <= cap) return entries;
-  const sorted = [...entries].sort((a, b) => (a[1] < b[1] ? -1 : 1));
-  const start = (tick * cap) % sorted.length;
-  return [...sorted.slice(start), ...sorted.slice(0, start)].slice(0, cap);
-}
+const formatDuration = (ms: number) => {
+  const s = Math.round(ms / 1000);
+  return s >= 60 && s % 60 === 0 ? `${s / 60} min` : `${s} s`;
+};
 
 /** Runs `fn` over `items`, at most `limit` at once. */
 async function eachLimited<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
@@ -85,11 +80,6 @@ async function eachLimited<T>(items: T[], limit: number, fn: (item: T) => Promis
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, lane));
 }
-
-const formatDuration = (ms: number) => {
-  const s = Math.round(ms / 1000);
-  return s >= 60 && s % 60 === 0 ? `${s / 60} min` : `${s} s`;
-};
 
 /**
  * Follows long-running upstream work of one family without holding a worker slot. Every worker
@@ -149,12 +139,22 @@ export function createTracker<U>(deps: TrackerDeps, adapter: TrackerAdapter<U>):
     }
   }
 
-  /** Ticks this process has polled (the turn of readsPerTick). */
-  let ticks = 0;
+  /** Where each channel's round robin resumes next tick (this process's own: only fairness depends on it). */
+  const turns = new Map<string, number>();
+
+  /** The entries read this tick, within `readsPerTick`; the rest wait (they are only checked for timeouts). */
+  function thisTurn(name: string, entries: [Placement, string, Inflight][]): { read: typeof entries; wait: typeof entries } {
+    const budget = adapter.readsPerTick ?? entries.length;
+    if (budget >= entries.length) return { read: entries, wait: [] };
+    const sorted = [...entries].sort((a, b) => (a[1] < b[1] ? -1 : 1));
+    const start = (turns.get(name) ?? 0) % sorted.length;
+    turns.set(name, start + budget);
+    const rotated = [...sorted.slice(start), ...sorted.slice(0, start)];
+    return { read: rotated.slice(0, budget), wait: rotated.slice(budget) };
+  }
 
   /** Polls every in-flight task of every shard: one read per channel per batch. */
   async function pollAll(now: number) {
-    const tick = ticks++;
     const byChannel = new Map<string, [Placement, string, Inflight][]>();
     for (const p of allPlacements()) {
       for (const [id, entry] of await inflight.all(p)) {
@@ -172,9 +172,10 @@ export function createTracker<U>(deps: TrackerDeps, adapter: TrackerAdapter<U>):
         await Promise.all(entries.map(([p, id, entry]) => apply(p, id, entry, { status: 'failed', patch: { completed_at: now, error: errorOf('upstream_error', 'channel_removed', message) } })));
         continue;
       }
-      const due = dueThisTick(entries, adapter.readsPerTick && adapter.readsPerTick * adapter.batchSize, tick);
-      const batches: (typeof due)[] = [];
-      for (let i = 0; i < due.length; i += adapter.batchSize) batches.push(due.slice(i, i + adapter.batchSize));
+      const { read, wait } = thisTurn(name, entries);
+      await Promise.all(wait.map(([p, id, entry]) => follow(p, id, entry, undefined, false, now)));
+      const batches: (typeof read)[] = [];
+      for (let i = 0; i < read.length; i += adapter.batchSize) batches.push(read.slice(i, i + adapter.batchSize));
       await eachLimited(batches, adapter.parallelReads ?? 1, async (batch) => {
         let found: Map<string, U> | null = null;
         try {

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import type { ChannelRegistry } from '../../shared/channels/registry.js';
 import type { Config } from '../../shared/config.js';
 import type { Queues } from '../../shared/queues.js';
 import type { RedisClient } from '../../shared/redis.js';
@@ -20,6 +21,8 @@ export interface FamilyRouteDeps {
   cancel: CancelDeps;
   /** Aborted once the API's shutdown grace period is over: long waits end then. */
   shutdown: AbortSignal;
+  /** The upstream channels, for results a family streams from the channel that holds them (video bytes). */
+  registry: ChannelRegistry;
 }
 
 /**

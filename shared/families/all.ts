@@ -4,6 +4,7 @@
  */
 export { mjFamily as mj } from './mj/family.js';
 export { openaiFamily as openai } from './openai/family.js';
+export { videoFamily as video } from './video/family.js';
 export { sunoFamily as suno } from './suno/family.js';
 export { lumaFamily as luma } from './luma/family.js';
 export { anthropicFamily as anthropic } from './anthropic/family.js';

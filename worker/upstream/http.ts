@@ -87,7 +87,7 @@ function refusalOf(body: string, contentType: string) {
 }
 
 export interface RequestOptions {
-  method?: 'GET' | 'POST';
+  method?: 'GET' | 'POST' | 'DELETE';
   headers?: Record<string, string>;
   json?: unknown;
   /** A raw body (JSON bytes, FormData); wins over `json`. */

@@ -127,6 +127,7 @@ export function openaiRoutes(deps: FamilyRouteDeps) {
     jsonRoute(app, 'images/generations', s.imageGenerationBody);
     jsonRoute(app, 'audio/speech', s.speechBody);
     formRoute(app, 'images/edits', s.imageEditForm);
+    formRoute(app, 'images/variations', s.imageVariationForm);
     formRoute(app, 'audio/transcriptions', s.transcriptionForm);
     formRoute(app, 'audio/translations', s.translationForm);
 

@@ -110,6 +110,15 @@ export const imageEditForm = z.looseObject({
   response_format: str.optional(),
 });
 
+/** `POST /v1/images/variations` (multipart): the image file is checked by readForm; no prompt. */
+export const imageVariationForm = z.looseObject({
+  model: model.optional(),
+  n: formNumber(int),
+  size: str.optional(),
+  response_format: str.optional(),
+  user: str.optional(),
+});
+
 export const transcriptionForm = z.looseObject({
   model,
   language: str.optional(),
@@ -123,6 +132,7 @@ export const translationForm = transcriptionForm.omit({ language: true });
 /** The file each multipart route needs; any other file part is forwarded as it came. */
 export const FORM_FILES = {
   'images/edits': { required: ['image', 'image[]'] },
+  'images/variations': { required: ['image'] },
   'audio/transcriptions': { required: ['file'] },
   'audio/translations': { required: ['file'] },
 } as const satisfies Record<string, FormFiles>;

@@ -16,6 +16,7 @@ export const ENDPOINTS = {
   embeddings: { kind: 'embedding', queue: 'text', body: 'json', streamable: false },
   'images/generations': { kind: 'image.generate', queue: 'image', body: 'json', streamable: false },
   'images/edits': { kind: 'image.edit', queue: 'image', body: 'multipart', streamable: false },
+  'images/variations': { kind: 'image.variation', queue: 'image', body: 'multipart', streamable: false },
   'audio/speech': { kind: 'audio.speech', queue: 'audio', body: 'json', streamable: false },
   'audio/transcriptions': { kind: 'audio.transcription', queue: 'audio', body: 'multipart', streamable: false },
   'audio/translations': { kind: 'audio.translation', queue: 'audio', body: 'multipart', streamable: false },

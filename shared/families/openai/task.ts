@@ -4,6 +4,7 @@ import type { TaskBase } from '../../tasks/model.js';
 export const OPENAI_KINDS = [
   'image.generate',
   'image.edit',
+  'image.variation',
   'audio.speech',
   'audio.transcription',
   'audio.translation',
