@@ -125,6 +125,13 @@ export function createDispatcher(deps: DispatchDeps) {
     await store.update(task, { status: 'failed', patch: { completed_at: Date.now(), error, ...(response ? { response } : {}) } });
   }
 
+  // Set when the grace period is over: jobs still running are left to other workers, so whatever
+  // they end with is never reported to BullMQ. (Reporting it would run on connections being
+  // closed, and BullMQ's worker retries a connection error without delay while it closes: a
+  // microtask loop that starves the timers and never lets the process exit.)
+  let abandoned = false;
+  const never = () => new Promise<never>(() => undefined);
+
   async function process(job: Job, token?: string): Promise<void> {
     const name = job.name as JobName;
     const contract = jobKinds[name];
@@ -141,7 +148,9 @@ export function createDispatcher(deps: DispatchDeps) {
     active.set(data.taskId, ac);
     try {
       await (deps.processors[name] as Processor<typeof name>)({ job, data, log: jlog, signal: ac.signal });
+      if (abandoned) return await never();
     } catch (err) {
+      if (abandoned) return await never();
       // The task is already canceled; the job has nothing left to do.
       if (err instanceof CanceledError || ac.signal.aborted) return;
       if (err instanceof ChannelBusyError && token && !waitsTooLong(err)) {
@@ -208,6 +217,7 @@ export function createDispatcher(deps: DispatchDeps) {
       const closing = Promise.all(workers.map((w) => w.close()));
       const timer = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), graceMs).unref());
       if ((await Promise.race([closing, timer])) === 'timeout') {
+        abandoned = true;
         log.warn({ graceMs, jobs: active.size }, 'grace period over; leaving unfinished jobs to other workers');
       }
     },
