@@ -10,7 +10,7 @@ import type { Placement } from './ids.js';
  *   <prefix>:{mj}:mj:*                 BullMQ's own keys (BullMQ prefix `<prefix>:{mj}`)
  *   <prefix>:{mj}:task:<id>            task hash, one JSON value per field
  *   <prefix>:{mj}:blobs:<id>           binary inputs and outputs of the task (hash of buffers)
- *   <prefix>:{mj}:events:<id>          stream of the task's changes (SSE, waiting calls)
+ *   <prefix>:{mj}:events:<id>          list of the task's changes (SSE, webhooks, waiting calls)
  *   <prefix>:{mj}:tokens:<id>          stream of a streaming completion's chunks
  *   <prefix>:{mj}:idem:<t>:<hash>      Idempotency-Key → task id, 24 h
  *   <prefix>:{text}:call:<t>:<hash>    a plain OpenAI call's hash → task id, for SDK retries to join

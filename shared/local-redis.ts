@@ -129,7 +129,7 @@ async function startServer(url: string, port: number, dir: string, log: Logger):
   // and only then stops Redis.
   const child = spawn(
     'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--appendfsync', 'everysec', '--save', '', '--maxmemory-policy', 'noeviction', '--logfile', logFile],
+    ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--appendfsync', 'everysec', '--save', '', '--maxmemory-policy', 'noeviction', '--hash-max-listpack-value', '2048', '--logfile', logFile],
     { cwd: dir, stdio: 'ignore', detached: true },
   );
   child.unref();

@@ -17,6 +17,7 @@ declare module 'ioredis' {
   interface RedisCommander<Context> {
     relayqTaskUpdate(...args: (string | number)[]): Result<[number, string] | null, Context>;
     relayqTaskAnnotate(...args: string[]): Result<number, Context>;
+    relayqWebhookIdle(...args: string[]): Result<number, Context>;
   }
 }
 
@@ -28,7 +29,7 @@ export interface JobSpec {
   options: JobsOptions;
 }
 
-/** One change of a task (an entry of its event stream, id `<ms>-<seq>`). */
+/** One change of a task (an entry of its event log, id `<ms>-<seq>`: Redis time in ms, then a sequence number). */
 export interface TaskEvent {
   id: string;
   /** The status after the change. */
@@ -73,8 +74,13 @@ export interface TaskStore {
   annotate(id: string, patch: Record<string, unknown>): Promise<boolean>;
   /** Adds blobs (outputs) to an existing task; no-op when it is gone. */
   putBlobs(id: string, blobs: Blobs): Promise<boolean>;
-  /** Entries of the task's event stream after `afterId` ('0' for all; from it with `inclusive`), at most 1000. */
+  /** Entries of the task's event log after `afterId` ('0' for all; from it with `inclusive`), at most 1000. */
   events(id: string, afterId: string, opts?: { inclusive?: boolean }): Promise<TaskEvent[]>;
+  /**
+   * Takes the task off the webhook due set when no change came after `eventId` ('0': none at
+   * all), atomically with that check; true when it did (false: the pump must come back).
+   */
+  idleAfter(id: string, eventId: string): Promise<boolean>;
   /**
    * A tenant's tasks over the given queues, newest first: up to `limit` older than the cursor task
    * (same millisecond: smaller id). `more` says whether older ones exist. Index entries of
@@ -110,6 +116,14 @@ function decode(hash: Record<string, string>): Task | null {
 }
 
 
+/** `<ms>-<seq>` as two numbers (a malformed id reads as 0-0). */
+function parseEventId(id: string): [number, number] {
+  const m = /^(\d+)-(\d+)$/.exec(id);
+  return m ? [Number(m[1]), Number(m[2])] : [0, 0];
+}
+
+const compareEventIds = (a: [number, number], b: [number, number]) => a[0] - b[0] || a[1] - b[1];
+
 function execOk(results: [Error | null, unknown][] | null): unknown[] {
   if (!results) throw new Error('transaction aborted');
   return results.map(([err, res]) => {
@@ -129,6 +143,20 @@ export function createTaskStore(deps: {
   const blobStore = deps.blobs ?? createRedisBlobStore({ redis, prefix: config.QUEUE_PREFIX });
   const prefix = config.QUEUE_PREFIX;
   redis.defineCommand('relayqTaskUpdate', { numberOfKeys: 5, lua: UPDATE_LUA });
+  // Leaves the webhook due set only when the log's last entry is not after the cursor.
+  redis.defineCommand('relayqWebhookIdle', {
+    numberOfKeys: 2,
+    lua: `local last = redis.call('LINDEX', KEYS[1], -1)
+if last and ARGV[1] ~= '0' then
+  local lms, lseq = string.match(last, '^%["(%d+)%-(%d+)"')
+  local cms, cseq = string.match(ARGV[1], '^(%d+)%-(%d+)$')
+  if tonumber(lms) > tonumber(cms) or (tonumber(lms) == tonumber(cms) and tonumber(lseq) > tonumber(cseq)) then return 0 end
+elseif last then
+  return 0
+end
+redis.call('ZREM', KEYS[2], ARGV[2])
+return 1`,
+  });
   // HSET only into an existing record: a write must never resurrect an expired task without a TTL.
   redis.defineCommand('relayqTaskAnnotate', {
     numberOfKeys: 1,
@@ -190,7 +218,7 @@ export function createTaskStore(deps: {
         if (opts.blobs) await blobStore.putInputs(task.id, opts.blobs, m);
         m.zadd(k.tenantTasks(task.tenant), task.created_at, task.id);
         m.zadd(k.tenantActive(task.tenant), task.created_at, task.id);
-        m.xadd(k.events(task.id), '*', 's', task.status, 'c', '1', 'k', '', 'g', '');
+        m.rpush(k.events(task.id), JSON.stringify([`${task.created_at}-0`, task.status, 1, '', '']));
         for (const a of opts.aliases ?? []) m.set(a.key, task.id, 'EX', a.ttlSeconds);
         if (opts.job) stageJob(m, p, task.id, opts.job);
         execOk(await m.exec());
@@ -251,22 +279,26 @@ export function createTaskStore(deps: {
     async events(id, afterId, opts = {}) {
       const p = place(id);
       if (!p) return [];
-      const start = afterId === '0' ? '-' : opts.inclusive ? afterId : `(${afterId}`;
+      const after = afterId === '0' ? null : parseEventId(afterId);
       return storeCall(async () => {
-        const entries = await redis.xrange(ks(p).events(id), start, '+', 'COUNT', 1000);
-        return entries.map(([eid, kv]) => {
-          const f: Record<string, string> = {};
-          for (let i = 0; i + 1 < kv.length; i += 2) f[kv[i]!] = kv[i + 1]!;
-          return {
-            id: eid,
-            status: f.s as TaskStatus,
-            changed: f.c === undefined ? null : f.c === '1',
-            fields: f.k ? f.k.split(',') : [],
-            progress: f.g ? Number(f.g) : null,
-            snapshot: f.t ? decodePairs(JSON.parse(f.t) as string[]) : null,
-          };
-        });
+        const raw = await redis.lrange(ks(p).events(id), 0, -1);
+        const out: TaskEvent[] = [];
+        for (const line of raw) {
+          const [eid, s, c, k, g, t] = JSON.parse(line) as [string, TaskStatus, number, string, string, string[] | undefined];
+          const at = parseEventId(eid);
+          if (after && (opts.inclusive ? compareEventIds(at, after) < 0 : compareEventIds(at, after) <= 0)) continue;
+          out.push({ id: eid, status: s, changed: c === 1, fields: k ? k.split(',') : [], progress: g ? Number(g) : null, snapshot: t ? decodePairs(t) : null });
+          if (out.length === 1000) break;
+        }
+        return out;
       });
+    },
+
+    async idleAfter(id, eventId) {
+      const p = place(id);
+      if (!p) return true;
+      const k = ks(p);
+      return storeCall(async () => (await redis.relayqWebhookIdle(k.events(id), k.webhookDue, eventId, id)) === 1);
     },
 
     async listByTenant(tenant, queues, limit, before) {
@@ -320,7 +352,7 @@ interface Multi {
   /** Commands queued so far, MULTI included. */
   readonly length: number;
   hset(key: string, fields: Record<string, string | Buffer>): Multi;
-  xadd(key: string, ...args: string[]): Multi;
+  rpush(key: string, value: string): Multi;
   zadd(key: string, score: number, member: string): Multi;
   set(key: string, value: string, ex: 'EX', seconds: number): Multi;
   relayqTaskUpdate(...args: (string | number)[]): Multi;

@@ -1,11 +1,14 @@
 -- Moves a task forward atomically. A finished task never changes again; status never moves back.
--- Every applied change is appended to the task's event stream and announced on its channel, so
--- readers (SSE, waiting calls) see every change in order. An entry holds: s = status after the
--- change, c = '1' when the change moved the status, k = fields touched, g = progress if set.
+-- Every applied change is appended to the task's event log and announced on its channel, so
+-- readers (SSE, waiting calls) see every change in order. The log is a Redis list (a compact
+-- listpack for the handful of entries a task has; a stream would cost ~4.7 KB per task) whose
+-- entries are JSON arrays [id, s, c, k, g(, t)]: id = '<ms>-<seq>' (Redis time, strictly
+-- increasing within the task), s = status after the change, c = 1 when the change moved the
+-- status, k = fields touched (comma list), g = progress if set ('' if not).
 -- A task with a webhook is marked due for delivery in the same step, so no change escapes it,
 -- and a change it may be told about (running or final) also keeps t = the whole task as of this
--- change (HGETALL as a JSON array), so the webhook body shows the task as it was then.
--- KEYS[1] task hash, KEYS[2] blobs hash, KEYS[3] tenant active zset, KEYS[4] event stream,
+-- change (HGETALL's flat array), so the webhook body shows the task as it was then.
+-- KEYS[1] task hash, KEYS[2] blobs hash, KEYS[3] tenant active zset, KEYS[4] event log (list),
 -- KEYS[5] webhook-due zset
 -- ARGV[1] new status ('' = keep), ARGV[2] allowed current statuses (comma list, '' = any unfinished)
 -- ARGV[3] retention seconds, ARGV[4] task id, ARGV[5] notify channel, ARGV[6..] field, JSON value pairs
@@ -42,17 +45,27 @@ local after = cur
 if new ~= '' then after = new end
 local changed = '0'
 if after ~= cur then changed = '1' end
-local entry = { 's', after, 'c', changed, 'k', table.concat(names, ','), 'g', progress }
+local t = redis.call('TIME')
+local ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local seq = 0
+local last = redis.call('LINDEX', KEYS[4], -1)
+if last then
+  local lms, lseq = string.match(last, '^%["(%d+)%-(%d+)"')
+  if lms and ms <= tonumber(lms) then
+    ms = tonumber(lms)
+    seq = tonumber(lseq) + 1
+  end
+end
+local entry = '["' .. string.format('%d-%d', ms, seq) .. '","' .. after .. '",' .. changed .. ',' .. cjson.encode(table.concat(names, ',')) .. ',' .. cjson.encode(progress)
 local hook = redis.call('HGET', KEYS[1], 'webhook')
 local hooked = hook and hook ~= 'null'
 if hooked and rank[after] >= 1 then
-  entry[#entry + 1] = 't'
-  entry[#entry + 1] = cjson.encode(redis.call('HGETALL', KEYS[1]))
+  entry = entry .. ',' .. cjson.encode(redis.call('HGETALL', KEYS[1]))
 end
-redis.call('XADD', KEYS[4], 'MAXLEN', '~', 1000, '*', unpack(entry))
+redis.call('RPUSH', KEYS[4], entry .. ']')
+redis.call('LTRIM', KEYS[4], -1000, -1)
 if hooked then
-  local t = redis.call('TIME')
-  redis.call('ZADD', KEYS[5], 'NX', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000), ARGV[4])
+  redis.call('ZADD', KEYS[5], 'NX', ms, ARGV[4])
 end
 if rank[after] == 2 then
   local ttl = tonumber(ARGV[3])

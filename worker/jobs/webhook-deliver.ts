@@ -1,4 +1,3 @@
-import type { Result } from 'ioredis';
 import type { Config } from '../../shared/config.js';
 import { parseTaskId, type Placement } from '../../shared/ids.js';
 import { keyspace } from '../../shared/keys.js';
@@ -41,20 +40,9 @@ interface Head extends Omit<WebhookEvent, 'snapshot'> {
 /** Events one job delivers before handing the task back to the pump (fairness between tasks). */
 const BATCH = 20;
 
-declare module 'ioredis' {
-  interface RedisCommander<Context> {
-    relayqWebhookIdle(...args: string[]): Result<number, Context>;
-  }
-}
-
 export function createWebhookDeliver(deps: WebhookDeps): Processor<'webhook.deliver'> {
   const { config, redis, store, log } = deps;
   const keep = config.TASK_RETENTION_SECONDS + 2 * 86400;
-  // Leaves the due set only when no change arrived after the cursor (else the pump comes back).
-  redis.defineCommand('relayqWebhookIdle', {
-    numberOfKeys: 2,
-    lua: "if #redis.call('XRANGE', KEYS[1], ARGV[1] == '0' and '-' or '(' .. ARGV[1], '+', 'COUNT', 1) == 0 then redis.call('ZREM', KEYS[2], ARGV[2]) return 1 end return 0",
-  });
 
   const deliveries = createDeliveryLog({ redis, prefix: config.QUEUE_PREFIX });
   const record = (_p: Placement, taskId: string, a: DeliveryAttempt) => deliveries.record(taskId, a, keep);
@@ -109,7 +97,7 @@ export function createWebhookDeliver(deps: WebhookDeps): Processor<'webhook.deli
         const { event, consumed } = nextEvent(changes, (state.status as TaskStatus | undefined) ?? null, task.webhook.events);
         if (!event) {
           if (consumed) await redis.multi().hset(stateKey, 'cursor', consumed.id, 'status', consumed.status).expire(stateKey, keep).exec();
-          if ((await redis.relayqWebhookIdle(ks.events(task.id), ks.webhookDue, consumed?.id ?? cursor, task.id)) === 1) return;
+          if (await store.idleAfter(task.id, consumed?.id ?? cursor)) return;
           continue;
         }
         const since = Date.now() - Number(state.lastProgressAt ?? 0);
