@@ -83,7 +83,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.setNotFoundHandler((req, reply) => errors.reply(req, reply, { status: 404, type: 'not_found_error', message: `no route ${req.method} ${req.url.split('?')[0]}` }));
   // Registered (and awaited) before the key check: its hook answers a browser's preflight, which
   // never carries a key, and puts the CORS headers on every answer, refusals included.
-  if (config.CORS_ORIGINS.length > 0) await app.register(cors, corsOptions(config.CORS_ORIGINS));
+  if (config.CORS_ORIGINS.length > 0) await app.register(cors, corsOptions(config.CORS_ORIGINS, families.flatMap((f) => f.exposedHeaders ?? [])));
   app.addHook('onRequest', async (req, reply) => {
     if (closing) throw new ShuttingDownError();
     if (OPEN_ROUTES.has(req.url.split('?')[0] ?? '')) return;

@@ -2,8 +2,8 @@ import type { FastifyCorsOptions } from '@fastify/cors';
 
 /**
  * Response headers a browser client may read: the task an answer concerns, where to poll it
- * (`Location` of a 202), and the retry advice the OpenAI SDKs follow. Without this list a
- * cross-origin script sees none of them.
+ * (`Location` of a 202), and the retry advice the SDKs follow; families add their own
+ * (ApiFamily.exposedHeaders). Without this list a cross-origin script sees none of them.
  */
 export const EXPOSED_HEADERS = ['x-relayq-task-id', 'location', 'retry-after', 'retry-after-ms', 'x-should-retry'];
 
@@ -16,13 +16,14 @@ export const EXPOSED_HEADERS = ['x-relayq-task-id', 'location', 'retry-after', '
  * Preflights are answered before authentication (a browser never sends the key on one), with
  * the request headers the browser asks for (`mj-api-secret`, `authorization`, `prefer`,
  * `idempotency-key`, the SDKs' `x-stainless-*`, …) echoed back. Keys travel in headers, never
- * cookies, so credentials stay off.
+ * cookies, so credentials stay off. `exposed` adds response headers scripts may read (the
+ * families' own) to EXPOSED_HEADERS.
  */
-export function corsOptions(origins: readonly string[]): FastifyCorsOptions {
+export function corsOptions(origins: readonly string[], exposed: readonly string[] = []): FastifyCorsOptions {
   return {
     origin: origins.includes('*') ? '*' : [...origins],
     methods: ['GET', 'HEAD', 'POST', 'DELETE'],
-    exposedHeaders: EXPOSED_HEADERS,
+    exposedHeaders: [...new Set([...EXPOSED_HEADERS, ...exposed])],
     credentials: false,
     // Chromium caps the cache of a preflight at 2 h; without the header it keeps it 5 s.
     maxAge: 7200,

@@ -114,8 +114,11 @@ export function createErrorReplies(families: readonly ApiFamily[]) {
 
   return {
     errorHandler,
-    /** An answer the core makes itself (401, 404 of an unknown route), in the request's format. */
-    reply: (req: FastifyRequest, reply: FastifyReply, e: ErrorReply) => reply.status(e.status).send(bodyFor(familyOf(req), e)),
+    /**
+     * An answer the core makes itself (401, 404 of an unknown route), in the request's format;
+     * final, like every refusal of the request itself (`x-should-retry: false`).
+     */
+    reply: (req: FastifyRequest, reply: FastifyReply, e: ErrorReply) => reply.status(e.status).header('x-should-retry', 'false').send(bodyFor(familyOf(req), e)),
     /** The body for a request line only (Node's parser refused the request: no route, no request object). */
     bodyForUrl: (url: string, e: ErrorReply) => bodyFor(families.find((f) => f.claims?.(url)), e),
     /**

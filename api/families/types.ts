@@ -39,6 +39,8 @@ export interface ApiFamily {
   errorBody?(e: ErrorReply): unknown;
   /** Whether a request no route matched (a 404, a parser error) speaks this family's format. */
   claims?(url: string): boolean;
+  /** Response headers of its own that browser clients must be able to read (CORS `Access-Control-Expose-Headers`). */
+  exposedHeaders?: readonly string[];
 }
 
 export const defineApiFamily = (f: ApiFamily): ApiFamily => f;

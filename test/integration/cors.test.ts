@@ -52,6 +52,26 @@ describe('CORS with the default CORS_ORIGINS (*)', () => {
     expect(invalid.headers.get('access-control-allow-origin')).toBe('*');
   });
 
+  it('exposes the pace of video polls and the request id of Anthropic answers', async () => {
+    const video = await from(`${s.api.url}/v1/videos`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${KEYS.acme}`, 'content-type': 'application/json', prefer: 'respond-async' },
+      body: JSON.stringify({ model: 'sora-2', prompt: 'a fox across origins' }),
+    });
+    expect(video.status).toBe(202);
+    expect(Number(video.headers.get('openai-poll-after-ms'))).toBeGreaterThan(0);
+    const exposed = video.headers.get('access-control-expose-headers')?.split(/,\s*/) ?? [];
+    expect(exposed).toEqual(expect.arrayContaining(['openai-poll-after-ms', 'request-id']));
+    const message = await from(`${s.api.url}/v1/messages`, {
+      method: 'POST',
+      headers: { 'x-api-key': KEYS.acme, 'anthropic-version': '2023-06-01', 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'claude-sim', max_tokens: 64, messages: [{ role: 'user', content: 'hello across origins' }] }),
+    });
+    expect(message.status).toBe(200);
+    expect(message.headers.get('request-id')).toMatch(/^anthropic/);
+    expect(message.headers.get('access-control-expose-headers')?.split(/,\s*/)).toEqual(expect.arrayContaining(['request-id']));
+  });
+
   it('keeps the CORS headers on streams (token streams and task events)', async () => {
     const chat = await from(`${s.api.url}/v1/chat/completions`, {
       method: 'POST',

@@ -88,6 +88,17 @@ describe('errors reach the client in the family format', () => {
     expect(hugeMj.body).toMatchObject({ code: 4, result: null });
   });
 
+  it('marks a missing key and an unknown route as final (x-should-retry: false), in the family format', async () => {
+    for (const path of ['/v1/chat/completions', '/v1/messages', '/suno/submit/music', '/luma/generations', '/mj/submit/imagine']) {
+      const r = await s.call('POST', path, { key: null, body: {} });
+      expect(r.status, path).toBe(401);
+      expect(r.headers.get('x-should-retry'), path).toBe('false');
+    }
+    const unknown = await s.call('GET', '/v1/no-such-route');
+    expect(unknown.status).toBe(404);
+    expect(unknown.headers.get('x-should-retry')).toBe('false');
+  });
+
   it('answers a malformed percent-encoding in the path with a 400 naming url, in the family format', async () => {
     for (const [method, path] of [['GET', '/mj/task/%E0%A4%A/fetch'], ['POST', '/mj-fast/mj/task/%E0/cancel'], ['GET', '/mj/task/a%2/image-seed']] as const) {
       const r = await s.call(method, path);

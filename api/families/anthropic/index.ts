@@ -15,4 +15,6 @@ export default defineApiFamily({
   errorBody: (e) => anthropicError(anthropicErrorType(null, e.status), e.message),
   // Unknown paths under /v1/messages (`/v1/messages/count_tokens`, `/v1/messages/batches`) too.
   claims: (url) => /^\/v1\/messages(?:[/?]|$)/.test(url),
+  // The Anthropic SDKs read it as the answer's `_request_id` (the task id here).
+  exposedHeaders: ['request-id'],
 });

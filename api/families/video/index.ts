@@ -6,4 +6,6 @@ import { videoRoutes } from './routes.js';
 export default defineApiFamily({
   name: videoFamily.name,
   routes: (deps) => videoRoutes(deps),
+  // The pace the OpenAI SDKs' video pollers wait between two reads.
+  exposedHeaders: ['openai-poll-after-ms'],
 });
