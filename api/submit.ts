@@ -82,6 +82,11 @@ export function createSubmitter(deps: SubmitDeps) {
     if (count > config.RATE_LIMIT_PER_MINUTE) throw new RateLimitedError(Math.max(1, Math.ceil(((window + 1) * 60000 - now) / 1000)));
   }
 
+  /**
+   * Picks the queue's shard (or keeps `at`) and refuses when its backlog is over MAX_QUEUE_DEPTH
+   * (QueueFullError). `ahead` is the backlog it went by: an upper bound (see DEPTH_TRUST_MS),
+   * not what to tell a client; a created task's exact count comes from the store.
+   */
   async function admit(queue: QueueName, at?: Placement): Promise<{ placement: Placement; ahead: number }> {
     const placement = at ?? queues.pick(queue);
     const id = `${placement.queue}:${placement.shard}`;
@@ -112,6 +117,14 @@ export function createSubmitter(deps: SubmitDeps) {
   return {
     rateLimit,
     admit,
+    /** Jobs waiting in the queue now (one Redis call; for a step that queues a job outside `submit`). */
+    async waiting(queue: QueueName, at?: Placement): Promise<number> {
+      try {
+        return await queues.depth(at ?? queues.pick(queue));
+      } catch (err) {
+        throw new StoreUnavailableError(err);
+      }
+    },
     jobFor,
     enqueue,
     /**
@@ -144,12 +157,12 @@ export function createSubmitter(deps: SubmitDeps) {
       }
       try {
         await rateLimit(args.tenant);
-        const { placement, ahead } = await admit(args.queue, idem?.placement ?? join?.placement);
+        const { placement } = await admit(args.queue, idem?.placement ?? join?.placement);
         const task = args.build(idem?.id ?? newTaskId(placement));
         const aliases = join ? [{ key: join.key, ttlSeconds: config.SYNC_WAIT_SECONDS + 900 }] : [];
-        await store.create(task, { blobs: args.blobs, job: args.job ? jobFor(args.job, task.id) : undefined, aliases });
+        const created = await store.create(task, { blobs: args.blobs, job: args.job ? jobFor(args.job, task.id) : undefined, aliases });
         if (args.job) queued(placement);
-        return { task, ahead, replayed: false };
+        return { task, ahead: created.ahead ?? 0, replayed: false };
       } catch (err) {
         await idem?.release();
         throw err;

@@ -43,6 +43,14 @@ export interface TaskEvent {
   snapshot: Task | null;
 }
 
+export interface CreateResult {
+  /**
+   * With a job: how many jobs wait in its queue ahead of it, counted in the same transaction
+   * that added it (wait, prioritized and paused lists); null without a job.
+   */
+  ahead: number | null;
+}
+
 export interface UpdateResult {
   applied: boolean;
   status: TaskStatus;
@@ -61,7 +69,7 @@ export interface TaskStore {
    * Writes the task, its blobs, its index entries, (optionally) its job and `aliases` (keys that
    * name the task, e.g. a call hash; they must carry the task's hash tag) in one MULTI/EXEC.
    */
-  create(task: Task, opts?: { blobs?: Blobs; job?: JobSpec; aliases?: { key: string; ttlSeconds: number }[] }): Promise<void>;
+  create(task: Task, opts?: { blobs?: Blobs; job?: JobSpec; aliases?: { key: string; ttlSeconds: number }[] }): Promise<CreateResult>;
   get(id: string): Promise<Task | null>;
   /** Only the status (cheap, for loops that watch a task); null when it does not exist. */
   status(id: string): Promise<TaskStatus | null>;
@@ -212,7 +220,7 @@ return 1`,
       const p = place(task.id);
       if (!p) throw new Error(`not a task id: ${task.id}`);
       const k = ks(p);
-      await storeCall(async () => {
+      return storeCall(async () => {
         const m = await multiFor(p);
         m.hset(k.task(task.id), encode(task as unknown as Record<string, unknown>));
         if (opts.blobs) await blobStore.putInputs(task.id, opts.blobs, m);
@@ -220,8 +228,16 @@ return 1`,
         m.zadd(k.tenantActive(task.tenant), task.created_at, task.id);
         m.rpush(k.events(task.id), JSON.stringify([`${task.created_at}-0`, task.status, 1, '', '']));
         for (const a of opts.aliases ?? []) m.set(a.key, task.id, 'EX', a.ttlSeconds);
-        if (opts.job) stageJob(m, p, task.id, opts.job);
-        execOk(await m.exec());
+        if (!opts.job) {
+          execOk(await m.exec());
+          return { ahead: null };
+        }
+        stageJob(m, p, task.id, opts.job);
+        const { wait = '', prioritized = '', paused = '' } = queues.get(p).keys;
+        m.llen(wait).zcard(prioritized).llen(paused);
+        const results = execOk(await m.exec());
+        const waiting = results.slice(-3).reduce((sum: number, n) => sum + Number(n), 0);
+        return { ahead: Math.max(0, waiting - 1) };
       });
     },
 
@@ -353,6 +369,8 @@ interface Multi {
   readonly length: number;
   hset(key: string, fields: Record<string, string | Buffer>): Multi;
   rpush(key: string, value: string): Multi;
+  llen(key: string): Multi;
+  zcard(key: string): Multi;
   zadd(key: string, score: number, member: string): Multi;
   set(key: string, value: string, ex: 'EX', seconds: number): Multi;
   relayqTaskUpdate(...args: (string | number)[]): Multi;

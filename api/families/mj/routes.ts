@@ -153,7 +153,8 @@ export function mjRoutes(deps: FamilyRouteDeps, mode: Mode) {
       if (!prompt && !meaning?.needsMask) throw new ValidationError('prompt', 'is required');
       if (prompt) checkBanned(prompt);
       await submitter.rateLimit(req.principal.tenant);
-      const { ahead } = await submitter.admit('mj');
+      const { placement } = await submitter.admit('mj', parseTaskId(task.id) ?? undefined);
+      const ahead = await submitter.waiting('mj', placement);
       const res = await store.updateAndEnqueue(
         task,
         { status: 'queued', from: ['requires_action'], patch: { modal: { prompt: prompt || null, mask: mask !== null } } },
