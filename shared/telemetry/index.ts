@@ -1,0 +1,42 @@
+import type { Telemetry } from 'bullmq';
+
+/**
+ * OpenTelemetry tracing, as the rest of relayq sees it. When `OTEL_EXPORTER_OTLP_ENDPOINT` is set,
+ * the preload (shared/telemetry/preload.ts, run with `node --import`) starts the OpenTelemetry
+ * SDK before anything else loads and installs the hooks below; otherwise nothing is installed,
+ * the SDK is never imported and every function here is a no-op.
+ */
+export interface TelemetryHooks {
+  /** BullMQ's telemetry (bullmq-otel): spans for adding and processing jobs, context carried in the job. */
+  bullmq: Telemetry;
+  /** Flushes the spans still buffered and stops the SDK (call before the process exits). */
+  shutdown(): Promise<void>;
+}
+
+// On globalThis: the preload and the role may hold two instances of this module (loaded through
+// different specifiers), and both must see the one set of hooks.
+const KEY = Symbol.for('relayq.telemetry');
+type Holder = { [KEY]?: TelemetryHooks };
+
+/** Installs the hooks (the preload does, once the SDK runs). */
+export function installTelemetry(hooks: TelemetryHooks): void {
+  (globalThis as Holder)[KEY] = hooks;
+}
+
+const hooks = (): TelemetryHooks | undefined => (globalThis as Holder)[KEY];
+
+/**
+ * The `telemetry` option for a BullMQ Queue or Worker: `{ telemetry }` when tracing is on, `{}`
+ * otherwise (no option at all, so BullMQ takes its untraced path).
+ */
+export function bullTelemetry(): { telemetry?: Telemetry } {
+  const h = hooks();
+  return h ? { telemetry: h.bullmq } : {};
+}
+
+/** Flushes and stops tracing; resolves at once when tracing is off. Never throws. */
+export async function shutdownTelemetry(): Promise<void> {
+  await hooks()
+    ?.shutdown()
+    .catch(() => undefined);
+}
