@@ -9,6 +9,8 @@ import type { Telemetry } from 'bullmq';
 export interface TelemetryHooks {
   /** BullMQ's telemetry (bullmq-otel): spans for adding and processing jobs, context carried in the job. */
   bullmq: Telemetry;
+  /** Names the active HTTP server span after its route (`POST /v1/tasks/:id`) and sets `http.route`. */
+  nameServerSpan(method: string, route: string): void;
   /** Flushes the spans still buffered and stops the SDK (call before the process exits). */
   shutdown(): Promise<void>;
 }
@@ -32,6 +34,15 @@ const hooks = (): TelemetryHooks | undefined => (globalThis as Holder)[KEY];
 export function bullTelemetry(): { telemetry?: Telemetry } {
   const h = hooks();
   return h ? { telemetry: h.bullmq } : {};
+}
+
+/**
+ * With tracing on, a function that names the current HTTP server span after its route (the HTTP
+ * instrumentation alone knows only the method); null when tracing is off.
+ */
+export function serverSpanNamer(): TelemetryHooks['nameServerSpan'] | null {
+  const h = hooks();
+  return h ? (method, route) => h.nameServerSpan(method, route) : null;
 }
 
 /** Flushes and stops tracing; resolves at once when tracing is off. Never throws. */

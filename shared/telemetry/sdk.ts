@@ -1,4 +1,5 @@
 import { basename, dirname } from 'node:path';
+import { trace } from '@opentelemetry/api';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { UndiciInstrumentation } from '@opentelemetry/instrumentation-undici';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
@@ -33,5 +34,13 @@ export async function startTracing(entry: string): Promise<void> {
     ],
   });
   sdk.start();
-  installTelemetry({ bullmq: new BullMQOtel('relayq'), shutdown: () => sdk.shutdown() });
+  installTelemetry({
+    bullmq: new BullMQOtel('relayq'),
+    nameServerSpan(method, route) {
+      const span = trace.getActiveSpan();
+      span?.updateName(`${method} ${route}`);
+      span?.setAttribute('http.route', route);
+    },
+    shutdown: () => sdk.shutdown(),
+  });
 }

@@ -98,6 +98,8 @@ describe('OpenTelemetry tracing across processes', () => {
     const spans = trace();
     const server = spans.find((s) => s.service === 'relayq-api' && s.kind === 2)!;
     expect(server.attributes['url.path'] ?? server.attributes['http.target']).toBe('/v1/chat/completions');
+    expect(server.name).toBe('POST /v1/chat/completions');
+    expect(server.attributes['http.route']).toBe('/v1/chat/completions');
     const add = spans.find((s) => s.service === 'relayq-api' && s.kind === 4);
     expect(add?.name).toMatch(/^add /);
     const process = spans.find((s) => s.service === 'relayq-worker' && s.kind === 5);
