@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT } from '../support/proc.js';
-import { KEYS, startStack, type Stack } from '../support/stack.js';
+import { KEYS, startStack, waitFor, type Stack } from '../support/stack.js';
 
 const BIN = join(ROOT, 'bin/relayq.js');
 
@@ -120,6 +120,19 @@ describe('the relayq command line', () => {
     expect(r.err).toBe('');
     expect(r.code).toBe(0);
     expect(r.out).toBe('Echo: hello there\n');
+  });
+
+  it('chat writes each token as it arrives, before the answer is complete', async () => {
+    s.sim.faults.add({ route: 'openai', kind: 'stream', chunks: 4, intervalMs: 400, times: 1 });
+    const child = spawn(BIN, ['chat', 'count', '--model', 'sim-chat'], { cwd: tmpdir(), env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number | null>((r) => child.on('exit', r));
+    // The first token is on stdout while later ones are still to come from the upstream.
+    await waitFor(async () => out.includes('t1'), { what: 'the first token', timeoutMs: 20_000 });
+    expect(out).not.toContain('t4');
+    expect(await exited).toBe(0);
+    expect(out.replace(/\s+/g, ' ').trim()).toBe('t1 t2 t3 t4');
   });
 
   it('chat reports an error event of the stream and exits 1', async () => {
