@@ -45,9 +45,18 @@ export function serverSpanNamer(): TelemetryHooks['nameServerSpan'] | null {
   return h ? (method, route) => h.nameServerSpan(method, route) : null;
 }
 
-/** Flushes and stops tracing; resolves at once when tracing is off. Never throws. */
-export async function shutdownTelemetry(): Promise<void> {
-  await hooks()
-    ?.shutdown()
-    .catch(() => undefined);
+/**
+ * Flushes and stops tracing, waiting at most `capMs` (an unreachable collector must not hold up
+ * the exit); resolves at once when tracing is off. Never throws.
+ */
+export async function shutdownTelemetry(capMs = 5_000): Promise<void> {
+  const h = hooks();
+  if (!h) return;
+  let timer: NodeJS.Timeout | undefined;
+  const cap = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, capMs);
+    timer.unref();
+  });
+  await Promise.race([h.shutdown().catch(() => undefined), cap]);
+  clearTimeout(timer);
 }
