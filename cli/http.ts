@@ -57,6 +57,10 @@ export function unreachable(url: string, err: unknown): CliError {
   return new CliError(`cannot reach relayq at ${url} (${why}): is it running? Set --url or RELAYQ_URL`);
 }
 
+/**
+ * A client for the relayq API at `opts.url` with `opts.key`. Nothing is sent until a request is
+ * made; see {@link Client} for what each call throws.
+ */
 export function createClient(opts: ClientOptions): Client {
   const url = opts.url.replace(/\/+$/, '');
   const client: Client = {
