@@ -9,4 +9,5 @@ USER node
 EXPOSE 8080
 # node itself is PID 1 and receives docker's SIGTERM: relayq handles SIGTERM/SIGINT (drains,
 # then exits 0). `npm run …` here would take the signal and leave relayq running without it.
-CMD ["node", "--import", "tsx", "api/main.ts"]
+# The preload starts OpenTelemetry tracing when OTEL_EXPORTER_OTLP_ENDPOINT is set (else it does nothing).
+CMD ["node", "--import", "tsx", "--import", "./shared/telemetry/preload.ts", "api/main.ts"]

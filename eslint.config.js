@@ -31,9 +31,9 @@ const base = [
   },
 ];
 
-// The core knows no task family by name (STYLE.md, "Task families"): it works through the catalog
+// The core knows no task family by name: it works through the catalog
 // (shared/families/{catalog,types,all}.ts) and each layer's loader. A family lives in its folders
-// and sim/<family>.ts; shared/config.ts names the env variables of SPEC §2. The `mj-api-secret`
+// and sim/<family>.ts; shared/config.ts names the env variables (docs/configuration.md). The `mj-api-secret`
 // credential header is a name every client sends, not a family reference.
 const FAMILY_WORDS = 'mj|openai|suno|luma|video|anthropic';
 const familyImports = [

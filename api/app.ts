@@ -9,6 +9,7 @@ import type { Queues } from '../shared/queues.js';
 import type { RedisClient } from '../shared/redis.js';
 import type { Signals } from '../shared/signals.js';
 import type { TaskStore } from '../shared/tasks/store.js';
+import { serverSpanNamer } from '../shared/telemetry/index.js';
 import { createAuthenticator, presentedKeys, type Principal } from './auth.js';
 import { createClientErrorHandler } from './client-errors.js';
 import { corsOptions } from './cors.js';
@@ -84,6 +85,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // Registered (and awaited) before the key check: its hook answers a browser's preflight, which
   // never carries a key, and puts the CORS headers on every answer, refusals included.
   if (config.CORS_ORIGINS.length > 0) await app.register(cors, corsOptions(config.CORS_ORIGINS, families.flatMap((f) => f.exposedHeaders ?? [])));
+  // With tracing on, a request's span is named after its route template, not the method alone.
+  const nameSpan = serverSpanNamer();
+  if (nameSpan) {
+    app.addHook('onRequest', async (req) => {
+      if (req.routeOptions.url) nameSpan(req.method, req.routeOptions.url);
+    });
+  }
   app.addHook('onRequest', async (req, reply) => {
     if (closing) throw new ShuttingDownError();
     if (OPEN_ROUTES.has(req.url.split('?')[0] ?? '')) return;

@@ -3,7 +3,7 @@ import { QUEUE_NAMES } from './families/catalog.js';
 import { defaultChannel, readChannelFile, type Channel } from './channels/config.js';
 
 /**
- * The one reader of `process.env`. Every variable of SPEC §2 that relayq uses is parsed here,
+ * The one reader of `process.env`. Every variable of docs/configuration.md is parsed here,
  * once, at start; a bad value stops the process with every problem listed.
  */
 

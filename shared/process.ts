@@ -2,6 +2,7 @@ import { pathToFileURL } from 'node:url';
 import { ChannelFileError } from './channels/config.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { createLogger, type Logger } from './logger.js';
+import { shutdownTelemetry } from './telemetry/index.js';
 
 /** True when the module at `url` is the script node was started with. */
 export const isMain = (url: string) => process.argv[1] !== undefined && pathToFileURL(process.argv[1]).href === url;
@@ -65,6 +66,8 @@ export async function runMain(role: string, start: (config: Config, log: Logger)
     if (!stop || !signal) return;
     log.info({ signal }, 'shutting down');
     stop()
+      // The spans of the last requests and jobs go out before the process does.
+      .then(() => shutdownTelemetry())
       .then(() => process.exit(0))
       .catch((err: unknown) => {
         log.error({ err }, 'shutdown failed');

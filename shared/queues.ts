@@ -3,6 +3,7 @@ import type { QueueName } from './config.js';
 import type { Placement } from './ids.js';
 import { keyspace, placements } from './keys.js';
 import type { RedisClient } from './redis.js';
+import { bullTelemetry } from './telemetry/index.js';
 
 export interface Queues {
   /** The BullMQ queue of a placement (created on first use; all share one connection). */
@@ -25,7 +26,7 @@ export function createQueues(deps: { redis: RedisClient; prefix: string; shards:
     const id = `${p.queue}:${p.shard}`;
     let q = cache.get(id);
     if (!q) {
-      q = new Queue(p.queue, { connection: deps.redis, prefix: keyspace(deps.prefix, p).bullPrefix });
+      q = new Queue(p.queue, { connection: deps.redis, prefix: keyspace(deps.prefix, p).bullPrefix, ...bullTelemetry() });
       cache.set(id, q);
     }
     return q;

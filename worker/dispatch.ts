@@ -10,6 +10,7 @@ import { createCancelSignal } from '../shared/protocols/cancel.js';
 import type { Signals } from '../shared/signals.js';
 import { errorOf, type TaskError } from '../shared/tasks/model.js';
 import type { TaskStore } from '../shared/tasks/store.js';
+import { bullTelemetry } from '../shared/telemetry/index.js';
 
 export interface JobContext<N extends JobName> {
   job: Job;
@@ -187,6 +188,8 @@ export function createDispatcher(deps: DispatchDeps) {
             lockDuration: config.WORKER_LOCK_MS,
             stalledInterval: config.WORKER_LOCK_MS,
             settings: { backoffStrategy: (made: number, _type?: string, err?: Error) => backoffDelay(made, config.RETRY_BASE_DELAY_MS, err) },
+            // With tracing on, a job runs inside the trace of the request that made it.
+            ...bullTelemetry(),
           });
           worker.on('error', (err) => log.warn({ err, queue }, 'worker connection error'));
           // A job that stalled too often fails outside `process`: its task must still end.

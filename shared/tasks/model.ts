@@ -1,4 +1,4 @@
-/** The task: one record per submitted job (SPEC §4). Field names are a wire format. */
+/** The task: one record per submitted job (docs/tasks.md). Field names are a wire format. */
 
 export const TASK_STATUSES = ['queued', 'running', 'requires_action', 'succeeded', 'failed', 'canceled'] as const;
 export type TaskStatus = (typeof TASK_STATUSES)[number];

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { Job, type JobsOptions } from 'bullmq';
+import { Job, SpanKind, type JobsOptions } from 'bullmq';
 import type { Result } from 'ioredis';
 import type { Config, QueueName } from '../config.js';
 import { storeCall } from '../errors.js';
@@ -201,9 +201,18 @@ return 1`,
   };
 
   function stageJob(m: Multi, p: Placement, taskId: string, job: JobSpec) {
-    const j = new Job(queues.get(p), job.name, job.data, { ...job.options, jobId: taskId }, taskId);
-    // Queues the add into the MULTI synchronously; the promise settles with the transaction.
-    void (j.addJob(m as never) as Promise<unknown>).catch(() => undefined);
+    const queue = queues.get(p);
+    const add = (metadata?: string) => {
+      // The trace context travels in the job, so the worker's spans join the request's trace.
+      const options = metadata ? { ...job.options, telemetry: { metadata } } : job.options;
+      const j = new Job(queue, job.name, job.data, { ...options, jobId: taskId }, taskId);
+      // Queues the add into the MULTI synchronously; the promise settles with the transaction.
+      void (j.addJob(m as never) as Promise<unknown>).catch(() => undefined);
+    };
+    if (!queue.opts.telemetry) return add();
+    // BullMQ's producer span, as Queue.add makes it; its callback runs synchronously, so the add
+    // still lands in this MULTI.
+    void queue.trace(SpanKind.PRODUCER, 'add', queue.name, (_span, metadata) => add(metadata)).catch(() => undefined);
   }
 
   async function getMany(ids: string[]): Promise<Task[]> {

@@ -1,7 +1,7 @@
 import { familyNamed } from '../families/catalog.js';
 import type { ChannelAttempt, Task } from './model.js';
 
-/** The generic task object of `/v1/tasks` (SPEC §4). */
+/** The generic task object of `/v1/tasks` (docs/tasks.md, "The task object"). */
 export interface TaskObject {
   id: string;
   object: 'task';

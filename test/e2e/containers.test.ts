@@ -183,6 +183,18 @@ describe('docker-compose.yml', () => {
     expect(compose(envFile('.env.demo')).services.sim.environment.SIM_PUBLIC_URL).toBe('http://localhost:8090');
   });
 
+  it('documents every variable relayq reads in .env.example, each set to a value relayq accepts', () => {
+    const text = read('.env.example');
+    const listed = new Set([...text.matchAll(/^#? ?([A-Z][A-Z0-9_]+)=/gm)].map((m) => m[1]!));
+    const settings = Object.keys(loadConfig({})).filter((k) => /^[A-Z][A-Z0-9_]+$/.test(k));
+    expect(settings.length).toBeGreaterThan(30);
+    expect(settings.filter((k) => !listed.has(k))).toEqual([]);
+    expect(listed.has('OTEL_EXPORTER_OTLP_ENDPOINT')).toBe(true);
+    // The example values, commented ones included, are valid settings.
+    const all = Object.fromEntries([...text.matchAll(/^#? ?([A-Z][A-Z0-9_]+)=(.*)$/gm)].map((m) => [m[1]!, m[2]!]));
+    expect(() => loadConfig({ ...all, UPSTREAMS_FILE: '', REDIS_CLUSTER_NODES: '' })).not.toThrow();
+  });
+
   it('refuses to start without API_KEYS', () => {
     expect(() => compose({})).toThrow(/API_KEYS is required/);
   });

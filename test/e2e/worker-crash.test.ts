@@ -3,7 +3,7 @@ import { killGroup, runRole, type Proc } from '../support/proc.js';
 import { startReceiver } from '../support/receiver.js';
 import { KEYS, mjUntil, startStack, waitFor, type Stack } from '../support/stack.js';
 
-/** SPEC §8.1 and §8.6 with real worker processes. */
+/** Durable jobs and graceful shutdown with real worker processes: a killed worker's job is recovered, a drained one finishes. */
 describe('worker processes', () => {
   let s: Stack;
   const procs: Proc[] = [];

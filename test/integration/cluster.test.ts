@@ -8,7 +8,7 @@ import type { SimVideoHandle } from '../../sim/video.js';
 import { KEYS, mjUntil, startStack, waitFor, type Stack } from '../support/stack.js';
 
 /**
- * SPEC §11 on a real Redis Cluster: every multi-key operation (task + job, update script, webhook
+ * Scaling out on a real Redis Cluster: every multi-key operation (task + job, update script, webhook
  * state, in-flight records, upstream-cancel lists) must stay in one slot, or Redis answers
  * CROSSSLOT. One cluster serves every family's run. Needs redis-server and redis-cli.
  */

@@ -9,7 +9,7 @@ import { createTaskStore } from '../../shared/tasks/store.js';
 import { launchRedis, type LaunchedRedis } from '../support/redis.js';
 import { mjUntil, startStack, type Stack } from '../support/stack.js';
 
-/** SPEC §8.2: the API answers 503 fast while Redis is gone, and work resumes when it is back. */
+/** Redis outages: the API answers 503 fast while Redis is gone, and work resumes when it is back. */
 describe('Redis outage', () => {
   let redis: LaunchedRedis;
   let s: Stack;

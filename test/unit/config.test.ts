@@ -3,7 +3,7 @@ import { ConfigError, loadConfig } from '../../shared/config.js';
 import { QUEUE_NAMES } from '../../shared/families/catalog.js';
 
 describe('config', () => {
-  it('has the defaults of SPEC §2', () => {
+  it('has the documented defaults', () => {
     const c = loadConfig({});
     expect(c).toMatchObject({
       REDIS_URL: 'redis://127.0.0.1:6379',

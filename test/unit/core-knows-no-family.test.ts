@@ -2,7 +2,7 @@ import { ESLint } from 'eslint';
 import { describe, expect, it } from 'vitest';
 
 /**
- * The lint rules that keep the core free of family names (STYLE.md "Task families"): run on
+ * The lint rules that keep the core free of family names (a family lives in its own folders): run on
  * code placed in core folders, they refuse a family's import, kind literal and queue name; in a
  * family's folder the same code passes.
  */

@@ -5,7 +5,7 @@ import type { Blob } from '../../../shared/tasks/store.js';
 import { isHttpUrl } from '../../http-url.js';
 
 /**
- * Request bodies of the Midjourney-proxy routes (reference/mj-contract.md §3), read the way
+ * Request bodies of the Midjourney-proxy routes (docs/midjourney.md, "Submit routes"), read the way
  * midjourney-proxy servers read them:
  * - fields relayq does not use (`accountFilter`, `instanceId`, `mode`, `enableRemix`,
  *   `chooseSameChannel`, `language`, …) are ignored;

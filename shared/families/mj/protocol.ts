@@ -1,4 +1,4 @@
-/** Midjourney-proxy wire shapes (reference/mj-contract.md §4–5). */
+/** Midjourney-proxy wire shapes: submit answers and task objects as midjourney-proxy servers send them (docs/midjourney.md). */
 
 export const MJ_CODES = {
   SUCCESS: 1,

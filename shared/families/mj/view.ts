@@ -2,7 +2,7 @@ import type { TaskStatus } from '../../tasks/model.js';
 import type { MjStatus } from './protocol.js';
 import type { MjButton, MjTask } from './task.js';
 
-/** The MJ task object of fetch, list and notifyHook (reference/mj-contract.md §5.1). */
+/** The MJ task object of fetch, list and notifyHook (docs/midjourney.md, "The MJ task object"). */
 export interface MjTaskObject {
   id: string;
   action: string;
