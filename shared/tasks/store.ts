@@ -6,6 +6,7 @@ import { storeCall } from '../errors.js';
 import { parseTaskId, type Placement } from '../ids.js';
 import { globalKeys, keyspace, placements } from '../keys.js';
 import type { Queues } from '../queues.js';
+import type { MetricsRecorder } from '../metrics.js';
 import type { RedisClient } from '../redis.js';
 import { createRedisBlobStore, type BlobStore, type Blobs } from '../blobs.js';
 import { familyOfKind } from '../families/catalog.js';
@@ -124,6 +125,8 @@ export function createTaskStore(deps: {
   config: Pick<Config, 'QUEUE_PREFIX' | 'QUEUE_SHARDS' | 'TASK_RETENTION_SECONDS'>;
   /** Where blobs live; Redis (next to the task) by default. */
   blobs?: BlobStore;
+  /** Counts submitted and finished tasks (by kind, outcome, duration) when given. */
+  metrics?: MetricsRecorder;
 }): TaskStore {
   const { redis, queues, config } = deps;
   const blobStore = deps.blobs ?? createRedisBlobStore({ redis, prefix: config.QUEUE_PREFIX });
@@ -170,6 +173,16 @@ export function createTaskStore(deps: {
     void (j.addJob(m as never) as Promise<unknown>).catch(() => undefined);
   }
 
+  /** Adds a finished task to the metrics: its kind, outcome and time since creation. */
+  async function countFinished(metrics: MetricsRecorder, key: string, status: TaskStatus) {
+    const [kind, createdAt] = await redis.hmget(key, 'kind', 'created_at').catch(() => [null, null]);
+    if (!kind) return;
+    const labels = [JSON.parse(kind) as string, status];
+    metrics.inc('tasksFinished', labels);
+    const created = createdAt ? Number(JSON.parse(createdAt)) : NaN;
+    if (Number.isFinite(created)) metrics.observe('taskDuration', labels, Math.max(Date.now() - created, 0) / 1000);
+  }
+
   async function getMany(ids: string[]): Promise<Task[]> {
     const valid = ids.map((id) => ({ id, p: place(id) })).filter((x): x is { id: string; p: Placement } => x.p !== null);
     if (valid.length === 0) return [];
@@ -195,6 +208,7 @@ export function createTaskStore(deps: {
         if (opts.job) stageJob(m, p, task.id, opts.job);
         execOk(await m.exec());
       });
+      deps.metrics?.inc('tasksSubmitted', [task.kind]);
     },
 
     async get(id) {
@@ -218,6 +232,7 @@ export function createTaskStore(deps: {
       const res = await storeCall(async () => toResult(await redis.relayqTaskUpdate(...updateArgs(task, p, change))));
       if (res?.applied && isTerminal(res.status)) {
         await blobStore.finished(task.id, config.TASK_RETENTION_SECONDS);
+        if (deps.metrics) await countFinished(deps.metrics, ks(p).task(task.id), res.status);
       }
       return res;
     },
