@@ -8,6 +8,7 @@ import { readSharedMetrics, type MetricsRecorder } from '../shared/metrics.js';
 import type { Queues } from '../shared/queues.js';
 import type { RedisClient } from '../shared/redis.js';
 import type { Principal } from './auth.js';
+import { routeDoc } from './openapi.js';
 
 export interface ApiMetricsDeps {
   redis: RedisClient;
@@ -89,7 +90,19 @@ export function createApiMetrics(deps: ApiMetricsDeps) {
     /** `GET /metrics`: admin keys as `Authorization: Bearer <key>` only (401 otherwise, 403 for a tenant key). */
     routes: async (app: FastifyInstance) => {
       app.get('/metrics', {
-        schema: { summary: 'Prometheus metrics', description: 'Prometheus text format. Admin keys only, as `Authorization: Bearer <key>`.', tags: ['operations'], security: [{ bearer: [] }] },
+        schema: {
+          ...routeDoc({
+            tags: ['operations'],
+            summary: 'Prometheus metrics',
+            description: 'Prometheus text format. Admin keys only, as `Authorization: Bearer <key>`.',
+            responses: {
+              200: { description: 'Prometheus text (version 0.0.4).', contentType: 'text/plain', example: 'relayq_tasks_submitted_total{kind="chat.completion"} 42\n' },
+              401: { description: 'No admin key as Authorization: Bearer.' },
+              403: { description: 'Not an admin key.' },
+            },
+          }),
+          security: [{ bearer: [] }],
+        },
         onRequest: async (req, reply) => {
           const m = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
           const principal = m?.[1] ? deps.authenticate([m[1]]) : null;

@@ -27,6 +27,8 @@ function transformWithExamples(): ReturnType<typeof createJsonSchemaTransform> {
 export interface RouteDoc {
   summary: string;
   description?: string;
+  /** Groups in the reference; a family's routes get the family's name. */
+  tags?: string[];
   /** The zod schemas the handler parses with: documented as JSON Schema (their input side). */
   body?: z.ZodType;
   params?: z.ZodType;
@@ -34,7 +36,7 @@ export interface RouteDoc {
   /** A request body to show (a valid one). */
   example?: unknown;
   /** Answers to show, by status: a description and an example body. */
-  responses?: Record<number, { description: string; example?: unknown }>;
+  responses?: Record<number, { description: string; example?: unknown; contentType?: string }>;
   /** For routes that need no key. */
   open?: boolean;
   /** The request body's content type when it is not JSON (multipart forms). */
@@ -49,6 +51,7 @@ export interface RouteDoc {
 export function routeDoc(d: RouteDoc): FastifySchema {
   const schema: Record<string, unknown> = { summary: d.summary };
   if (d.description) schema.description = d.description;
+  if (d.tags) schema.tags = d.tags;
   if (d.body) schema.body = d.body;
   if (d.body && d.example !== undefined) schema[BODY_EXAMPLE] = d.example;
   if (d.params) schema.params = d.params;
@@ -57,7 +60,10 @@ export function routeDoc(d: RouteDoc): FastifySchema {
   if (d.open) schema.security = [];
   if (d.responses) {
     schema.response = Object.fromEntries(
-      Object.entries(d.responses).map(([status, r]) => [status, z.unknown().meta({ description: r.description, ...(r.example === undefined ? {} : { examples: [r.example] }) })]),
+      Object.entries(d.responses).map(([status, r]) => {
+        const body = z.unknown().meta({ description: r.description, ...(r.example === undefined ? {} : { examples: [r.example] }) });
+        return [status, r.contentType ? { description: r.description, content: { [r.contentType]: { schema: body } } } : body];
+      }),
     );
   }
   return schema as FastifySchema;
