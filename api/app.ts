@@ -11,6 +11,7 @@ import type { Queues } from '../shared/queues.js';
 import type { RedisClient } from '../shared/redis.js';
 import type { Signals } from '../shared/signals.js';
 import type { TaskStore } from '../shared/tasks/store.js';
+import { createAdminSessions } from './admin-session.js';
 import { createAuthenticator, presentedKeys, type Principal } from './auth.js';
 import { createClientErrorHandler } from './client-errors.js';
 import { corsOptions } from './cors.js';
@@ -20,6 +21,7 @@ import { createApiMetrics } from './metrics.js';
 import { registerOpenApi } from './openapi.js';
 import { adminRoutes } from './routes/admin.js';
 import { healthRoutes } from './routes/health.js';
+import { BOARD_PATH, hasBoardSession, queueBoardRoutes } from './routes/queues-board.js';
 import { taskRoutes } from './routes/tasks.js';
 import { createSubmitter } from './submit.js';
 
@@ -49,7 +51,7 @@ export interface AppDeps {
   metrics?: MetricsRecorder;
 }
 
-const OPEN_ROUTES = new Set(['/healthz', '/readyz', '/docs', '/openapi.json']);
+const OPEN_ROUTES = new Set(['/healthz', '/readyz', '/docs', '/openapi.json', '/admin/login', '/admin/logout']);
 /** Open too: the interactive reference's pages and assets, the README. */
 const OPEN_PREFIX = '/docs/';
 
@@ -73,6 +75,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     frameworkErrors: errors.frameworkErrorHandler,
   });
   const authenticate = createAuthenticator(config);
+  const sessions = createAdminSessions(config.ADMIN_KEYS);
   const routeList: string[] = [];
   app.addHook('onRoute', (route) => {
     for (const method of [route.method].flat()) routeList.push(`${method} ${route.url}`);
@@ -109,8 +112,15 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     if (closing) throw new ShuttingDownError();
     const path = req.url.split('?')[0] ?? '';
     if (OPEN_ROUTES.has(path) || path.startsWith(OPEN_PREFIX)) return;
-    const principal = authenticate(presentedKeys(req.headers));
+    // The queue dashboard is opened by browsers, which send the session cookie, not a key.
+    if (hasBoardSession(sessions, req)) {
+      req.principal = { tenant: 'admin', admin: true };
+      return;
+    }
+    const keys = presentedKeys(req.headers);
+    const principal = authenticate(keys);
     if (!principal) {
+      if (keys.length === 0 && req.method === 'GET' && path.startsWith(BOARD_PATH) && /text\/html/.test(req.headers.accept ?? '')) return reply.redirect('/admin/login', 303);
       return errors.reply(req, reply, { status: 401, type: 'authentication_error', message: 'missing or unknown API key' });
     }
     req.principal = principal;
@@ -132,6 +142,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(metrics.routes);
   await app.register(healthRoutes(deps));
   await app.register(adminRoutes({ registry: deps.registry, channelState }));
+  await app.register(queueBoardRoutes({ queues: deps.queues, shards: config.QUEUE_SHARDS, sessions, refuse: errors.reply }));
   await app.register(taskRoutes({ ...cancelDeps, signals: deps.signals, shutdown: shutdown.signal }));
   const familyDeps = { config, redis: deps.redis, store: deps.store, queues: deps.queues, signals: deps.signals, submitter, cancel: cancelDeps, shutdown: shutdown.signal, registry: deps.registry };
   for (const family of families) {
