@@ -25,6 +25,15 @@ export interface ApiMetricsDeps {
   refuse: (req: FastifyRequest, reply: FastifyReply, e: { status: number; type: string; message: string }) => unknown;
 }
 
+/** The metrics each API process exposes itself (the cluster-wide ones are SHARED_METRICS). */
+export const API_METRICS = {
+  http: 'relayq_http_request_duration_seconds',
+  queueJobs: 'relayq_queue_jobs',
+  queueOldest: 'relayq_queue_oldest_waiting_age_seconds',
+  channelState: 'relayq_channel_state',
+  channelInFlight: 'relayq_channel_in_flight',
+} as const;
+
 const STATES: readonly ChannelView['state'][] = ['healthy', 'cooling_down', 'open', 'disabled'];
 const HTTP_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600];
 
@@ -39,16 +48,16 @@ export function createApiMetrics(deps: ApiMetricsDeps) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const http = new Histogram({
-    name: 'relayq_http_request_duration_seconds',
+    name: API_METRICS.http,
     help: 'HTTP request duration by method, route pattern (unmatched for no route) and status code.',
     labelNames: ['method', 'route', 'status_code'],
     buckets: HTTP_BUCKETS,
     registers: [registry],
   });
-  const jobs = new Gauge({ name: 'relayq_queue_jobs', help: 'Jobs per queue and shard by state (waiting: wait, prioritized and paused lists; delayed; active).', labelNames: ['queue', 'shard', 'state'], registers: [registry] });
-  const oldest = new Gauge({ name: 'relayq_queue_oldest_waiting_age_seconds', help: 'Age of the oldest job waiting to start (0 when none waits), per queue and shard.', labelNames: ['queue', 'shard'], registers: [registry] });
-  const channelState = new Gauge({ name: 'relayq_channel_state', help: 'Channel state: 1 for the current one of healthy, cooling_down, open, disabled.', labelNames: ['channel', 'type', 'state'], registers: [registry] });
-  const inFlight = new Gauge({ name: 'relayq_channel_in_flight', help: 'Upstream calls in flight per channel, across workers.', labelNames: ['channel'], registers: [registry] });
+  const jobs = new Gauge({ name: API_METRICS.queueJobs, help: 'Jobs per queue and shard by state (waiting: wait, prioritized and paused lists; delayed; active).', labelNames: ['queue', 'shard', 'state'], registers: [registry] });
+  const oldest = new Gauge({ name: API_METRICS.queueOldest, help: 'Age of the oldest job waiting to start (0 when none waits), per queue and shard.', labelNames: ['queue', 'shard'], registers: [registry] });
+  const channelState = new Gauge({ name: API_METRICS.channelState, help: 'Channel state: 1 for the current one of healthy, cooling_down, open, disabled.', labelNames: ['channel', 'type', 'state'], registers: [registry] });
+  const inFlight = new Gauge({ name: API_METRICS.channelInFlight, help: 'Upstream calls in flight per channel, across workers.', labelNames: ['channel'], registers: [registry] });
 
   async function readQueues() {
     jobs.reset();
