@@ -9,7 +9,7 @@ const README = new URL('../../README.md', import.meta.url);
 export function healthRoutes(deps: { redis: RedisClient }) {
   return async function plugin(app: FastifyInstance) {
     app.get('/healthz', { schema: routeDoc({ tags: ['operations'], summary: 'Liveness', open: true, responses: { 200: { description: 'The process answers.', example: { status: 'ok' } } } }) }, async () => ({ status: 'ok' }));
-    app.get('/docs/readme', { schema: routeDoc({ tags: ['operations'], summary: 'The README (Markdown)', open: true }) }, async (_req, reply) => reply.type('text/markdown; charset=utf-8').send(await readFile(README, 'utf8')));
+    app.get('/docs/readme', { schema: routeDoc({ tags: ['operations'], summary: 'The README (Markdown)', open: true, responses: { 200: { description: 'The README.', contentType: 'text/markdown', example: '# relayq\n\nAsynchronous job relay for AI model APIs…' } } }) }, async (_req, reply) => reply.type('text/markdown; charset=utf-8').send(await readFile(README, 'utf8')));
     const ready = routeDoc({
       tags: ['operations'],
       summary: 'Readiness',

@@ -2,6 +2,7 @@ import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter } from '@bull-board/fastify';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
 import { QUEUE_NAMES } from '../../shared/families/catalog.js';
 import { placements } from '../../shared/keys.js';
 import type { Queues } from '../../shared/queues.js';
@@ -56,9 +57,12 @@ export function queueBoardRoutes(deps: {
       summary: 'Admin sign-in for the queue dashboard',
       description: 'Form field `key` (an admin key). Sets an HttpOnly, SameSite=Strict session cookie and redirects to /admin/queues/.',
       open: true,
-      responses: { 303: { description: 'Signed in: to the dashboard.' }, 401: { description: 'Not an admin key: the form again.' } },
+      body: z.object({ key: z.string().meta({ description: 'an admin key (ADMIN_KEYS)', format: 'password' }) }),
+      example: { key: 'sk-admin-…' },
+      consumes: ['application/x-www-form-urlencoded'],
+      responses: { 303: { description: 'Signed in: to the dashboard.' }, 401: { description: 'Not an admin key: the form again.', contentType: 'text/html', example: '<!doctype html>…<p class="msg">That is not an admin key.</p>…' } },
     });
-    app.get('/admin/login', { schema: routeDoc({ tags: ['operations'], summary: 'Admin sign-in form', open: true }) }, async (_req, reply) => reply.type('text/html; charset=utf-8').send(page('')));
+    app.get('/admin/login', { schema: routeDoc({ tags: ['operations'], summary: 'Admin sign-in form', open: true, responses: { 200: { description: 'The form.', contentType: 'text/html', example: '<!doctype html>…<form method="post" action="/admin/login">…' } } }) }, async (_req, reply) => reply.type('text/html; charset=utf-8').send(page('')));
     app.post('/admin/login', { schema: login }, async (req: FastifyRequest, reply: FastifyReply) => {
       const key = typeof (req.body as { key?: unknown } | null)?.key === 'string' ? (req.body as { key: string }).key.trim() : '';
       const token = key ? deps.sessions.issue(key) : null;
