@@ -46,7 +46,9 @@ const HTTP_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 3
  */
 export function createApiMetrics(deps: ApiMetricsDeps) {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
+  // Node's process metrics start at the first scrape: they install observers that an API that is
+  // never scraped (tests build many) has no use for.
+  let defaults = false;
   const http = new Histogram({
     name: API_METRICS.http,
     help: 'HTTP request duration by method, route pattern (unmatched for no route) and status code.',
@@ -119,6 +121,8 @@ export function createApiMetrics(deps: ApiMetricsDeps) {
           if (!principal.admin) return deps.refuse(req, reply, { status: 403, type: 'permission_error', message: 'an admin key (ADMIN_KEYS) is required' });
         },
         handler: async (_req, reply) => {
+          if (!defaults) collectDefaultMetrics({ register: registry });
+          defaults = true;
           await deps.recorder?.flush();
           const [shared] = await Promise.all([readSharedMetrics(deps.redis, deps.prefix), readQueues(), readChannels()]);
           return reply.type(registry.contentType).send(`${await registry.metrics()}\n${shared}`);
