@@ -24,7 +24,8 @@ function parsePrometheus(text: string): { types: Map<string, string>; samples: S
       types.set(type[1]!, type[2]!);
       continue;
     }
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (-?[0-9.e+-]+|NaN|[+-]Inf)$/.exec(line);
+    // Values as Go's ParseFloat reads them (Prometheus's parser): NaN and Inf in any case.
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (-?[0-9.e+-]+|[Nn][Aa][Nn]|[+-]?[Ii][Nn][Ff])$/.exec(line);
     if (!m) throw new Error(`not a Prometheus line: ${line}`);
     const labels: Record<string, string> = {};
     const re = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)",?/gy;
