@@ -232,7 +232,8 @@ export function createTaskStore(deps: {
       const res = await storeCall(async () => toResult(await redis.relayqTaskUpdate(...updateArgs(task, p, change))));
       if (res?.applied && isTerminal(res.status)) {
         await blobStore.finished(task.id, config.TASK_RETENTION_SECONDS);
-        if (deps.metrics) await countFinished(deps.metrics, ks(p).task(task.id), res.status);
+        // Off the caller's path: counting costs a read, and never fails or delays the update.
+        if (deps.metrics) void countFinished(deps.metrics, ks(p).task(task.id), res.status).catch(() => undefined);
       }
       return res;
     },
