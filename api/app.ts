@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import cors from '@fastify/cors';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { ChannelRegistry } from '../shared/channels/registry.js';
@@ -5,24 +6,33 @@ import { createChannelState } from '../shared/channels/state.js';
 import type { Config } from '../shared/config.js';
 import { ShuttingDownError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
+import type { MetricsRecorder } from '../shared/metrics.js';
 import type { Queues } from '../shared/queues.js';
 import type { RedisClient } from '../shared/redis.js';
 import type { Signals } from '../shared/signals.js';
 import type { TaskStore } from '../shared/tasks/store.js';
 import { serverSpanNamer } from '../shared/telemetry/index.js';
+import { createAdminSessions } from './admin-session.js';
 import { createAuthenticator, presentedKeys, type Principal } from './auth.js';
 import { createClientErrorHandler } from './client-errors.js';
 import { corsOptions } from './cors.js';
 import { createErrorReplies } from './errors.js';
 import { loadApiFamilies } from './families/load.js';
+import { createApiMetrics } from './metrics.js';
+import { registerOpenApi } from './openapi.js';
 import { adminRoutes } from './routes/admin.js';
 import { healthRoutes } from './routes/health.js';
+import { BOARD_PATH, hasBoardSession, queueBoardRoutes } from './routes/queues-board.js';
 import { taskRoutes } from './routes/tasks.js';
 import { createSubmitter } from './submit.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
     principal: Principal;
+  }
+  interface FastifyInstance {
+    /** Every route as `METHOD /path` (Fastify's automatic HEAD copies left out), in the order added. */
+    routeList(): string[];
   }
 }
 
@@ -38,9 +48,15 @@ export interface AppDeps {
   store: TaskStore;
   queues: Queues;
   signals: Signals;
+  /** This process's cluster-wide metrics recorder (flushed before each /metrics scrape). */
+  metrics?: MetricsRecorder;
 }
 
-const OPEN_ROUTES = new Set(['/healthz', '/readyz', '/docs']);
+const OPEN_ROUTES = new Set(['/healthz', '/readyz', '/docs', '/openapi.json', '/admin/login', '/admin/logout']);
+/** Open too: the interactive reference's pages and assets, the README. */
+const OPEN_PREFIX = '/docs/';
+
+const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
 
 /** Builds the API from its dependencies; main.ts opens the connections, tests hand in their own. */
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
@@ -60,6 +76,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     frameworkErrors: errors.frameworkErrorHandler,
   });
   const authenticate = createAuthenticator(config);
+  const sessions = createAdminSessions(config.ADMIN_KEYS);
+  const routeList: string[] = [];
+  app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) routeList.push(`${method} ${route.url}`);
+  });
+  app.decorate('routeList', () => routeList.filter((r) => !r.startsWith('HEAD ')));
+  // Before any route: the OpenAPI document collects routes as they are added.
+  await registerOpenApi(app, { version });
   // Closing: new requests are refused (503, retryable); long waits (sync calls, token streams,
   // SSE) go on for SHUTDOWN_GRACE_SECONDS, then `shutdown` fires and they end with an error the
   // client can retry. Keep-alive sockets are closed as soon as they fall idle, so the close is
@@ -94,16 +118,39 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   }
   app.addHook('onRequest', async (req, reply) => {
     if (closing) throw new ShuttingDownError();
-    if (OPEN_ROUTES.has(req.url.split('?')[0] ?? '')) return;
-    const principal = authenticate(presentedKeys(req.headers));
+    const path = req.url.split('?')[0] ?? '';
+    if (OPEN_ROUTES.has(path) || path.startsWith(OPEN_PREFIX)) return;
+    // The queue dashboard is opened by browsers, which send the session cookie, not a key.
+    if (hasBoardSession(sessions, req)) {
+      req.principal = { tenant: 'admin', admin: true };
+      return;
+    }
+    const keys = presentedKeys(req.headers);
+    const principal = authenticate(keys);
     if (!principal) {
+      if (keys.length === 0 && req.method === 'GET' && path.startsWith(BOARD_PATH) && /text\/html/.test(req.headers.accept ?? '')) return reply.redirect('/admin/login', 303);
       return errors.reply(req, reply, { status: 401, type: 'authentication_error', message: 'missing or unknown API key' });
     }
     req.principal = principal;
   });
 
+  const channelState = createChannelState({ redis: deps.redis, prefix: config.QUEUE_PREFIX });
+  const metrics = createApiMetrics({
+    redis: deps.redis,
+    prefix: config.QUEUE_PREFIX,
+    shards: config.QUEUE_SHARDS,
+    queues: deps.queues,
+    registry: deps.registry,
+    channelState,
+    recorder: deps.metrics,
+    authenticate,
+    refuse: errors.reply,
+  });
+  app.addHook('onResponse', async (req, reply) => metrics.observe(req, reply));
+  await app.register(metrics.routes);
   await app.register(healthRoutes(deps));
-  await app.register(adminRoutes({ registry: deps.registry, channelState: createChannelState({ redis: deps.redis, prefix: config.QUEUE_PREFIX }) }));
+  await app.register(adminRoutes({ registry: deps.registry, channelState }));
+  await app.register(queueBoardRoutes({ queues: deps.queues, shards: config.QUEUE_SHARDS, sessions, refuse: errors.reply }));
   await app.register(taskRoutes({ ...cancelDeps, signals: deps.signals, shutdown: shutdown.signal }));
   const familyDeps = { config, redis: deps.redis, store: deps.store, queues: deps.queues, signals: deps.signals, submitter, cancel: cancelDeps, shutdown: shutdown.signal, registry: deps.registry };
   for (const family of families) {
@@ -112,6 +159,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     await app.register(async (scope) => {
       scope.addHook('onRoute', (route) => {
         route.config = { ...route.config, family: family.name };
+        route.schema = { tags: [family.name], ...route.schema };
       });
       await routes(scope);
     });

@@ -5,12 +5,15 @@ import { createChannelRegistry, reloadChannels, type ChannelRegistry } from '../
 import { isMain, listenError, runMain, type RunningRole } from '../shared/process.js';
 import { createQueues } from '../shared/queues.js';
 import { close, connect, createRedis, redisTarget } from '../shared/redis.js';
+import { createMetricsRecorder } from '../shared/metrics.js';
 import { createSignals } from '../shared/signals.js';
 import { createTaskStore } from '../shared/tasks/store.js';
 import { buildApp } from './app.js';
 
 export interface RunningApi extends RunningRole {
   url: string;
+  /** Every route as `METHOD /path` (HEAD copies left out). */
+  routes(): string[];
 }
 
 /**
@@ -37,11 +40,13 @@ export async function startApi(config: Config, log: Logger, opts: { registry?: C
   }
   // Nothing is written to Redis before the port is bound: queues are created on first use.
   const queues = createQueues({ redis, prefix: config.QUEUE_PREFIX, shards: config.QUEUE_SHARDS });
-  const store = createTaskStore({ redis, queues, config });
+  const metrics = createMetricsRecorder({ redis, prefix: config.QUEUE_PREFIX, log });
+  const store = createTaskStore({ redis, queues, config, metrics });
   const signals = createSignals({ pub: redis, sub });
-  const app = await buildApp({ config, log, redis, store, queues, signals, registry });
+  const app = await buildApp({ config, log, redis, store, queues, signals, registry, metrics });
   const stop = async () => {
     await app.close();
+    await metrics.close();
     await signals.close();
     await queues.close();
     await closeRedis();
@@ -55,7 +60,7 @@ export async function startApi(config: Config, log: Logger, opts: { registry?: C
   const { port } = app.server.address() as AddressInfo;
   const url = `http://${config.HOST.includes(':') ? `[${config.HOST}]` : config.HOST}:${port}`;
   log.info({ url }, 'api listening');
-  return { url, stop, reload: () => reloadChannels(config, registry, log) };
+  return { url, stop, reload: () => reloadChannels(config, registry, log), routes: () => app.routeList() };
 }
 
 if (isMain(import.meta.url)) {

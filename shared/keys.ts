@@ -66,4 +66,6 @@ export const globalKeys = (prefix: string) => ({
   webhookSecret: (tenant: string) => `${prefix}:webhook-secret:${tenant}`,
   webhookPumpLock: `${prefix}:lock:webhook-pump`,
   proberLock: `${prefix}:lock:channel-prober`,
+  /** Cluster-wide metrics (counters and histogram buckets written by every process). */
+  metrics: `${prefix}:metrics`,
 });

@@ -7,6 +7,7 @@ import type { Logger } from '../shared/logger.js';
 import { isMain, runMain, type RunningRole } from '../shared/process.js';
 import { createQueues } from '../shared/queues.js';
 import { close, connect, createRedis, redisTarget } from '../shared/redis.js';
+import { createMetricsRecorder } from '../shared/metrics.js';
 import { createSignals } from '../shared/signals.js';
 import { createTaskStore } from '../shared/tasks/store.js';
 import { warnKeylessChannels } from './channels/keyless.js';
@@ -44,12 +45,13 @@ export async function startWorker(config: Config, log: Logger, opts: { registry?
     throw err;
   }
   const queues = createQueues({ redis, prefix: config.QUEUE_PREFIX, shards: config.QUEUE_SHARDS });
-  const store = createTaskStore({ redis, queues, config });
+  const metrics = createMetricsRecorder({ redis, prefix: config.QUEUE_PREFIX, log });
+  const store = createTaskStore({ redis, queues, config, metrics });
   const signals = createSignals({ pub: redis, sub });
 
   const registry = opts.registry ?? createChannelRegistry(config.channels);
   const channelState = createChannelState({ redis, prefix: config.QUEUE_PREFIX });
-  const channels = createChannelRunner({ registry, state: channelState, router: createRouter({ registry, state: channelState }) });
+  const channels = createChannelRunner({ registry, state: channelState, router: createRouter({ registry, state: channelState }), metrics });
   const unset = FAMILIES.filter((f) => registry.ofType(f.channelType).length === 0 && f.queues.some((q) => config.WORKER_QUEUES.includes(q.name))).map((f) => f.name);
   if (unset.length > 0) {
     log.warn({ unset }, 'NO UPSTREAM CONFIGURED: tasks of these families fail at once until a channel serves them (UPSTREAMS_FILE, or MJ_UPSTREAM_URL / OPENAI_UPSTREAM_URL)');
@@ -82,7 +84,7 @@ export async function startWorker(config: Config, log: Logger, opts: { registry?
     if (made.tracker) trackers.set(family.name, createTracker(trackerDeps, made.tracker));
   }
   const processors = collectProcessors([...parts.values()].map((p) => p.processors), {
-    'webhook.deliver': createWebhookDeliver({ config, redis, store, log: log.child({ component: 'webhooks' }), publicUrl: config.PUBLIC_URL || `http://${config.HOST}:${config.PORT}` }),
+    'webhook.deliver': createWebhookDeliver({ config, redis, store, log: log.child({ component: 'webhooks' }), publicUrl: config.PUBLIC_URL || `http://${config.HOST}:${config.PORT}`, metrics }),
   });
   const pump = createWebhookPump({ config, redis, queues, log: log.child({ component: 'webhook-pump' }), jobOptions: webhookDeliver.options(config) });
   const probes = Object.fromEntries(FAMILIES.flatMap((f) => (parts.get(f.name)?.probe ? [[f.channelType, parts.get(f.name)!.probe!] as const] : [])).reverse());
@@ -107,6 +109,7 @@ export async function startWorker(config: Config, log: Logger, opts: { registry?
     await Promise.all(running.map((t) => t.stop()));
     await pump.stop();
     await dispatcher.close(config.SHUTDOWN_GRACE_SECONDS * 1000);
+    await metrics.close();
     await signals.close();
     await queues.close();
     await close(sub);

@@ -12,6 +12,7 @@ import { cancelTask, type CancelDeps } from '../cancel.js';
 import { parse } from '../errors.js';
 import { baseUrl, taskHeader } from '../replay.js';
 import { streamEvents, type SseDeps } from '../sse.js';
+import { taskDocs } from './tasks-docs.js';
 
 const params = z.object({ id: z.string() });
 
@@ -26,6 +27,7 @@ const listQuery = z.object({
 /** Generic task routes (`/v1/tasks/...`): every task, MJ ones included. */
 export function taskRoutes(deps: CancelDeps & SseDeps) {
   const deliveries = createDeliveryLog(deps);
+  const docs = taskDocs({ params, listQuery });
   /** The task the route names, when this principal may see it (404 otherwise); marks the answer with its id. */
   async function visible(req: FastifyRequest, reply: FastifyReply): Promise<Task> {
     const { id } = parse(params, req.params, 'id');
@@ -37,7 +39,7 @@ export function taskRoutes(deps: CancelDeps & SseDeps) {
   }
 
   return async function plugin(app: FastifyInstance) {
-    app.get('/v1/tasks', async (req) => {
+    app.get('/v1/tasks', { schema: docs.list }, async (req) => {
       const q = parse(listQuery, req.query, 'query');
       const tenant = req.principal.tenant;
       let cursor: Task | null = null;
@@ -67,15 +69,15 @@ export function taskRoutes(deps: CancelDeps & SseDeps) {
       };
     });
 
-    app.get('/v1/tasks/:id', async (req, reply) => {
+    app.get('/v1/tasks/:id', { schema: docs.get }, async (req, reply) => {
       const task = await visible(req, reply);
       const position = task.status === 'queued' ? await deps.queues.position(parseTaskId(task.id)!, task.id).catch(() => null) : null;
       return toTaskObject(task, baseUrl(req), position, { admin: req.principal.admin });
     });
 
-    app.post('/v1/tasks/:id/cancel', async (req, reply) => toTaskObject(await cancelTask(deps, await visible(req, reply)), baseUrl(req)));
+    app.post('/v1/tasks/:id/cancel', { schema: docs.cancel }, async (req, reply) => toTaskObject(await cancelTask(deps, await visible(req, reply)), baseUrl(req)));
 
-    app.get('/v1/tasks/:id/content', async (req, reply) => {
+    app.get('/v1/tasks/:id/content', { schema: docs.content }, async (req, reply) => {
       const task = await visible(req, reply);
       if (task.status === 'succeeded' && task.response) {
         const blob = (await deps.store.blobs(task.id)).response;
@@ -87,14 +89,14 @@ export function taskRoutes(deps: CancelDeps & SseDeps) {
       throw new NotFoundError(`task ${task.id} has no content${task.status === 'succeeded' ? '' : ` (it is ${task.status})`}`);
     });
 
-    app.get('/v1/tasks/:id/events', async (req, reply) => streamEvents(req, reply, deps, await visible(req, reply)));
+    app.get('/v1/tasks/:id/events', { schema: docs.events }, async (req, reply) => streamEvents(req, reply, deps, await visible(req, reply)));
 
-    app.get('/v1/tasks/:id/deliveries', async (req, reply) => {
+    app.get('/v1/tasks/:id/deliveries', { schema: docs.deliveries }, async (req, reply) => {
       const task = await visible(req, reply);
       const data = await deliveries.list(task.id);
       return { object: 'list', webhook: task.webhook ? { url: task.webhook.url, events: task.webhook.events } : null, data };
     });
 
-    app.get('/v1/webhooks/secret', async (req) => ({ key: await webhookSecret(deps.redis, deps.prefix, req.principal.tenant) }));
+    app.get('/v1/webhooks/secret', { schema: docs.secret }, async (req) => ({ key: await webhookSecret(deps.redis, deps.prefix, req.principal.tenant) }));
   };
 }

@@ -6,6 +6,7 @@ import { storeCall } from '../errors.js';
 import { parseTaskId, type Placement } from '../ids.js';
 import { globalKeys, keyspace, placements } from '../keys.js';
 import type { Queues } from '../queues.js';
+import type { MetricsRecorder } from '../metrics.js';
 import type { RedisClient } from '../redis.js';
 import { createRedisBlobStore, type BlobStore, type Blobs } from '../blobs.js';
 import { familyOfKind } from '../families/catalog.js';
@@ -146,6 +147,8 @@ export function createTaskStore(deps: {
   config: Pick<Config, 'QUEUE_PREFIX' | 'QUEUE_SHARDS' | 'TASK_RETENTION_SECONDS'>;
   /** Where blobs live; Redis (next to the task) by default. */
   blobs?: BlobStore;
+  /** Counts submitted and finished tasks (by kind, outcome, duration) when given. */
+  metrics?: MetricsRecorder;
 }): TaskStore {
   const { redis, queues, config } = deps;
   const blobStore = deps.blobs ?? createRedisBlobStore({ redis, prefix: config.QUEUE_PREFIX });
@@ -215,6 +218,16 @@ return 1`,
     void queue.trace(SpanKind.PRODUCER, 'add', queue.name, (_span, metadata) => add(metadata)).catch(() => undefined);
   }
 
+  /** Adds a finished task to the metrics: its kind, outcome and time since creation. */
+  async function countFinished(metrics: MetricsRecorder, key: string, status: TaskStatus) {
+    const [kind, createdAt] = await redis.hmget(key, 'kind', 'created_at').catch(() => [null, null]);
+    if (!kind) return;
+    const labels = [JSON.parse(kind) as string, status];
+    metrics.inc('tasksFinished', labels);
+    const created = createdAt ? Number(JSON.parse(createdAt)) : NaN;
+    if (Number.isFinite(created)) metrics.observe('taskDuration', labels, Math.max(Date.now() - created, 0) / 1000);
+  }
+
   async function getMany(ids: string[]): Promise<Task[]> {
     const valid = ids.map((id) => ({ id, p: place(id) })).filter((x): x is { id: string; p: Placement } => x.p !== null);
     if (valid.length === 0) return [];
@@ -248,6 +261,7 @@ return 1`,
         const waiting = results.slice(-3).reduce((sum: number, n) => sum + Number(n), 0);
         return { ahead: Math.max(0, waiting - 1) };
       });
+      deps.metrics?.inc('tasksSubmitted', [task.kind]);
     },
 
     async get(id) {
@@ -271,6 +285,8 @@ return 1`,
       const res = await storeCall(async () => toResult(await redis.relayqTaskUpdate(...updateArgs(task, p, change))));
       if (res?.applied && isTerminal(res.status)) {
         await blobStore.finished(task.id, config.TASK_RETENTION_SECONDS);
+        // Off the caller's path: counting costs a read, and never fails or delays the update.
+        if (deps.metrics) void countFinished(deps.metrics, ks(p).task(task.id), res.status).catch(() => undefined);
       }
       return res;
     },

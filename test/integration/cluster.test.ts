@@ -121,4 +121,14 @@ describe.runIf(hasRedisServer() && hasRedisCli())('on a Redis Cluster', () => {
     const message = await claude.messages.stream({ model: 'claude-x', max_tokens: 64, messages: [{ role: 'user', content: 'hi cluster' }] }).finalMessage();
     expect(message.content[0]).toMatchObject({ type: 'text', text: 'Echo: hi cluster' });
   });
+
+  it('scrapes /metrics and lists every queue shard on the dashboard across nodes', async () => {
+    const bearer = { authorization: `Bearer ${KEYS.admin}` };
+    await waitFor(async () => /relayq_tasks_finished_total\{kind="[^"]+",outcome="succeeded"\} [1-9]/.test((await s.call<string>('GET', '/metrics', { key: KEYS.admin })).body), { what: 'finished tasks in /metrics' });
+    const metrics = (await s.call<string>('GET', '/metrics', { key: KEYS.admin })).body;
+    expect(metrics).toMatch(/relayq_queue_jobs\{queue="[^"]+",shard="1",state="waiting"\} \d+/);
+    const board = await fetch(`${s.api.url}/admin/queues/api/queues`, { headers: bearer });
+    expect(board.status).toBe(200);
+    expect(((await board.json()) as { queues: unknown[] }).queues.length).toBeGreaterThan(2);
+  });
 });

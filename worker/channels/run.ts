@@ -4,6 +4,7 @@ import type { ChannelRegistry } from '../../shared/channels/registry.js';
 import { LEASE_MS, type ChannelState } from '../../shared/channels/state.js';
 import { CanceledError, ChannelBusyError, PermanentUpstreamError, RetryableUpstreamError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
+import type { MetricsRecorder } from '../../shared/metrics.js';
 import type { ChannelAttempt } from '../../shared/tasks/model.js';
 import { isQuotaExhausted } from '../upstream/http.js';
 import { describeNeed, type Need, type Router } from './router.js';
@@ -55,7 +56,7 @@ export interface CallOptions {
  * @throws ChannelBusyError, PermanentUpstreamError (no channel serves the need; the pinned
  *   channel is gone or disabled; a refusal of the request), the call's own errors.
  */
-export function createChannelRunner(deps: { registry: ChannelRegistry; state: ChannelState; router: Router }) {
+export function createChannelRunner(deps: { registry: ChannelRegistry; state: ChannelState; router: Router; metrics?: MetricsRecorder }) {
   const { registry, state, router } = deps;
 
   /** The pinned channel, if it can take a call now. */
@@ -130,11 +131,16 @@ export function createChannelRunner(deps: { registry: ChannelRegistry; state: Ch
         renew.unref();
         try {
           const value = await fn(channel);
+          deps.metrics?.observe('upstreamDuration', [channel.name, 'ok'], (Date.now() - at) / 1000);
           attempts.push({ channel: channel.name, at, outcome: 'succeeded', status: null, error: null });
           await state.succeeded(channel).catch(() => undefined);
           return { value, channel, attempts };
         } catch (err) {
           const blame = blameOf(err);
+          if (blame !== 'none') {
+            deps.metrics?.observe('upstreamDuration', [channel.name, 'error'], (Date.now() - at) / 1000);
+            deps.metrics?.inc('upstreamErrors', [channel.name, blame === 'rate-limited' ? 'rate_limited' : blame]);
+          }
           const status = (err as { status?: number }).status ?? null;
           const message = (err as Error).message;
           if (blame === 'rate-limited') await state.limited(channel, message, (err as RetryableUpstreamError).retryAfterMs ?? DEFAULT_COOLDOWN_MS).catch(() => undefined);

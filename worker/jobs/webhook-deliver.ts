@@ -2,6 +2,7 @@ import type { Config } from '../../shared/config.js';
 import { parseTaskId, type Placement } from '../../shared/ids.js';
 import { keyspace } from '../../shared/keys.js';
 import type { Logger } from '../../shared/logger.js';
+import type { MetricsRecorder } from '../../shared/metrics.js';
 import { familyNamed } from '../../shared/families/catalog.js';
 import type { RedisClient } from '../../shared/redis.js';
 import type { Task, TaskStatus } from '../../shared/tasks/model.js';
@@ -24,6 +25,8 @@ export interface WebhookDeps {
   log: Logger;
   /** Where `urls` in generic bodies point. */
   publicUrl: string;
+  /** Counts delivery attempts by outcome when given. */
+  metrics?: MetricsRecorder;
 }
 
 /**
@@ -126,6 +129,7 @@ export function createWebhookDeliver(deps: WebhookDeps): Processor<'webhook.deli
         if (err instanceof BlockedTargetError) {
           // Refused targets are recorded once and never retried.
           await record(p, task.id, attempt);
+          deps.metrics?.inc('webhookDeliveries', ['refused']);
           log.warn({ taskId: task.id, host: url.hostname, reason: attempt.error }, 'webhook target refused');
           return stop('refused');
         }
@@ -133,6 +137,7 @@ export function createWebhookDeliver(deps: WebhookDeps): Processor<'webhook.deli
 
       if (outcome && outcome.status >= 200 && outcome.status < 300) {
         await record(p, task.id, attempt);
+        deps.metrics?.inc('webhookDeliveries', ['delivered']);
         const done = redis.multi().hdel(stateKey, 'head');
         if (head.type === 'task.progress') done.hset(stateKey, 'lastProgressAt', String(Date.now()));
         await done.exec();
@@ -140,16 +145,19 @@ export function createWebhookDeliver(deps: WebhookDeps): Processor<'webhook.deli
       }
       if (outcome?.status === 410) {
         await record(p, task.id, { ...attempt, error: 'receiver answered 410 Gone: no more deliveries' });
+        deps.metrics?.inc('webhookDeliveries', ['gone']);
         return stop('gone');
       }
       head.attempts++;
       if (head.attempts > config.WEBHOOK_RETRY_SCHEDULE.length) {
         await record(p, task.id, { ...attempt, error: `${attempt.error ?? `HTTP ${attempt.status}`}; gave up after ${head.attempts} attempts` });
         await redis.hdel(stateKey, 'head');
+        deps.metrics?.inc('webhookDeliveries', ['gave_up']);
         continue;
       }
       const next = Date.now() + retryDelay(head.attempts, outcome?.retryAfterMs);
       await record(p, task.id, { ...attempt, next_retry_at: next });
+      deps.metrics?.inc('webhookDeliveries', ['retry']);
       await redis.multi().hset(stateKey, 'head', JSON.stringify(head)).zadd(ks.webhookDue, next, task.id).exec();
       return;
     }

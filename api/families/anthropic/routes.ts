@@ -11,6 +11,7 @@ import { replyAccepted } from '../../replay.js';
 import { closedSignal } from '../../sse.js';
 import { callHash, idempotencyKeyOf } from '../../submit.js';
 import type { FamilyRouteDeps } from '../types.js';
+import { docs } from './docs.js';
 import { markTask, replyUnfinishedMessage, replyWithMessage } from './reply.js';
 import { messageBody } from './schemas.js';
 import { streamMessage } from './stream.js';
@@ -96,7 +97,7 @@ export function anthropicRoutes(deps: FamilyRouteDeps) {
       }
     });
 
-    app.post('/v1/messages', async (req, reply) => {
+    app.post('/v1/messages', { schema: docs.messages }, async (req, reply) => {
       const body = parse(messageBody, req.body);
       const raw = req.rawBody ?? Buffer.from(JSON.stringify(req.body));
       if (raw.length > config.BLOB_MAX_BYTES) throw new TooLargeError('body', `is larger than BLOB_MAX_BYTES (${config.BLOB_MAX_BYTES} bytes)`);

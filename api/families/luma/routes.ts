@@ -13,6 +13,7 @@ import { taskHeader } from '../../replay.js';
 import { closedSignal } from '../../sse.js';
 import { idempotencyKeyOf } from '../../submit.js';
 import type { FamilyRouteDeps } from '../types.js';
+import { docs } from './docs.js';
 import { generationBody, taskIdParams, type GenerationBody } from './schemas.js';
 
 /** The task when it is finished; undefined otherwise (a `follow` step). */
@@ -90,10 +91,10 @@ export function lumaRoutes(deps: FamilyRouteDeps) {
       return submit(req, reply, 'luma.generation', b, null);
     };
     // Luma-API registers both; its clients use both.
-    app.post('/generations', generate);
-    app.post('/generations/', generate);
+    app.post('/generations', { schema: docs.generate }, generate);
+    app.post('/generations/', { schema: docs.generate }, generate);
 
-    app.post('/generations/:task_id/extend', async (req, reply) => {
+    app.post('/generations/:task_id/extend', { schema: docs.extend }, async (req, reply) => {
       const { task_id } = parse(taskIdParams, req.params, 'task_id');
       const b = parse(generationBody, req.body);
       const parent = await visibleTask(req, task_id);
@@ -101,7 +102,7 @@ export function lumaRoutes(deps: FamilyRouteDeps) {
       return submit(req, reply, 'luma.extend', b, parent.id);
     });
 
-    app.get('/generations/:task_id', async (req, reply) => {
+    app.get('/generations/:task_id', { schema: docs.get }, async (req, reply) => {
       const { task_id } = parse(taskIdParams, req.params, 'task_id');
       const task = await visibleTask(req, task_id);
       taskHeader(reply, task.id);
@@ -109,7 +110,7 @@ export function lumaRoutes(deps: FamilyRouteDeps) {
     });
 
     // Luma-API's link without the watermark; relayq has the one link the upstream gave.
-    app.get('/generations/:task_id/download_video_url', async (req, reply) => {
+    app.get('/generations/:task_id/download_video_url', { schema: docs.download }, async (req, reply) => {
       const { task_id } = parse(taskIdParams, req.params, 'task_id');
       const g = toLumaGeneration(await visibleTask(req, task_id));
       taskHeader(reply, g.id);

@@ -16,6 +16,7 @@ import { parse } from '../../errors.js';
 import { checkWebhookTarget } from '../../http-url.js';
 import { idempotencyKeyOf } from '../../submit.js';
 import type { FamilyRouteDeps } from '../types.js';
+import { docs } from './docs.js';
 import * as s from './schemas.js';
 
 const accepted = (task: Task, ahead: number): MjSubmitResult =>
@@ -76,21 +77,21 @@ export function mjRoutes(deps: FamilyRouteDeps, mode: Mode) {
       return payload;
     });
 
-    app.post('/submit/imagine', async (req) => {
+    app.post('/submit/imagine', { schema: docs.imagine }, async (req) => {
       const b = parse(s.imagineBody, req.body);
       checkBanned(b.prompt);
       const mj = mjRequest({ action: 'IMAGINE', prompt: b.prompt, description: `/imagine ${b.prompt}`, state: b.state ?? null, botType: b.botType, notifyHook: b.notifyHook });
       return submit(req, 'mj.imagine', mj, imageBlobs(b.images));
     });
 
-    app.post('/submit/blend', async (req) => {
+    app.post('/submit/blend', { schema: docs.blend }, async (req) => {
       const b = parse(s.blendBody, req.body);
       const dims = b.dimensions ?? 'SQUARE';
       const mj = mjRequest({ action: 'BLEND', prompt: '', description: `/blend ${b.base64Array.length} images ${dims}`, state: b.state ?? null, botType: b.botType, notifyHook: b.notifyHook, dimensions: dims });
       return submit(req, 'mj.blend', mj, imageBlobs(b.base64Array));
     });
 
-    app.post('/submit/describe', async (req) => {
+    app.post('/submit/describe', { schema: docs.describe }, async (req) => {
       const b = parse(s.describeBody, req.body);
       // An image URL given as `base64` is the describe `link` every upstream knows.
       const link = b.link ?? (b.base64 && imageUrlOf(b.base64));
@@ -98,20 +99,20 @@ export function mjRoutes(deps: FamilyRouteDeps, mode: Mode) {
       return submit(req, 'mj.describe', mj, b.base64 && !link ? imageBlobs([b.base64]) : {});
     });
 
-    app.post('/submit/shorten', async (req) => {
+    app.post('/submit/shorten', { schema: docs.shorten }, async (req) => {
       const b = parse(s.shortenBody, req.body);
       checkBanned(b.prompt);
       const mj = mjRequest({ action: 'SHORTEN', prompt: b.prompt, description: `/shorten ${b.prompt}`, state: b.state ?? null, botType: b.botType, notifyHook: b.notifyHook });
       return submit(req, 'mj.shorten', mj, {});
     });
 
-    app.post('/insight-face/swap', async (req) => {
+    app.post('/insight-face/swap', { schema: docs.swap }, async (req) => {
       const b = parse(s.swapBody, req.body);
       const mj = mjRequest({ action: 'SWAP_FACE', prompt: '', description: '/swap_face', state: b.state ?? null, botType: 'INSIGHT_FACE', notifyHook: b.notifyHook });
       return submit(req, 'mj.swap_face', mj, { source: b.source, target: b.target });
     });
 
-    app.post('/submit/action', async (req) => {
+    app.post('/submit/action', { schema: docs.action }, async (req) => {
       const b = parse(s.actionBody, req.body);
       const parent = await visibleTask(req, b.taskId, 'parent task');
       if (parent.status !== 'succeeded') throw new ValidationError('taskId', `parent task must be SUCCESS (it is ${toMjTask(parent).status})`);
@@ -142,7 +143,7 @@ export function mjRoutes(deps: FamilyRouteDeps, mode: Mode) {
       return { code: MJ_CODES.EXISTED, description: 'Waiting for window confirm', result: task.id, properties: { finalPrompt, remix: true } };
     });
 
-    app.post('/submit/modal', async (req) => {
+    app.post('/submit/modal', { schema: docs.modal }, async (req) => {
       const b = parse(s.modalBody, req.body);
       const task = await visibleTask(req, b.taskId);
       if (task.status !== 'requires_action') throw new ValidationError('taskId', `task is not waiting for the modal step (it is ${toMjTask(task).status})`);
@@ -164,23 +165,23 @@ export function mjRoutes(deps: FamilyRouteDeps, mode: Mode) {
       return accepted(task, ahead);
     });
 
-    app.get('/task/:id/fetch', async (req) => {
+    app.get('/task/:id/fetch', { schema: docs.fetch }, async (req) => {
       const { id } = parse(s.taskIdParams, req.params, 'id');
       return toMjTask(await visibleTask(req, id));
     });
 
-    app.post('/task/list-by-condition', async (req) => {
+    app.post('/task/list-by-condition', { schema: docs.listByCondition }, async (req) => {
       const { ids } = parse(s.listByConditionBody, req.body);
       const tasks = await store.getMany([...new Set(ids)]);
       return tasks.filter((t): t is MjTask => t.family === 'mj' && canSee(req.principal, t)).map(toMjTask);
     });
 
-    app.get('/task/list', async (req) => {
+    app.get('/task/list', { schema: docs.list }, async (req) => {
       const { tasks } = await store.listByTenant(req.principal.tenant, ['mj'], 100);
       return tasks.filter((t): t is MjTask => t.family === 'mj').map(toMjTask);
     });
 
-    app.get('/task/queue', async (req) => {
+    app.get('/task/queue', { schema: docs.queue }, async (req) => {
       const tasks = await store.activeByTenant(req.principal.tenant, 'mj');
       return tasks
         .filter((t): t is MjTask => t.family === 'mj' && (t.status === 'queued' || t.status === 'running'))
@@ -188,13 +189,13 @@ export function mjRoutes(deps: FamilyRouteDeps, mode: Mode) {
         .map(toMjTask);
     });
 
-    app.post('/task/:id/cancel', async (req) => {
+    app.post('/task/:id/cancel', { schema: docs.cancel }, async (req) => {
       const { id } = parse(s.taskIdParams, req.params, 'id');
       const task = await cancelTask(deps.cancel, await visibleTask(req, id));
       return { code: MJ_CODES.SUCCESS, description: 'canceled', result: task.id, properties: {} };
     });
 
-    app.get('/task/:id/image-seed', async (req, reply) => {
+    app.get('/task/:id/image-seed', { schema: docs.imageSeed }, async (req, reply) => {
       const { id } = parse(s.taskIdParams, req.params, 'id');
       let task = await visibleTask(req, id);
       if (task.status !== 'succeeded' || !task.upstream?.id) throw new ValidationError('id', 'the task has no finished image yet');

@@ -18,6 +18,7 @@ import { closedSignal } from '../../sse.js';
 import { streamTokens } from './stream.js';
 import { callHash, idempotencyKeyOf } from '../../submit.js';
 import type { FamilyRouteDeps } from '../types.js';
+import { docs } from './docs.js';
 import * as s from './schemas.js';
 
 
@@ -81,8 +82,8 @@ export function openaiRoutes(deps: FamilyRouteDeps) {
     return replyUnfinished(reply, task, deps.shutdown.aborted ? { reason: 'shutdown' } : { reason: 'timeout', waitedMs: pref.waitMs });
   }
 
-  function jsonRoute(app: FastifyInstance, endpoint: EndpointPath, schema: z.ZodType<{ model?: string | null; stream?: boolean | null }>) {
-    app.post(`/v1/${endpoint}`, async (req, reply) => {
+  function jsonRoute(app: FastifyInstance, endpoint: EndpointPath & keyof typeof docs, schema: z.ZodType<{ model?: string | null; stream?: boolean | null }>) {
+    app.post(`/v1/${endpoint}`, { schema: docs[endpoint] }, async (req, reply) => {
       const body = parse(schema, req.body);
       const raw = req.rawBody ?? Buffer.from(JSON.stringify(req.body));
       if (raw.length > config.BLOB_MAX_BYTES) throw new TooLargeError('body', `is larger than BLOB_MAX_BYTES (${config.BLOB_MAX_BYTES} bytes)`);
@@ -97,7 +98,7 @@ export function openaiRoutes(deps: FamilyRouteDeps) {
    * read only to check it.
    */
   function formRoute(app: FastifyInstance, endpoint: keyof typeof s.FORM_FILES, schema: z.ZodType<{ model?: string }>) {
-    app.post(`/v1/${endpoint}`, async (req, reply) => {
+    app.post(`/v1/${endpoint}`, { schema: docs[endpoint] }, async (req, reply) => {
       const contentType = req.headers['content-type'] ?? '';
       if (!Buffer.isBuffer(req.body) || !/^multipart\/form-data\b/i.test(contentType)) throw new ValidationError('body', 'must be multipart/form-data');
       const body = parse(schema, readForm(req.body, contentType, s.FORM_FILES[endpoint], config.BLOB_MAX_BYTES));
@@ -141,7 +142,7 @@ export function openaiRoutes(deps: FamilyRouteDeps) {
     const unavailable = (reply: FastifyReply) =>
       reply.status(502).send({ error: { message: 'the upstream model list is unavailable', type: 'upstream_error', param: null, code: null } });
 
-    app.get('/v1/models', async (_req, reply) => {
+    app.get('/v1/models', { schema: docs.models }, async (_req, reply) => {
       const list = await modelList();
       return list ? reply.type('application/json').send(list) : unavailable(reply);
     });
@@ -149,7 +150,7 @@ export function openaiRoutes(deps: FamilyRouteDeps) {
     // Model ids may hold slashes (`org/model`, or `org%2Fmodel` as the SDK encodes it), as on
     // OpenRouter-style upstreams. The router has decoded the path once already: decoding again
     // would read `a%25E0` (the id `a%E0`) as a broken escape.
-    app.get('/v1/models/*', async (req, reply) => {
+    app.get('/v1/models/*', { schema: docs.model }, async (req, reply) => {
       const id = (req.params as { '*': string })['*'];
       const list = await modelList();
       if (!list) return unavailable(reply);

@@ -10,6 +10,7 @@ import { checkWebhookTarget, webhookOf } from '../../http-url.js';
 import { parsePrefer } from '../../prefer.js';
 import { idempotencyKeyOf } from '../../submit.js';
 import type { FamilyRouteDeps } from '../types.js';
+import { docs } from './docs.js';
 import * as s from './schemas.js';
 
 /** suno-api's envelope of every answer: `{code: "success", message, data}`. */
@@ -88,7 +89,7 @@ export function sunoRoutes(deps: FamilyRouteDeps) {
 
   return async function plugin(app: FastifyInstance) {
     // suno-api upper-cases the action (new-api calls its upstream at /suno/submit/MUSIC).
-    app.post('/suno/submit/:action', async (req, reply) => {
+    app.post('/suno/submit/:action', { schema: docs.submit }, async (req, reply) => {
       const action = String((req.params as { action?: unknown }).action ?? '').toLowerCase();
       if (action === 'music') {
         const b = parse(s.musicBody, req.body);
@@ -105,14 +106,14 @@ export function sunoRoutes(deps: FamilyRouteDeps) {
       throw new ValidationError('action', `must be music or lyrics (POST /suno/submit/music or /suno/submit/lyrics), not "${action.slice(0, 40)}"`);
     });
 
-    app.get('/suno/fetch/:id', async (req, reply) => {
+    app.get('/suno/fetch/:id', { schema: docs.fetchOne }, async (req, reply) => {
       const { id } = parse(s.idParams, req.params, 'id');
       const task = await visibleTask(req, id);
       void reply.header('x-relayq-task-id', task.id);
       return success(toSunoTask(task));
     });
 
-    app.post('/suno/fetch', async (req) => {
+    app.post('/suno/fetch', { schema: docs.fetchMany }, async (req) => {
       const { ids } = parse(s.fetchBody, req.body);
       const tasks = await store.getMany([...new Set(ids)]);
       return success(tasks.filter((t): t is SunoTask => t.family === 'suno' && canSee(req.principal, t)).map(toSunoTask));

@@ -16,6 +16,7 @@ import { parsePrefer } from '../../prefer.js';
 import { replyWithTask, taskHeader } from '../../replay.js';
 import { idempotencyKeyOf } from '../../submit.js';
 import type { FamilyRouteDeps } from '../types.js';
+import { docs } from './docs.js';
 import { streamContent } from './content.js';
 import { readVideoForm } from './form.js';
 import { listVideos } from './list.js';
@@ -124,23 +125,23 @@ export function videoRoutes(deps: FamilyRouteDeps) {
     // Multipart bodies are read whole (within MAX_BODY_BYTES) and kept as bytes.
     app.addContentTypeParser('multipart/form-data', { parseAs: 'buffer' }, (_req, body: Buffer, done) => done(null, body));
 
-    app.post('/v1/videos', async (req, reply) => {
+    app.post('/v1/videos', { schema: docs.create }, async (req, reply) => {
       const { fields, blob } = bodyOf(req, s.createBody, s.createForm);
       const seconds = fields.seconds === undefined || fields.seconds === null ? null : String(fields.seconds);
       const video: VideoRequest = { model: fields.model ?? null, prompt: fields.prompt, seconds, size: fields.size ?? null, remixed_from_video_id: null };
       return submitVideo(req, reply, 'video.generation', video, blob);
     });
 
-    app.get('/v1/videos', async (req) => {
+    app.get('/v1/videos', { schema: docs.list }, async (req) => {
       const q = parse(s.listQuery, req.query, 'query');
       const { data, has_more } = await listVideos(store, req.principal.tenant, q);
       return { object: 'list', data: data.map(toVideoObject), first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null, has_more };
     });
 
-    app.get('/v1/videos/:video_id', async (req, reply) => answer(reply, await visibleVideo(req)));
+    app.get('/v1/videos/:video_id', { schema: docs.get }, async (req, reply) => answer(reply, await visibleVideo(req)));
 
     // Deleting an unfinished video cancels it; either way the upstream is asked to delete its copy.
-    app.delete('/v1/videos/:video_id', async (req, reply) => {
+    app.delete('/v1/videos/:video_id', { schema: docs.delete }, async (req, reply) => {
       const found = await visibleVideo(req);
       taskHeader(reply, found.id);
       // Canceling also queues the upstream delete of a video the upstream holds; one that
@@ -156,7 +157,7 @@ export function videoRoutes(deps: FamilyRouteDeps) {
       return { id: task.id, object: 'video.deleted', deleted: true };
     });
 
-    app.get('/v1/videos/:video_id/content', async (req, reply) => {
+    app.get('/v1/videos/:video_id/content', { schema: docs.content }, async (req, reply) => {
       const task = await visibleVideo(req);
       const { variant } = parse(s.contentQuery, req.query, 'query');
       if (task.status !== 'succeeded') throw new ValidationError('video_id', `the video is not completed (it is ${videoStatusOf(task)}); download it once its status is completed`);
@@ -164,7 +165,7 @@ export function videoRoutes(deps: FamilyRouteDeps) {
       return streamContent(req, reply, contentDeps, task, variant);
     });
 
-    app.post('/v1/videos/:video_id/remix', async (req, reply) => {
+    app.post('/v1/videos/:video_id/remix', { schema: docs.remix }, async (req, reply) => {
       const parent = await visibleVideo(req);
       const { fields, blob } = bodyOf(req, s.remixBody, s.remixBody);
       if (parent.status !== 'succeeded' || !parent.upstream?.id) throw new ValidationError('video_id', `must be a completed video to remix (it is ${videoStatusOf(parent)})`);

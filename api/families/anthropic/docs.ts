@@ -1,0 +1,20 @@
+import { routeDoc } from '../../openapi.js';
+import { messageBody } from './schemas.js';
+
+/** The OpenAPI documentation of the Anthropic Messages route. */
+export const docs = {
+  messages: routeDoc({
+    summary: 'Create a message',
+    description:
+      'Anthropic Messages API, relayed as a task: a plain call waits for the answer (`stream: true` streams it as Anthropic\'s server-sent events); `Prefer: respond-async` answers 202 with the task. `anthropic-version` and `anthropic-beta` are forwarded.',
+    body: messageBody,
+    example: { model: 'claude-sonnet-4-5', max_tokens: 256, messages: [{ role: 'user', content: 'Hello' }] },
+    responses: {
+      200: {
+        description: 'The message.',
+        example: { id: 'msg_57bc726b', type: 'message', role: 'assistant', model: 'claude-sonnet-4-5', content: [{ type: 'text', text: 'Hello!' }], stop_reason: 'end_turn', stop_sequence: null, usage: { input_tokens: 1, output_tokens: 2 } },
+      },
+      400: { description: 'Refused, in Anthropic\'s error format.', example: { type: 'error', error: { type: 'invalid_request_error', message: 'max_tokens: Field required' } } },
+    },
+  }),
+};
