@@ -242,7 +242,7 @@ return 1`,
       const p = place(task.id);
       if (!p) throw new Error(`not a task id: ${task.id}`);
       const k = ks(p);
-      return storeCall(async () => {
+      const created = await storeCall(async (): Promise<CreateResult> => {
         const m = await multiFor(p);
         m.hset(k.task(task.id), encode(task as unknown as Record<string, unknown>));
         if (opts.blobs) await blobStore.putInputs(task.id, opts.blobs, m);
@@ -262,6 +262,7 @@ return 1`,
         return { ahead: Math.max(0, waiting - 1) };
       });
       deps.metrics?.inc('tasksSubmitted', [task.kind]);
+      return created;
     },
 
     async get(id) {
