@@ -23,6 +23,13 @@ export type RelayEnd =
 const BATCH = 500;
 
 /**
+ * A started stream that has been silent this long (ms) gets an SSE comment line (`: keep-alive`),
+ * which every SSE parser skips (the openai and anthropic SDKs included): a proxy or load balancer
+ * with an idle timeout (often 60 s) must not cut a stream whose upstream is thinking.
+ */
+export const KEEP_ALIVE_MS = 15_000;
+
+/**
  * Relays a streaming task's token stream (shared/protocols/tokens.ts) to one client, whatever the
  * family: the worker appends each upstream chunk as it comes; this writes every entry with
  * `write` (the family's framing) from the first one on, so any API node can serve the stream and
@@ -35,6 +42,7 @@ export async function relayTokens(req: FastifyRequest, reply: FastifyReply, deps
   const closed = closedSignal(req);
   let last = '-';
   let started = false;
+  let wroteAt = Date.now();
   const deadline = Date.now() + waitMs;
   const finished = async (): Promise<RelayEnd> => ({ kind: 'finished', task: (await deps.store.get(task.id)) ?? task, started });
 
@@ -55,8 +63,13 @@ export async function relayTokens(req: FastifyRequest, reply: FastifyReply, deps
           started = true;
         }
         write(entry.data);
+        wroteAt = Date.now();
       }
       if (entries.length === BATCH) return undefined; // more to read right away
+      if (started && entries.length === 0 && Date.now() - wroteAt >= KEEP_ALIVE_MS) {
+        reply.raw.write(': keep-alive\n\n');
+        wroteAt = Date.now();
+      }
       if (status && isTerminal(status)) return status === 'succeeded' && started ? { kind: 'done' } : finished();
       if (!started && Date.now() >= deadline) return { kind: 'waited' };
       return undefined;
