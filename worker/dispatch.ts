@@ -35,11 +35,12 @@ export interface DispatchDeps {
 const MAX_BACKOFF_MS = 10 * 60_000;
 
 /**
- * Delay before the next attempt: the upstream's Retry-After when it gave one, else exponential
- * from the base delay with full jitter in its upper half.
+ * Delay before the next attempt: the upstream's Retry-After when it gave one (or, when every
+ * channel was failing, the time until the first of them is probed), else exponential from the
+ * base delay with full jitter in its upper half.
  */
 export function backoffDelay(attemptsMade: number, baseMs: number, err: unknown, random = Math.random): number {
-  const retryAfter = err instanceof RetryableUpstreamError ? err.retryAfterMs : undefined;
+  const retryAfter = err instanceof RetryableUpstreamError ? err.retryAfterMs : err instanceof ChannelBusyError && err.failing ? err.waitMs : undefined;
   if (retryAfter !== undefined) return Math.min(retryAfter + Math.floor(random() * baseMs * 0.1), MAX_BACKOFF_MS * 6);
   const exp = Math.min(baseMs * 2 ** Math.max(0, attemptsMade - 1), MAX_BACKOFF_MS);
   return Math.floor(exp / 2 + random() * (exp / 2));
@@ -95,6 +96,7 @@ function taskErrorOf(err: unknown, attempts: number): TaskError {
     const message = `rate limited upstream: ${err.reason}, for another ${seconds(err.waitMs)} s (relayq waits at most ${seconds(LONG_RETRY_AFTER_MS)} s)`;
     return { ...errorOf('upstream_error', 'rate_limit_exceeded', message), status: 429 };
   }
+  if (err instanceof ChannelBusyError && err.failing) return { ...errorOf('upstream_error', 'no_healthy_channel', `${err.reason} (gave up after ${attempts} attempts)`), status: 503 };
   if (err instanceof ValidationError) return errorOf('invalid_request', 'invalid_job', err.message);
   return errorOf('internal_error', 'internal_error', `internal error (gave up after ${attempts} attempts)`);
 }
@@ -153,8 +155,9 @@ export function createDispatcher(deps: DispatchDeps) {
       if (abandoned) return await never();
       // The task is already canceled; the job has nothing left to do.
       if (err instanceof CanceledError || ac.signal.aborted) return;
-      if (err instanceof ChannelBusyError && token && !waitsTooLong(err)) {
-        // Parked until a channel can take it: no worker slot held, no attempt used.
+      if (err instanceof ChannelBusyError && !err.failing && token && !waitsTooLong(err)) {
+        // Parked until a channel can take it: no worker slot held, no attempt used. (A wait for
+        // failing channels uses an attempt, below, so a job whose channels keep failing ends.)
         jlog.debug({ waitMs: err.waitMs, reason: err.reason }, 'waiting for a channel');
         await job.moveToDelayed(Date.now() + err.waitMs + Math.floor(Math.random() * Math.min(200, err.waitMs / 5 + 20)), token);
         throw new DelayedError();
