@@ -119,6 +119,12 @@ export function createChannelState(deps: { redis: RedisClient; prefix: string })
       return new Map<string, Unavailable | null>(channels.map((c, i): [string, Unavailable | null] => [c.name, rows[i]![0] === 1 ? null : { reason: rows[i]![2] as Unavailable['reason'], waitMs: Number(rows[i]![1]) }]));
     },
 
+    /** The channel's most recent failure, or null when none is remembered (within a day). */
+    async lastError(channel: Channel): Promise<ChannelError | null> {
+      const raw = await storeCall(() => redis.lindex(keys(channel.name)[3]!, 0));
+      return raw ? (JSON.parse(raw) as ChannelError) : null;
+    },
+
     /** Every channel's settings and state, for admins. */
     async view(channels: Channel[]): Promise<ChannelView[]> {
       const now = Date.now();

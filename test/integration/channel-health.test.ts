@@ -15,7 +15,6 @@ import { KEYS, mjUntil, startStack, waitFor, type Stack } from '../support/stack
 
 const ch = (name: string, extra: Partial<Channel> = {}): Channel => ({ ...defaultChannel({ name, type: 'openai', baseUrl: `http://${name}.invalid/v1`, key: '' }), ...extra });
 const need = { type: 'openai' as const, kind: 'chat.completion' as const, model: 'm' };
-const boom = () => new RetryableUpstreamError('upstream answered 502: bad gateway', 502);
 
 /** Channel health as the runner sees it: opening, half-open trials, waits, avoided channels. */
 describe('channel health in the runner', () => {
@@ -45,7 +44,7 @@ describe('channel health in the runner', () => {
       .catch((e: unknown) => e)) as ChannelBusyError;
     expect(err).toBeInstanceOf(ChannelBusyError);
     expect(err.failing).toBe(true);
-    expect(err.reason).toMatch(/^no healthy channel: fa is open until \d{4}-\d\d-\d\dT[\d:.]+Z, fb is open until .+; fc is disabled/);
+    expect(err.reason).toMatch(/^no healthy channel: fa is open until \d{4}-\d\d-\d\dT[\d:.]+Z \(last error: boom\), fb is open until .+; fc is disabled$/);
     // A wait for limits is not a failing channel.
     const full = ch('ffull', { concurrency: 1 });
     expect(await state.acquire(full, 'held')).toBeNull();

@@ -97,9 +97,11 @@ export function createRouter(deps: { registry: ChannelRegistry; state: ChannelSt
         // Only open channels: failing. Otherwise wait for the soonest that ends on its own.
         const passing = all.filter((x) => x.u.reason !== 'open');
         const failing = passing.length === 0;
-        const soonest = (failing ? all : passing).sort((x, y) => x.u.waitMs - y.u.waitMs)[0]!.u;
+        const soonest = [...(failing ? all : passing)].sort((x, y) => x.u.waitMs - y.u.waitMs)[0]!.u;
         const disabled = forKind.filter((c) => !c.enabled && servesModel(c, need.model)).map((c) => `${c.name} is disabled`);
-        const states = all.map((x) => describeUnavailable(x.name, x.u, now)).join(', ') + (disabled.length ? `; ${disabled.join(', ')}` : '');
+        // A failing channel's last error says what to fix.
+        const last = failing ? await Promise.all(open.map((c) => deps.state.lastError(c))) : [];
+        const states = all.map((x, i) => describeUnavailable(x.name, x.u, now) + (last[i] ? ` (last error: ${last[i]!.error.slice(0, 200)})` : '')).join(', ') + (disabled.length ? `; ${disabled.join(', ')}` : '');
         const reason = failing ? `no healthy channel: ${states}` : `every channel serving ${describeNeed(need)} is busy: ${states}`;
         return { kind: 'wait', wait: soonest, failing, rateLimited: soonest.reason === 'cooldown', reason };
       }

@@ -81,7 +81,8 @@ export function createChannelRunner(deps: { registry: ChannelRegistry; state: Ch
     const unavailable = (await state.usable([channel])).get(name);
     if (unavailable) {
       const failing = unavailable.reason === 'open';
-      const why = `${describeUnavailable(name, unavailable)}, and it holds this task`;
+      const last = failing ? await state.lastError(channel) : null;
+      const why = `${describeUnavailable(name, unavailable)}${last ? ` (last error: ${last.error.slice(0, 200)})` : ''}, and it holds this task`;
       throw new ChannelBusyError(Math.max(unavailable.waitMs, 100), failing ? `no healthy channel: ${why}` : `channel ${why}`, unavailable.reason === 'cooldown', failing);
     }
     return [channel];
