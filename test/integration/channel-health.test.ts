@@ -185,6 +185,7 @@ describe('channel health end to end', () => {
           oa('oa-b', b),
           oa('oa-solo', a, { models: ['solo-model'] }),
           oa('oa-slow', a, { models: ['slow-model'], timeoutSeconds: 1 }),
+          { name: 'an-a', type: 'anthropic', baseUrl: a.baseUrlFor('anthropic') },
           { name: 'mj-a', type: 'mj', baseUrl: a.url, priority: 1 },
           { name: 'mj-b', type: 'mj', baseUrl: b.url },
           { name: 'mj-slow', type: 'mj', baseUrl: a.url, kinds: ['mj.describe'], priority: 9, timeoutSeconds: 1 },
@@ -248,6 +249,15 @@ describe('channel health end to end', () => {
     expect(await admin('oa-a')).toMatchObject({ consecutive_failures: before + 1 });
     // A success resets the count for the tests that follow.
     expect((await settled((await chat('healthy again')).body.id)).status).toBe('succeeded');
+  });
+
+  it('counts an Anthropic stream cut after content reached the client against its channel', async () => {
+    a.faults.add({ route: 'anthropic', kind: 'stream', errorAfter: 2, times: 1 });
+    const before = (await admin('an-a')).consecutive_failures as number;
+    const r = await s.call('POST', '/v1/messages', { body: { model: 'claude-sim', max_tokens: 64, stream: true, messages: [{ role: 'user', content: 'one two three four five' }] }, headers: { prefer: 'respond-async' } });
+    const task = await settled(r.body.id);
+    expect(task.status).toBe('failed');
+    expect(await admin('an-a')).toMatchObject({ consecutive_failures: before + 1 });
   });
 
   it('bounds each call by its channel timeoutSeconds, not only UPSTREAM_TIMEOUT_SECONDS (stream, whole answer, MJ submit)', async () => {
