@@ -20,9 +20,10 @@ const need = { type: 'openai' as const, kind: 'chat.completion' as const, model:
 describe('channel health in the runner', () => {
   let redis: Redis;
   let state: ChannelState;
+  const prefix = `h${randomBytes(4).toString('hex')}`;
   beforeAll(() => {
     redis = new Redis(inject('redisUrl'));
-    state = createChannelState({ redis, prefix: `h${randomBytes(4).toString('hex')}` });
+    state = createChannelState({ redis, prefix });
   });
   afterAll(() => redis.quit());
   const runnerFor = (channels: Channel[]) => {
@@ -142,14 +143,28 @@ describe('channel health in the runner', () => {
 
   it('cools a channel down briefly for Retry-After: 0, neither not at all nor for the 2 s default', async () => {
     const c = ch('ra0');
-    const run = runnerFor([c, ch('ra0-other')]);
+    const run = runnerFor([c, ch('ra0-other', { priority: -1 })]);
+    let limitedAt = 0;
     await run.call(need, {}, async (x) => {
-      if (x.name === 'ra0') throw new RetryableUpstreamError('upstream answered 429: slow down', 429, 0);
-      return 1;
+      if (x.name !== 'ra0') return 1;
+      limitedAt = Date.now();
+      throw new RetryableUpstreamError('upstream answered 429: slow down', 429, 0);
     });
-    const v = await viewOf(c);
-    expect(v.state).toBe('cooling_down');
-    expect(v.cooldown_until! - Date.now()).toBeLessThan(1000);
+    const until = Number(await redis.hget(`${prefix}:{ch:ra0}:state`, 'cooldown_until'));
+    expect(until - limitedAt).toBeGreaterThanOrEqual(400);
+    expect(until - limitedAt).toBeLessThan(1000);
+  });
+
+  it('says a pinned job whose channel is open is failing, and one whose channel is being probed is only waiting', async () => {
+    const holder = ch('pin-open');
+    await openIt(holder);
+    const run = runnerFor([holder, ch('pin-other')]);
+    const err = (await run.call(need, { pinned: 'pin-open' }, async () => 1).catch((e: unknown) => e)) as ChannelBusyError;
+    expect(err).toMatchObject({ failing: true, reason: expect.stringMatching(/^no healthy channel: pin-open is open until \S+ \(last error: boom\), and it holds this task$/) });
+    await waitFor(async () => state.claimProbe(holder, 5000), { what: 'the probe to be due' });
+    const probing = (await run.call(need, { pinned: 'pin-open' }, async () => 1).catch((e: unknown) => e)) as ChannelBusyError;
+    expect(probing).toMatchObject({ failing: false });
+    expect(probing.waitMs).toBeLessThanOrEqual(5000);
   });
 
   it('uses a weight-0 channel only when the others of its tier cannot serve', async () => {
@@ -237,6 +252,24 @@ describe('channel health end to end', () => {
       ['oa-a', 'moved'],
       ['oa-b', 'succeeded'],
     ]);
+  });
+
+  it('cools a channel down until the HTTP date of its Retry-After, and briefly for a date already past', async () => {
+    const at = new Date(Date.now() + 5000).toUTCString();
+    a.faults.add({ route: 'openai', kind: 'status', status: 429, retryAfter: at, times: 1, body: { error: { message: 'Rate limit reached', type: 'requests', code: 'rate_limit_exceeded' } } });
+    expect((await settled((await chat('dated 429')).body.id)).status).toBe('succeeded');
+    const cooling = await admin('oa-a');
+    expect(cooling.state).toBe('cooling_down');
+    expect(cooling.cooldown_until - Date.parse(at)).toBeLessThan(1000);
+    expect(cooling.cooldown_until - Date.parse(at)).toBeGreaterThan(-1000);
+    await waitFor(async () => (await admin('oa-a')).state === 'healthy', { what: 'the cool-down to end' });
+    a.faults.add({ route: 'openai', kind: 'status', status: 429, retryAfter: new Date(Date.now() - 60_000).toUTCString(), times: 1, body: { error: { message: 'Rate limit reached', type: 'requests', code: 'rate_limit_exceeded' } } });
+    expect((await settled((await chat('past 429')).body.id)).status).toBe('succeeded');
+    const limitedAt = a.requests.filter((r) => r.path === '/v1/chat/completions').at(-1)!.at;
+    const until = Number(await s.redis.hget(`${s.config.QUEUE_PREFIX}:{ch:oa-a}:state`, 'cooldown_until'));
+    expect(until - limitedAt).toBeGreaterThanOrEqual(400);
+    expect(until - limitedAt).toBeLessThan(1000);
+    await waitFor(async () => (await admin('oa-a')).state === 'healthy', { what: 'the cool-down to end' });
   });
 
   it('counts a stream cut after content reached the client against its channel (it cannot move)', async () => {
