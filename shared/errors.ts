@@ -142,12 +142,12 @@ export class CutShortError extends PermanentUpstreamError {
 
 /**
  * No channel that could take the call can take it now, and the job waits `waitMs` (ms) before
- * routing again. When the channels are at their concurrency or rpm limits, cooling down after a
- * 429 (`rateLimited`), being probed, or running their one half-open trial call, the wait ends on
- * its own: the job waits without holding a worker slot and without using an attempt. When they
- * are `failing` (their circuits are open after failures), the wait uses one of the job's
- * attempts, so a job whose every channel keeps failing ends once its attempts are spent.
- * `reason` names the channels and why ("no healthy channel: a is open until <ISO time>").
+ * routing again, without holding a worker slot and without using an attempt. When the channels
+ * are at their concurrency or rpm limits, cooling down after a 429 (`rateLimited`), being probed,
+ * or running their one half-open trial call, the wait ends on its own. When they are `failing`
+ * (their circuits are open after failures), it may not: those waits add up, and past
+ * CHANNEL_WAIT_SECONDS in all the task fails with this error. `reason` names the channels and why
+ * ("no healthy channel: a is open until <ISO time> (last error: …)").
  */
 export class ChannelBusyError extends Error {
   override name = 'ChannelBusyError';
@@ -156,7 +156,7 @@ export class ChannelBusyError extends Error {
     readonly reason: string,
     /** The wait is a 429 cool-down (the upstream's Retry-After), not limits or a failing channel. */
     readonly rateLimited = false,
-    /** Every channel that could serve is failing (open): the wait uses an attempt. */
+    /** Every channel that could serve is failing (open): the wait counts toward CHANNEL_WAIT_SECONDS. */
     readonly failing = false,
   ) {
     super(failing ? reason : `no channel can take the call now (${reason}); waiting ${waitMs} ms`);

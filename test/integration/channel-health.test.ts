@@ -207,7 +207,7 @@ describe('channel health end to end', () => {
         ],
       }),
     );
-    s = await startStack({ env: { UPSTREAMS_FILE: file, JOB_ATTEMPTS: '2', SYNC_WAIT_SECONDS: '2', UPSTREAM_TIMEOUT_SECONDS: '60' } });
+    s = await startStack({ env: { UPSTREAMS_FILE: file, JOB_ATTEMPTS: '2', SYNC_WAIT_SECONDS: '2', UPSTREAM_TIMEOUT_SECONDS: '60', CHANNEL_WAIT_SECONDS: '2' } });
   });
   afterEach(() => {
     a.faults.clear();
@@ -308,6 +308,8 @@ describe('channel health end to end', () => {
       return t.channel_attempts?.length ? t.channel_attempts : null;
     });
     expect(attempts[0]).toMatchObject({ channel: 'mj-slow', error: expect.stringMatching(/timed out/) });
+    // Its submit moved on; let it land before the next test sets its faults.
+    await mjUntil(s.call, d.body.result, ['SUCCESS']);
   });
 
   it('moves an MJ submit the upstream refuses for its account (code 3, no available account) to another MJ channel, as a channel failure', async () => {
@@ -331,7 +333,7 @@ describe('channel health end to end', () => {
     expect(t3.failReason).toContain('prompt不能为空');
   });
 
-  it('ends a task whose only channel is failing (open) after its attempts, naming the channel and why', async () => {
+  it('ends a task whose only channel stays failing (open) after CHANNEL_WAIT_SECONDS, naming the channel and why', async () => {
     a.faults.add({ route: 'openai', kind: 'status', status: 502, body: { error: { message: 'bad gateway', type: 'server_error' } } });
     const solo = (n: number) => s.call('POST', '/v1/chat/completions', { body: { model: 'solo-model', messages: [{ role: 'user', content: `solo ${n}` }] }, headers: { prefer: 'respond-async' } });
     // Failing calls until the circuit opens.
@@ -340,7 +342,13 @@ describe('channel health end to end', () => {
     const calls = chatCalls(a);
     const task = await settled((await solo(99)).body.id);
     expect(task.status).toBe('failed');
-    expect(task.error).toMatchObject({ code: 'no_healthy_channel', message: expect.stringMatching(/no healthy channel: oa-solo is open until/) });
+    expect(task.error).toMatchObject({
+      code: 'no_healthy_channel',
+      status: 503,
+      message: expect.stringMatching(/^no healthy channel: oa-solo is open until \S+ \(last error: (probe failed: )?upstream answered 502: bad gateway\) \(relayq waited 2 s in all for a healthy channel\)$/),
+    });
+    // Waiting used no attempt.
+    expect(task.attempts ?? 0).toBeLessThanOrEqual(0);
     expect(chatCalls(a)).toBe(calls);
   });
 });

@@ -61,8 +61,8 @@ export interface CallOptions {
  * within the channel's limits (shared by all workers), reports the outcome to the channel's
  * health, and on a failure worth retrying elsewhere moves at once to another healthy channel —
  * never straight back to one that failed. When no channel can take the call now it throws
- * ChannelBusyError: `failing` when every channel that could serve is open (the job uses an
- * attempt to wait), else the job waits without using one. When every channel failed it throws
+ * ChannelBusyError (the job waits without using an attempt; `failing` when every channel that
+ * could serve is open, and such waits are bounded in all). When every channel failed it throws
  * the last failure, or the retryable one whose channel is back soonest (the job's own backoff
  * retries it later).
  * @returns the call's value, the channel that gave it, and every attempt made.

@@ -32,7 +32,7 @@ export function createMjSeed(deps: MjSeedDeps): Processor<'mj.seed'> {
     } catch (err) {
       // The API call waits for an answer either way; tell it when no retry will come.
       const last = err instanceof PermanentUpstreamError || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
-      if (last && !(err instanceof ChannelBusyError && !err.failing)) await deps.signals.publish(channel, 'seed-missing');
+      if (last && !(err instanceof ChannelBusyError)) await deps.signals.publish(channel, 'seed-missing');
       throw err;
     }
   };
