@@ -240,6 +240,25 @@ describe('channel health end to end', () => {
     });
   });
 
+  it('moves a call whose channel answers 404 model_not_found to another channel serving the model, and counts it against the first', async () => {
+    a.faults.add({ route: 'openai', kind: 'status', status: 404, times: 1, body: { error: { message: 'The model `sim-chat` does not exist or you do not have access to it.', type: 'invalid_request_error', param: 'model', code: 'model_not_found' } } });
+    const before = (await admin('oa-a')).consecutive_failures as number;
+    const task = await settled((await chat('wrong model list')).body.id);
+    expect(task.status).toBe('succeeded');
+    expect(task.channel_attempts.map((x: any) => [x.channel, x.outcome, x.status])).toEqual([
+      ['oa-a', 'moved', 404],
+      ['oa-b', 'succeeded', null],
+    ]);
+    expect(await admin('oa-a')).toMatchObject({ consecutive_failures: before + 1 });
+    // With no channel left, the upstream's own 404 reaches the client.
+    for (const sim of [a, b]) sim.faults.add({ route: 'openai', kind: 'status', status: 404, times: 1, body: { error: { message: 'The model `sim-chat` does not exist or you do not have access to it.', type: 'invalid_request_error', param: 'model', code: 'model_not_found' } } });
+    const r = await s.call('POST', '/v1/chat/completions', { body: { model: 'sim-chat', messages: [{ role: 'user', content: 'nowhere' }] } });
+    expect(r.status).toBe(404);
+    expect(r.body.error).toMatchObject({ code: 'model_not_found', message: 'The model `sim-chat` does not exist or you do not have access to it.' });
+    // A success resets oa-a's count for the tests that follow.
+    expect((await settled((await chat('healthy again')).body.id)).status).toBe('succeeded');
+  });
+
   it("fails over a stream that breaks before any content reached the client (a role-only first chunk), like a whole answer", async () => {
     const role = JSON.stringify({ id: 'c1', object: 'chat.completion.chunk', created: 1, model: 'sim-chat', choices: [{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }] });
     a.faults.add({ route: 'openai', kind: 'body', contentType: 'text/event-stream', parts: [{ text: `data: ${role}\n\n` }], times: 1 });
