@@ -145,6 +145,12 @@ const schema = z.object({
   /** BullMQ job lock; a dead worker's job is taken over after about this long. */
   WORKER_LOCK_MS: int(500).default(30000),
   RETRY_BASE_DELAY_MS: int(1).default(1000),
+  /**
+   * The longest a job waits, in all, for failing channels (circuits open) to come back before its
+   * task fails with `no_healthy_channel` (s). Waits for limits, 429 cool-downs, probes and
+   * half-open trials under way end on their own and do not count.
+   */
+  CHANNEL_WAIT_SECONDS: int(0, 86_400).default(60),
   UPSTREAM_TIMEOUT_SECONDS: int(1).default(60),
   SIM_PORT: int(0, 65535).default(8090),
   /**

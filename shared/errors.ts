@@ -124,9 +124,30 @@ export class PermanentUpstreamError extends Error {
 }
 
 /**
- * Every channel that could take the call is at its concurrency or rpm limit, cooling down after
- * a 429, or failing: the job waits `waitMs` (ms) without holding a worker slot and without using
- * an attempt, then routes again.
+ * The upstream refused because of the channel's own account, not the request (an MJ proxy with
+ * no available or a banned account): another channel may well serve the same request, and the
+ * refusal counts as a failure of this channel. Final when no other channel can serve.
+ */
+export class ChannelRefusedError extends PermanentUpstreamError {
+  override name = 'ChannelRefusedError';
+}
+
+/**
+ * The upstream failed after part of its answer reached the client (a stream cut mid-way): final,
+ * since half an answer cannot be taken back, but a failure of the channel all the same.
+ */
+export class CutShortError extends PermanentUpstreamError {
+  override name = 'CutShortError';
+}
+
+/**
+ * No channel that could take the call can take it now, and the job waits `waitMs` (ms) before
+ * routing again, without holding a worker slot and without using an attempt. When the channels
+ * are at their concurrency or rpm limits, cooling down after a 429 (`rateLimited`), being probed,
+ * or running their one half-open trial call, the wait ends on its own. When they are `failing`
+ * (their circuits are open after failures), it may not: those waits add up, and past
+ * CHANNEL_WAIT_SECONDS in all the task fails with this error. `reason` names the channels and why
+ * ("no healthy channel: a is open until <ISO time> (last error: …)").
  */
 export class ChannelBusyError extends Error {
   override name = 'ChannelBusyError';
@@ -135,8 +156,10 @@ export class ChannelBusyError extends Error {
     readonly reason: string,
     /** The wait is a 429 cool-down (the upstream's Retry-After), not limits or a failing channel. */
     readonly rateLimited = false,
+    /** Every channel that could serve is failing (open): the wait counts toward CHANNEL_WAIT_SECONDS. */
+    readonly failing = false,
   ) {
-    super(`no channel can take the call now (${reason}); waiting ${waitMs} ms`);
+    super(failing ? reason : `no channel can take the call now (${reason}); waiting ${waitMs} ms`);
   }
 }
 

@@ -6,7 +6,8 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
  */
 export type FaultKind =
   | { kind: 'latency'; ms: number }
-  | { kind: 'status'; status: number; retryAfter?: number; body?: unknown }
+  /** `retryAfter`: seconds, or a string sent as it is (an HTTP date). */
+  | { kind: 'status'; status: number; retryAfter?: number | string; body?: unknown }
   | { kind: 'hang' }
   | { kind: 'reset' }
   | { kind: 'malformed' }

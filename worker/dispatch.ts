@@ -46,6 +46,16 @@ export function backoffDelay(attemptsMade: number, baseMs: number, err: unknown,
   return Math.floor(exp / 2 + random() * (exp / 2));
 }
 
+/**
+ * The job data field (beside what the job kind's schema reads, which drops it) that adds up how
+ * long the job has waited for failing channels, ms.
+ */
+const CHANNEL_WAIT_FIELD = 'channelWaitMs';
+const channelWaitOf = (job: Job): number => {
+  const v = (job.data as Record<string, unknown> | null)?.[CHANNEL_WAIT_FIELD];
+  return typeof v === 'number' && Number.isFinite(v) ? v : 0;
+};
+
 /** Jobs one worker process runs at once on a queue (the catalog's setting for it). */
 function concurrencyOf(config: Config, queue: QueueName): number {
   return QUEUES.find((q) => q.name === queue)?.concurrency(config) ?? 10;
@@ -84,8 +94,11 @@ function upstreamTaskError(err: PermanentUpstreamError | RetryableUpstreamError,
   };
 }
 
-/** How a failure reads on the task (and to a sync caller): see TaskError. */
-function taskErrorOf(err: unknown, attempts: number): TaskError {
+/**
+ * How a failure reads on the task (and to a sync caller): see TaskError. `waitedMs`: how long the
+ * job waited in all for failing channels (CHANNEL_WAIT_SECONDS).
+ */
+function taskErrorOf(err: unknown, attempts: number, waitedMs = 0): TaskError {
   if (err instanceof PermanentUpstreamError) return upstreamTaskError(err, err.message, String(err.status ?? err.code ?? 'upstream_refused'));
   if (err instanceof RetryableUpstreamError) {
     const fallback = String(err.status ?? 'upstream_unavailable');
@@ -96,6 +109,7 @@ function taskErrorOf(err: unknown, attempts: number): TaskError {
     const message = `rate limited upstream: ${err.reason}, for another ${seconds(err.waitMs)} s (relayq waits at most ${seconds(LONG_RETRY_AFTER_MS)} s)`;
     return { ...errorOf('upstream_error', 'rate_limit_exceeded', message), status: 429 };
   }
+  if (err instanceof ChannelBusyError && err.failing) return { ...errorOf('upstream_error', 'no_healthy_channel', `${err.reason} (relayq waited ${seconds(waitedMs)} s in all for a healthy channel)`), status: 503 };
   if (err instanceof ValidationError) return errorOf('invalid_request', 'invalid_job', err.message);
   return errorOf('internal_error', 'internal_error', `internal error (gave up after ${attempts} attempts)`);
 }
@@ -154,17 +168,25 @@ export function createDispatcher(deps: DispatchDeps) {
       if (abandoned) return await never();
       // The task is already canceled; the job has nothing left to do.
       if (err instanceof CanceledError || ac.signal.aborted) return;
-      if (err instanceof ChannelBusyError && token && !waitsTooLong(err)) {
+      // A wait for failing channels counts toward CHANNEL_WAIT_SECONDS; past it the task ends.
+      const waited = channelWaitOf(job);
+      const waitedOut = err instanceof ChannelBusyError && err.failing && waited >= config.CHANNEL_WAIT_SECONDS * 1000;
+      if (err instanceof ChannelBusyError && token && !waitsTooLong(err) && !waitedOut) {
         // Parked until a channel can take it: no worker slot held, no attempt used.
-        jlog.debug({ waitMs: err.waitMs, reason: err.reason }, 'waiting for a channel');
-        await job.moveToDelayed(Date.now() + err.waitMs + Math.floor(Math.random() * Math.min(200, err.waitMs / 5 + 20)), token);
+        let delay = err.waitMs + Math.floor(Math.random() * Math.min(200, err.waitMs / 5 + 20));
+        if (err.failing) {
+          delay = Math.max(1, Math.min(delay, config.CHANNEL_WAIT_SECONDS * 1000 - waited));
+          await job.updateData({ ...(job.data as object), [CHANNEL_WAIT_FIELD]: waited + delay });
+        }
+        jlog.debug({ waitMs: delay, reason: err.reason }, 'waiting for a channel');
+        await job.moveToDelayed(Date.now() + delay, token);
         throw new DelayedError();
       }
       const attempts = job.opts.attempts ?? 1;
-      const permanent = isPermanent(err);
+      const permanent = isPermanent(err) || waitedOut;
       jlog.warn({ err, permanent, attemptsLeft: attempts - attempt }, 'job attempt failed');
       if (permanent || attempt >= attempts) {
-        if (contract.ownsTask) await failTask(data.taskId, taskErrorOf(err, attempt), err);
+        if (contract.ownsTask) await failTask(data.taskId, taskErrorOf(err, attempt, waited), err);
         if (permanent) throw new UnrecoverableError((err as Error).message);
       }
       throw err;

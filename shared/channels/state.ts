@@ -23,9 +23,16 @@ export const CIRCUIT = { failures: 3, baseMs: 1000, maxMs: 30_000 } as const;
  */
 export const LEASE_MS = 30_000;
 
-/** Why a channel cannot take a call now, and for how long at least (ms). */
+/**
+ * Why a channel cannot take a call now, and for how long at least (ms):
+ * - `open`: failing (its circuit opened after failures in a row); no call until its cool-down ends;
+ * - `probing`: the cool-down is over and one worker's probe is under way (or about to be);
+ * - `trial`: half-open after a good probe, and its one trial call is under way;
+ * - `cooldown`: a 429 asked every worker to wait; `concurrency`, `rpm`: at its limits.
+ * Only `open` says the channel is unwell; the others end on their own within `waitMs` or so.
+ */
 export interface Unavailable {
-  reason: 'open' | 'cooldown' | 'concurrency' | 'rpm';
+  reason: 'open' | 'probing' | 'trial' | 'cooldown' | 'concurrency' | 'rpm';
   waitMs: number;
 }
 
@@ -47,8 +54,11 @@ export interface ChannelView {
   models: string[] | null;
   kinds: string[] | null;
   limits: { concurrency: number | null; rpm: number | null };
-  /** `healthy`, `cooling_down` (after a 429), `open` (failing: only probes reach it), or `disabled`. */
-  state: 'healthy' | 'cooling_down' | 'open' | 'disabled';
+  /**
+   * `healthy`, `cooling_down` (after a 429), `open` (failing: only probes reach it), `half_open`
+   * (answered its probe: one trial call decides whether it is healthy again), or `disabled`.
+   */
+  state: 'healthy' | 'cooling_down' | 'open' | 'half_open' | 'disabled';
   in_flight: number;
   rpm_used: number;
   consecutive_failures: number;
@@ -84,32 +94,35 @@ export function createChannelState(deps: { redis: RedisClient; prefix: string })
     /** Keeps a slot while its call runs (call every LEASE_MS / 3). */
     renew: (channel: Channel, leaseId: string) => run(channel.name, 'renew', leaseId, LEASE_MS),
     release: (channel: Channel, leaseId: string) => run(channel.name, 'release', leaseId),
-    succeeded: (channel: Channel) => run(channel.name, 'succeeded'),
-    /** A failure that says the channel is unwell (5xx, timeout, reset, refused key): counts toward opening it. Resolves true when it opened. */
-    async failed(channel: Channel, error: string, status: number | null): Promise<boolean> {
-      return (await run(channel.name, 'failed', errorJson(error, status), CIRCUIT.failures, CIRCUIT.baseMs, CIRCUIT.maxMs)) === 1;
+    /** A call (`leaseId`, its slot) succeeded: failures in a row back to 0; a half-open channel whose trial this was is healthy again. */
+    succeeded: (channel: Channel, leaseId = '') => run(channel.name, 'succeeded', leaseId),
+    /**
+     * A failure that says the channel is unwell (5xx, timeout, reset, refused key): counts toward
+     * opening it, and reopens a half-open one (doubled cool-down). Resolves true when it opened.
+     */
+    async failed(channel: Channel, error: string, status: number | null, leaseId = ''): Promise<boolean> {
+      return (await run(channel.name, 'failed', errorJson(error, status), CIRCUIT.failures, CIRCUIT.baseMs, CIRCUIT.maxMs, leaseId)) === 1;
     },
     /** A 429: no worker calls the channel for `coolMs`. */
     limited: (channel: Channel, error: string, coolMs: number) => run(channel.name, 'limited', errorJson(error, 429), Math.max(1, Math.round(coolMs))),
-    /** Whether the caller should probe an open channel now (only one caller wins per cool-down). */
+    /** Whether the caller should probe an open channel now (only one caller wins; its claim holds others off for `probeMs`). */
     async claimProbe(channel: Channel, probeMs: number): Promise<boolean> {
       return (await run(channel.name, 'claim-probe', probeMs)) === 1;
     },
+    /** The probe's outcome: a good one makes the channel half-open (one trial call), a bad one reopens it for a doubled cool-down. */
     probed: (channel: Channel, ok: boolean, error: string) => run(channel.name, 'probed', ok ? '1' : '0', errorJson(error, null), CIRCUIT.baseMs, CIRCUIT.maxMs),
 
-    /** Which of these channels may be routed to now (not open, not cooling down after a 429). */
+    /** Which of these channels may be routed to now: null, or why not (health only: limits are checked when a slot is taken). */
     async usable(channels: Channel[]): Promise<Map<string, Unavailable | null>> {
       if (channels.length === 0) return new Map();
-      const now = Date.now();
-      const rows = await storeCall(() => Promise.all(channels.map((c) => redis.hmget(keys(c.name)[0]!, 'open', 'open_until', 'cooldown_until'))));
-      return new Map<string, Unavailable | null>(
-        channels.map((c, i): [string, Unavailable | null] => {
-          const [open, openUntil, cooldown] = rows[i] ?? [];
-          if (open === '1') return [c.name, { reason: 'open', waitMs: Math.max(Number(openUntil ?? 0) - now, 0) }];
-          if (Number(cooldown ?? 0) > now) return [c.name, { reason: 'cooldown', waitMs: Number(cooldown) - now }];
-          return [c.name, null];
-        }),
-      );
+      const rows = (await Promise.all(channels.map((c) => run(c.name, 'peek')))) as [number, number, string][];
+      return new Map<string, Unavailable | null>(channels.map((c, i): [string, Unavailable | null] => [c.name, rows[i]![0] === 1 ? null : { reason: rows[i]![2] as Unavailable['reason'], waitMs: Number(rows[i]![1]) }]));
+    },
+
+    /** The channel's most recent failure, or null when none is remembered (within a day). */
+    async lastError(channel: Channel): Promise<ChannelError | null> {
+      const raw = await storeCall(() => redis.lindex(keys(channel.name)[3]!, 0));
+      return raw ? (JSON.parse(raw) as ChannelError) : null;
     },
 
     /** Every channel's settings and state, for admins. */
@@ -137,7 +150,7 @@ export function createChannelState(deps: { redis: RedisClient; prefix: string })
               models: c.models,
               kinds: c.kinds,
               limits: { concurrency: c.concurrency, rpm: c.rpm },
-              state: !c.enabled ? 'disabled' : open ? 'open' : cooldown ? 'cooling_down' : 'healthy',
+              state: !c.enabled ? 'disabled' : open ? 'open' : cooldown ? 'cooling_down' : s.half === '1' ? 'half_open' : 'healthy',
               in_flight: inFlight,
               rpm_used: rpmUsed,
               consecutive_failures: Number(s.failures ?? 0),

@@ -52,7 +52,7 @@ describe('channel state in Redis', () => {
     await waitFor(async () => (await state.acquire(c, 'x')) === null, { what: 'the cool-down to end' });
   });
 
-  it('opens after consecutive failures, lets one prober in after the cool-down, and closes on a good probe', async () => {
+  it('opens after consecutive failures, lets one prober in after the cool-down, and turns half-open on a good probe', async () => {
     const c = ch('flaky');
     await state.failed(c, 'boom', 502);
     await state.succeeded(c); // a success in between starts the count again
@@ -68,7 +68,9 @@ describe('channel state in Redis', () => {
     expect(reopened.state).toBe('open');
     expect(reopened.open_until! - Date.now()).toBeGreaterThan(CIRCUIT.baseMs * 1.5); // the cool-down doubled
     await state.probed(c, true, '');
+    expect((await state.view([c]))[0]).toMatchObject({ state: 'half_open', consecutive_failures: 0 });
     expect(await state.acquire(c, 'x')).toBeNull();
+    await state.succeeded(c, 'x');
     expect((await state.view([c]))[0]).toMatchObject({ state: 'healthy', consecutive_failures: 0 });
   });
 });
@@ -100,7 +102,8 @@ describe('routing and failover', () => {
     const run = runnerFor([ch('gpt', { models: ['gpt-*'] }), ch('embed', { kinds: ['embedding'] })]);
     expect((await run.call({ ...need, model: 'gpt-4o' }, {}, async () => 1)).channel.name).toBe('gpt');
     expect((await run.call({ type: 'openai', kind: 'embedding', model: 'e' }, {}, async () => 1)).channel.name).toBe('embed');
-    await expect(run.call({ ...need, model: 'claude' }, {}, async () => 1)).rejects.toThrow(/no enabled channel serves openai chat.completion model claude/);
+    await expect(run.call({ ...need, model: 'claude' }, {}, async () => 1)).rejects.toMatchObject({ status: 404, message: expect.stringMatching(/^The model `claude` does not exist/), upstreamError: { code: 'model_not_found' } });
+    await expect(runnerFor([ch('chat-only', { kinds: ['chat.completion'] })]).call({ type: 'openai', kind: 'embedding', model: 'e' }, {}, async () => 1)).rejects.toThrow(/no enabled channel serves openai embedding model e/);
   });
 
   it('moves a retryable failure at once to another channel, never back to the one that failed', async () => {
@@ -123,11 +126,11 @@ describe('routing and failover', () => {
     await expect(
       run.call(need, { onAttempt: async (a) => void attempts.push(...a) }, async () => {
         calls++;
-        throw new PermanentUpstreamError('model not found', 404);
+        throw new PermanentUpstreamError("This model's maximum context length is 8192 tokens", 400);
       }),
-    ).rejects.toThrow('model not found');
+    ).rejects.toThrow('maximum context length');
     expect(calls).toBe(1);
-    expect(attempts).toMatchObject([{ outcome: 'failed', status: 404 }]);
+    expect(attempts).toMatchObject([{ outcome: 'failed', status: 400 }]);
   });
 
   it('moves off a channel whose own key or quota is refused', async () => {

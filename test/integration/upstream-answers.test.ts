@@ -10,7 +10,11 @@ describe('upstream answers judged, through the openai SDK', () => {
     s = await startStack();
     client = new OpenAI({ baseURL: `${s.api.url}/v1`, apiKey: KEYS.acme, maxRetries: 0 });
   });
-  afterEach(() => s.sim.faults.clear());
+  afterEach(async () => {
+    s.sim.faults.clear();
+    // A success resets the channel's count of failures in a row (a stream cut mid-way is one).
+    await client.chat.completions.create(ask('healthy again'));
+  });
   afterAll(() => s.close());
 
   const ask = (content: string) => ({ model: 'sim-chat', messages: [{ role: 'user' as const, content }] });

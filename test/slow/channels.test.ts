@@ -83,10 +83,12 @@ describe('channels across worker processes', () => {
 
     await c.revive('a');
     await waitFor(async () => c!.sims.a!.requests.some((r) => r.method === 'GET' && r.path === '/v1/models'), { timeoutMs: 40_000, what: 'a probe of a' });
-    await waitFor(async () => (await c!.call('GET', '/admin/channels', { key: KEYS.admin })).body.data.find((x: any) => x.name === 'a').state === 'healthy', { what: 'a back' });
+    // A good probe makes it half-open: the next call to it is a trial, which closes it.
+    await waitFor(async () => (await c!.call('GET', '/admin/channels', { key: KEYS.admin })).body.data.find((x: any) => x.name === 'a').state === 'half_open', { what: 'a half-open' });
     const more = await settle(c, await submitChats(c.call, 30));
     expect(more.every((t) => t.status === 'succeeded')).toBe(true);
     expect(workCalls(c.sims.a!).length).toBeGreaterThan(0);
+    expect((await c.call('GET', '/admin/channels', { key: KEYS.admin })).body.data.find((x: any) => x.name === 'a').state).toBe('healthy');
   });
 
   it('keeps every worker off a channel for the Retry-After of its 429', async () => {

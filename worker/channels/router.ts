@@ -17,12 +17,34 @@ export interface Need {
  */
 export type Route =
   | { kind: 'channels'; channels: Channel[] }
-  /** Every channel that serves the need is unhealthy or cooling down: try again in `waitMs`. */
-  | { kind: 'wait'; wait: Unavailable }
-  /** No enabled channel serves the need at all (a configuration matter). */
-  | { kind: 'none'; reason: string }
+  /**
+   * No channel serving the need can take a call now: try again in `wait.waitMs`. `failing` when
+   * every one of them is open (failing), not merely busy, cooling down or being probed;
+   * `rateLimited` when the soonest is a 429 cool-down. `reason` names each channel and why.
+   */
+  | { kind: 'wait'; wait: Unavailable; failing: boolean; rateLimited: boolean; reason: string }
+  /** No enabled channel serves the need at all (a configuration matter); `unknownModel` when some serve the type and kind, none the model. */
+  | { kind: 'none'; reason: string; unknownModel: boolean }
   /** Channels serve it, but all of them are excluded (tried already). */
   | { kind: 'exhausted' };
+
+/** How a channel's unavailability reads in an error or a log line ("a is open until 2026-…Z"). */
+export function describeUnavailable(name: string, u: Unavailable, now = Date.now()): string {
+  switch (u.reason) {
+    case 'open':
+      return `${name} is open until ${new Date(now + u.waitMs).toISOString()}`;
+    case 'probing':
+      return `${name} is being probed`;
+    case 'trial':
+      return `${name} is half-open, its trial call under way`;
+    case 'cooldown':
+      return `${name} is cooling down after a 429 until ${new Date(now + u.waitMs).toISOString()}`;
+    case 'concurrency':
+      return `${name} is at its concurrency limit`;
+    case 'rpm':
+      return `${name} is at its rpm limit`;
+  }
+}
 
 export const describeNeed = (n: Need) => `${n.type} ${n.kind}${n.model ? ` model ${n.model}` : ''}`;
 
@@ -53,21 +75,41 @@ export function createRouter(deps: { registry: ChannelRegistry; state: ChannelSt
   }
 
   return {
-    async route(need: Need, exclude: ReadonlySet<string>): Promise<Route> {
-      const serving = deps.registry
-        .ofType(need.type)
-        .filter((c) => c.enabled && (!c.kinds || c.kinds.includes(need.kind)) && servesModel(c, need.model));
-      if (serving.length === 0) return { kind: 'none', reason: `no enabled channel serves ${describeNeed(need)}` };
+    /**
+     * Routes a call. `exclude`: channels never to use (tried by this call already); `avoid`:
+     * channels used only when no other healthy one can serve (they failed this task before).
+     */
+    async route(need: Need, exclude: ReadonlySet<string>, avoid: ReadonlySet<string> = new Set()): Promise<Route> {
+      const ofType = deps.registry.ofType(need.type);
+      const forKind = ofType.filter((c) => !c.kinds || c.kinds.includes(need.kind));
+      const serving = forKind.filter((c) => c.enabled && servesModel(c, need.model));
+      if (serving.length === 0) {
+        const unknownModel = need.model !== null && forKind.some((c) => c.enabled);
+        return { kind: 'none', unknownModel, reason: `no enabled channel serves ${describeNeed(need)}` };
+      }
       const open = serving.filter((c) => !exclude.has(c.name));
       if (open.length === 0) return { kind: 'exhausted' };
       const health = await deps.state.usable(open);
       const healthy = open.filter((c) => !health.get(c.name));
       if (healthy.length === 0) {
-        const soonest = open.map((c) => health.get(c.name)!).sort((a, b) => a.waitMs - b.waitMs)[0]!;
-        return { kind: 'wait', wait: soonest };
+        const now = Date.now();
+        const all = open.map((c) => ({ name: c.name, u: health.get(c.name)! }));
+        // Only open channels: failing. Otherwise wait for the soonest that ends on its own.
+        const passing = all.filter((x) => x.u.reason !== 'open');
+        const failing = passing.length === 0;
+        const soonest = [...(failing ? all : passing)].sort((x, y) => x.u.waitMs - y.u.waitMs)[0]!.u;
+        const disabled = forKind.filter((c) => !c.enabled && servesModel(c, need.model)).map((c) => `${c.name} is disabled`);
+        // A failing channel's last error says what to fix.
+        const last = failing ? await Promise.all(open.map((c) => deps.state.lastError(c))) : [];
+        const states = all.map((x, i) => describeUnavailable(x.name, x.u, now) + (last[i] ? ` (last error: ${last[i]!.error.slice(0, 200)})` : '')).join(', ') + (disabled.length ? `; ${disabled.join(', ')}` : '');
+        const reason = failing ? `no healthy channel: ${states}` : `every channel serving ${describeNeed(need)} is busy: ${states}`;
+        return { kind: 'wait', wait: soonest, failing, rateLimited: soonest.reason === 'cooldown', reason };
       }
-      const top = Math.max(...healthy.map((c) => c.priority));
-      const tier = healthy.filter((c) => c.priority === top);
+      // Channels that failed this task before serve it only when no other healthy one can.
+      const fresh = healthy.filter((c) => !avoid.has(c.name));
+      const pool = fresh.length > 0 ? fresh : healthy;
+      const top = Math.max(...pool.map((c) => c.priority));
+      const tier = pool.filter((c) => c.priority === top);
       const first = weighted(tier);
       // The rest of the tier follow, heaviest first, for when the pick is at its limits.
       const rest = tier.filter((c) => c !== first).sort((a, b) => b.weight - a.weight);

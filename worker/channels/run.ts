@@ -2,15 +2,17 @@ import { randomUUID } from 'node:crypto';
 import type { Channel } from '../../shared/channels/config.js';
 import type { ChannelRegistry } from '../../shared/channels/registry.js';
 import { LEASE_MS, type ChannelState } from '../../shared/channels/state.js';
-import { CanceledError, ChannelBusyError, PermanentUpstreamError, RetryableUpstreamError } from '../../shared/errors.js';
+import { CanceledError, ChannelBusyError, ChannelRefusedError, CutShortError, PermanentUpstreamError, RetryableUpstreamError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
 import type { MetricsRecorder } from '../../shared/metrics.js';
 import type { ChannelAttempt } from '../../shared/tasks/model.js';
-import { isQuotaExhausted } from '../upstream/http.js';
-import { describeNeed, type Need, type Router } from './router.js';
+import { isModelNotFound, isQuotaExhausted } from '../upstream/http.js';
+import { describeUnavailable, type Need, type Router } from './router.js';
 
 /** How long a 429 without `Retry-After` keeps a channel out of rotation (ms). */
 const DEFAULT_COOLDOWN_MS = 2000;
+/** The shortest 429 cool-down (ms): `Retry-After: 0` (or a date already past) still spaces the calls a little. */
+export const MIN_COOLDOWN_MS = 500;
 
 /** Refusals that concern the channel (its key, its quota, the network in front of it), not the request. */
 const CHANNEL_REFUSALS: ReadonlySet<number> = new Set([401, 402, 403, 407, 511]);
@@ -18,26 +20,37 @@ const CHANNEL_REFUSALS: ReadonlySet<number> = new Set([401, 402, 403, 407, 511])
 /**
  * How an upstream failure bears on its channel:
  * - `rate-limited`: a 429 — the channel cools down for every worker (Retry-After), the call moves;
- * - `unwell`: 5xx, timeouts, resets, refusals of the channel's own key or quota (401, 402, 403,
- *   a spent quota such as `insufficient_quota`), and a proxy or captive portal in front of it that
- *   wants a login (407, 511) — counts toward opening the circuit, the call moves;
+ * - `unwell`: 5xx, timeouts, resets, refusals of the channel's own key, quota or account (401,
+ *   402, 403, a spent quota such as `insufficient_quota`, an MJ proxy without a usable account),
+ *   a proxy or captive portal in front of it that wants a login (407, 511), and a 404 saying it
+ *   does not serve the model its list names — counts toward opening the circuit, the call moves;
+ * - `cut`: the channel failed after part of the answer reached the client — counts toward
+ *   opening the circuit, but the call cannot move;
  * - `request`: the upstream refused the request itself (other 4xx) — another channel would too;
  * - `none`: not an upstream failure (cancel, a bug) — rethrown as it is.
  */
-export function blameOf(err: unknown): 'rate-limited' | 'unwell' | 'request' | 'none' {
+export function blameOf(err: unknown): 'rate-limited' | 'unwell' | 'cut' | 'request' | 'none' {
   if (err instanceof CanceledError) return 'none';
   if (err instanceof RetryableUpstreamError) return err.status === 429 ? 'rate-limited' : 'unwell';
+  if (err instanceof CutShortError) return 'cut';
+  if (err instanceof ChannelRefusedError) return 'unwell';
   if (err instanceof PermanentUpstreamError) {
     if (CHANNEL_REFUSALS.has(err.status ?? 0) || isQuotaExhausted(err.upstreamError)) return 'unwell';
+    if (isModelNotFound(err.status, err.message, err.upstreamError)) return 'unwell';
     return 'request';
   }
   return 'none';
 }
 
+/** The answer to a call for a model no enabled channel serves, as OpenAI gives it. */
+function unknownModel(model: string): PermanentUpstreamError {
+  return new PermanentUpstreamError(`The model \`${model}\` does not exist or you do not have access to it.`, 404, undefined, undefined, { type: 'invalid_request_error', code: 'model_not_found', param: 'model' });
+}
+
 export interface CallOptions {
   /** The channel that holds the task (MJ follow-ups, long-running work): only it may be used. */
   pinned?: string | null;
-  /** Channels that failed this task before (earlier job attempts): avoided while others can serve. */
+  /** Channels that failed this task before (earlier job attempts): used only when no other healthy channel can serve. */
   avoid?: readonly string[];
   /** Called after every failed attempt with all attempts so far (to record them on the task). */
   onAttempt?: (attempts: ChannelAttempt[]) => Promise<unknown>;
@@ -49,12 +62,14 @@ export interface CallOptions {
  * within the channel's limits (shared by all workers), reports the outcome to the channel's
  * health, and on a failure worth retrying elsewhere moves at once to another healthy channel —
  * never straight back to one that failed. When no channel can take the call now it throws
- * ChannelBusyError (the job waits without using an attempt); when every channel failed it
- * throws the last failure, or the retryable one whose channel is back soonest (the job's own
- * backoff retries it later).
+ * ChannelBusyError (the job waits without using an attempt; `failing` when every channel that
+ * could serve is open, and such waits are bounded in all). When every channel failed it throws
+ * the last failure, or the retryable one whose channel is back soonest (the job's own backoff
+ * retries it later).
  * @returns the call's value, the channel that gave it, and every attempt made.
- * @throws ChannelBusyError, PermanentUpstreamError (no channel serves the need; the pinned
- *   channel is gone or disabled; a refusal of the request), the call's own errors.
+ * @throws ChannelBusyError, PermanentUpstreamError (no channel serves the need — a 404
+ *   `model_not_found` when channels serve the kind but not the model; the pinned channel is gone
+ *   or disabled; a refusal of the request), the call's own errors.
  */
 export function createChannelRunner(deps: { registry: ChannelRegistry; state: ChannelState; router: Router; metrics?: MetricsRecorder }) {
   const { registry, state, router } = deps;
@@ -65,7 +80,12 @@ export function createChannelRunner(deps: { registry: ChannelRegistry; state: Ch
     if (!channel) throw new PermanentUpstreamError(`channel ${name}, which holds this task, is no longer configured; ${need.type} follow-ups stay on the channel that made their parent`);
     if (!channel.enabled) throw new PermanentUpstreamError(`channel ${name}, which holds this task, is disabled; ${need.type} follow-ups stay on the channel that made their parent`);
     const unavailable = (await state.usable([channel])).get(name);
-    if (unavailable) throw new ChannelBusyError(Math.max(unavailable.waitMs, 100), `channel ${name} ${unavailable.reason === 'open' ? 'is failing' : 'is cooling down after a 429'}`, unavailable.reason === 'cooldown');
+    if (unavailable) {
+      const failing = unavailable.reason === 'open';
+      const last = failing ? await state.lastError(channel) : null;
+      const why = `${describeUnavailable(name, unavailable)}${last ? ` (last error: ${last.error.slice(0, 200)})` : ''}, and it holds this task`;
+      throw new ChannelBusyError(Math.max(unavailable.waitMs, 100), failing ? `no healthy channel: ${why}` : `channel ${why}`, unavailable.reason === 'cooldown', failing);
+    }
     return [channel];
   }
 
@@ -75,8 +95,7 @@ export function createChannelRunner(deps: { registry: ChannelRegistry; state: Ch
     for (const channel of channels) {
       const refused = await state.acquire(channel, leaseId);
       if (!refused) return { channel };
-      const why = refused.reason === 'rpm' ? 'is at its rpm limit' : refused.reason === 'concurrency' ? 'is at its concurrency limit' : refused.reason === 'open' ? 'is failing' : 'is cooling down after a 429';
-      if (refused.waitMs < best.waitMs) best = { waitMs: refused.waitMs, reason: `channel ${channel.name} ${why}`, rateLimited: refused.reason === 'cooldown' };
+      if (refused.waitMs < best.waitMs) best = { waitMs: refused.waitMs, reason: `channel ${describeUnavailable(channel.name, refused)}`, rateLimited: refused.reason === 'cooldown' };
     }
     return best;
   }
@@ -105,15 +124,13 @@ export function createChannelRunner(deps: { registry: ChannelRegistry; state: Ch
           if (tried.has(opts.pinned)) return await giveUp();
           channels = await pinnedRoute(opts.pinned, need);
         } else {
-          // Earlier failures are avoided while another channel can serve.
-          let route = await router.route(need, new Set([...tried, ...(opts.avoid ?? [])]));
-          if (route.kind === 'exhausted' && (opts.avoid ?? []).some((n) => !tried.has(n))) route = await router.route(need, tried);
-          if (route.kind === 'none') throw new PermanentUpstreamError(route.reason);
+          // Earlier failures are used only when no other healthy channel can serve.
+          const route = await router.route(need, tried, new Set(opts.avoid ?? []));
+          if (route.kind === 'none') throw route.unknownModel && need.model !== null ? unknownModel(need.model) : new PermanentUpstreamError(route.reason);
           if (route.kind === 'exhausted') return await giveUp();
           if (route.kind === 'wait') {
             if (lastError) return await giveUp();
-            const cooling = route.wait.reason === 'cooldown';
-            throw new ChannelBusyError(Math.max(route.wait.waitMs, 100), `every channel serving ${describeNeed(need)} is ${cooling ? 'cooling down after a 429' : 'failing'}`, cooling);
+            throw new ChannelBusyError(Math.max(route.wait.waitMs, 100), route.reason, route.rateLimited, route.failing);
           }
           channels = route.channels;
         }
@@ -133,7 +150,7 @@ export function createChannelRunner(deps: { registry: ChannelRegistry; state: Ch
           const value = await fn(channel);
           deps.metrics?.observe('upstreamDuration', [channel.name, 'ok'], (Date.now() - at) / 1000);
           attempts.push({ channel: channel.name, at, outcome: 'succeeded', status: null, error: null });
-          await state.succeeded(channel).catch(() => undefined);
+          await state.succeeded(channel, leaseId).catch(() => undefined);
           return { value, channel, attempts };
         } catch (err) {
           const blame = blameOf(err);
@@ -143,16 +160,16 @@ export function createChannelRunner(deps: { registry: ChannelRegistry; state: Ch
           }
           const status = (err as { status?: number }).status ?? null;
           const message = (err as Error).message;
-          if (blame === 'rate-limited') await state.limited(channel, message, (err as RetryableUpstreamError).retryAfterMs ?? DEFAULT_COOLDOWN_MS).catch(() => undefined);
-          if (blame === 'unwell') {
-            const opened = await state.failed(channel, message, status).catch(() => false);
-            if (opened) opts.log?.warn({ channel: channel.name, status }, 'channel opened after repeated failures; only probes reach it until one succeeds');
+          if (blame === 'rate-limited') await state.limited(channel, message, Math.max((err as RetryableUpstreamError).retryAfterMs ?? DEFAULT_COOLDOWN_MS, MIN_COOLDOWN_MS)).catch(() => undefined);
+          if (blame === 'unwell' || blame === 'cut') {
+            const opened = await state.failed(channel, message, status, leaseId).catch(() => false);
+            if (opened) opts.log?.warn({ channel: channel.name, status }, 'channel opened after failing; only probes reach it until one succeeds');
           }
           if (blame === 'none') throw err;
           attempts.push({ channel: channel.name, at, outcome: 'moved', status, error: message.slice(0, 300) });
           lastError = err;
           if (err instanceof RetryableUpstreamError && (!soonest || (err.retryAfterMs ?? 0) < (soonest.retryAfterMs ?? 0))) soonest = err;
-          if (blame === 'request') return await giveUp();
+          if (blame === 'request' || blame === 'cut') return await giveUp();
           opts.log?.warn({ channel: channel.name, status, reason: message.slice(0, 200) }, 'upstream call failed; trying another channel');
           tried.add(channel.name);
         } finally {

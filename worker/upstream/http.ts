@@ -47,6 +47,18 @@ export function isQuotaExhausted(info: UpstreamErrorInfo | undefined): boolean {
 }
 const QUOTA_EXHAUSTED = new Set(['insufficientquota', 'billinghardlimitreached']);
 
+/**
+ * Whether a refusal says the channel does not serve the model asked for: a 404 with the code
+ * `model_not_found` (OpenAI, new-api), or, from upstreams that send no code, a message saying the
+ * model "does not exist" or was "not found". The channel's model list is then wrong; another
+ * channel that lists the model may serve it.
+ */
+export function isModelNotFound(status: number | undefined, message: string, info: UpstreamErrorInfo | undefined): boolean {
+  if (status !== 404) return false;
+  if (info?.code) return kindKey(info.code) === 'modelnotfound';
+  return /\bmodel\b[^.]*\b(does not exist|not found)\b/i.test(message);
+}
+
 /** `Retry-After` as milliseconds: delta-seconds or an HTTP date; undefined when absent or unreadable. */
 export function parseRetryAfter(value: string | null, now = Date.now()): number | undefined {
   if (!value) return undefined;

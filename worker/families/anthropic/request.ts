@@ -1,12 +1,12 @@
 import type { Channel } from '../../../shared/channels/config.js';
-import { CanceledError, PermanentUpstreamError, RetryableUpstreamError, ValidationError } from '../../../shared/errors.js';
+import { CanceledError, CutShortError, PermanentUpstreamError, RetryableUpstreamError, ValidationError } from '../../../shared/errors.js';
 import { anthropicFamily } from '../../../shared/families/anthropic/family.js';
 import { eventsOf, frameOf, type Json } from '../../../shared/families/anthropic/message.js';
 import type { AnthropicTask } from '../../../shared/families/anthropic/task.js';
 import type { TokenStreams } from '../../../shared/protocols/tokens.js';
 import { isTerminal } from '../../../shared/tasks/model.js';
 import type { TaskStore } from '../../../shared/tasks/store.js';
-import type { ChannelRunner } from '../../channels/run.js';
+import { blameOf, type ChannelRunner } from '../../channels/run.js';
 import type { Processor } from '../../dispatch.js';
 import type { AnthropicClient, Answer, ForwardedHeaders } from './client.js';
 import { createEventJudge, judgeMessage } from './judge.js';
@@ -31,10 +31,14 @@ function outputOf(answer: Answer): unknown {
   return JSON.parse(answer.body.toString('utf8')) as unknown;
 }
 
-/** A failure after events reached the client: final, since half a stream cannot be taken back. */
+/**
+ * A failure after events reached the client: final, since half a stream cannot be taken back;
+ * a CutShortError (still a failure of the channel) when the channel was to blame.
+ */
 function final(err: unknown): PermanentUpstreamError {
   const upstream = err instanceof RetryableUpstreamError || err instanceof PermanentUpstreamError ? err : null;
-  return new PermanentUpstreamError((err as Error).message, upstream?.status ?? 502, undefined, undefined, upstream?.upstreamError);
+  const Final = blameOf(err) === 'unwell' ? CutShortError : PermanentUpstreamError;
+  return new Final((err as Error).message, upstream?.status ?? 502, undefined, undefined, upstream?.upstreamError);
 }
 
 /**

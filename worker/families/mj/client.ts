@@ -1,4 +1,4 @@
-import { PermanentUpstreamError, RetryableUpstreamError } from '../../../shared/errors.js';
+import { ChannelRefusedError, PermanentUpstreamError, RetryableUpstreamError } from '../../../shared/errors.js';
 import type { Logger } from '../../../shared/logger.js';
 import { MJ_CODES, readSubmitEnvelope, readUpstreamTask, type UpstreamTask } from '../../../shared/families/mj/protocol.js';
 import type { MjRequest } from '../../../shared/families/mj/task.js';
@@ -22,11 +22,29 @@ const modePath = (mode: MjRequest['mode']) => (mode ? `/mj-${mode.toLowerCase()}
 /** new-api's MJ relay answers code 30 when its own upstream channel said 429 ("当前分组负载已饱和"). */
 const RELAY_SATURATED = 30;
 
+/** Submits that name a parent task: for them code 3 may also mean the parent is gone. */
+const NAMES_A_PARENT = /\/submit\/(action|modal|simple-change|change)$/;
+/** Refusals about the proxy's own Discord accounts (none available, unavailable, banned), not the prompt. */
+const ACCOUNT_TROUBLE = /账号|帐号|账户|\baccounts?\b|\bbanned\b(?!\s+(word|prompt))/i;
+
+/**
+ * Whether a refusal concerns the channel's accounts rather than the request: midjourney-proxy's
+ * code 3 on a first submission is only ever "no available account" (无可用的账号实例), and codes
+ * 3 and 4 also carry account trouble ("account unavailable", a banned account) — those proxies
+ * give no separate code for it, so the description tells them apart from a missing parent task
+ * (code 3) or a refused prompt (code 4).
+ */
+export function concernsAccount(code: number, description: string, path: string): boolean {
+  if (code === MJ_CODES.NOT_FOUND && !NAMES_A_PARENT.test(path)) return true;
+  return (code === MJ_CODES.NOT_FOUND || code === MJ_CODES.VALIDATION_ERROR) && ACCOUNT_TROUBLE.test(description);
+}
+
 /**
  * A client of one Midjourney-proxy-compatible upstream. Submit answers are classified here:
  * codes 1/22 (and 21, which the caller handles) are accepted; 9 and 23 are worth retrying, and 30
- * (a new-api relay whose own channel was rate limited) as a 429; any other code is a refusal
- * carrying the upstream's description (or its message, see readSubmitEnvelope). Answers are read leniently
+ * (a new-api relay whose own channel was rate limited) as a 429; a refusal about the proxy's
+ * accounts (concernsAccount) is a ChannelRefusedError; any other code is a refusal carrying the
+ * upstream's description (or its message, see readSubmitEnvelope). Answers are read leniently
  * (shared/mj/upstream.ts); what was odd is logged at debug level, unusable tasks at warn.
  * `timeoutMs` is an idle timeout (see RequestOptions).
  */
@@ -61,6 +79,7 @@ export function createMjClient(channel: MjChannel, timeoutMs: number, log?: Logg
       }
       if (res.code === MJ_CODES.FAILURE || res.code === MJ_CODES.QUEUE_REJECTED) throw new RetryableUpstreamError(`upstream busy (code ${res.code}): ${description}`);
       if (res.code === RELAY_SATURATED) throw new RetryableUpstreamError(`upstream rate limited (code ${res.code}): ${description}`, 429);
+      if (concernsAccount(res.code, description, path)) throw new ChannelRefusedError(`upstream account unavailable (code ${res.code}): ${description}`, undefined, res.code);
       throw new PermanentUpstreamError(description, undefined, res.code);
     },
 

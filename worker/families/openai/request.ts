@@ -1,6 +1,6 @@
 import { servesModel, type Channel } from '../../../shared/channels/config.js';
 import type { ChannelRegistry } from '../../../shared/channels/registry.js';
-import { CanceledError, PermanentUpstreamError, RetryableUpstreamError, ValidationError } from '../../../shared/errors.js';
+import { CanceledError, CutShortError, PermanentUpstreamError, RetryableUpstreamError, ValidationError } from '../../../shared/errors.js';
 import { chunksOf, type Json, type StreamKind } from '../../../shared/families/openai/aggregate.js';
 import type { FormFields } from '../../../shared/families/openai/endpoints.js';
 import type { ModelsCache } from '../../../shared/families/openai/models-cache.js';
@@ -10,7 +10,7 @@ import { parseMultipart } from '../../../shared/multipart.js';
 import type { TokenStreams } from '../../../shared/protocols/tokens.js';
 import { isTerminal } from '../../../shared/tasks/model.js';
 import type { Blobs, TaskStore } from '../../../shared/tasks/store.js';
-import type { ChannelRunner } from '../../channels/run.js';
+import { blameOf, type ChannelRunner } from '../../channels/run.js';
 import type { Processor } from '../../dispatch.js';
 import type { OpenAiClient, UpstreamAnswer } from './client.js';
 import { createStreamJudge, expectationOf, judgeAnswer } from './judge.js';
@@ -80,6 +80,23 @@ function outputOf(answer: UpstreamAnswer): unknown {
 }
 
 /**
+ * Whether a stream chunk carries any of the answer: text, a tool call, a refusal, reasoning, a
+ * finish reason or usage. A chunk with only the role (the usual first one) does not: until one
+ * that does comes, nothing has reached the client and a failure can still move to another channel.
+ */
+function carriesContent(chunk: Json): boolean {
+  if (chunk.usage) return true;
+  const choices = Array.isArray(chunk.choices) ? (chunk.choices as Json[]) : [];
+  return choices.some((c) => {
+    if (!c || typeof c !== 'object') return false;
+    if (c.finish_reason !== null && c.finish_reason !== undefined) return true;
+    if (typeof c.text === 'string' && c.text !== '') return true;
+    const delta = c.delta && typeof c.delta === 'object' ? (c.delta as Json) : {};
+    return Object.entries(delta).some(([k, v]) => k !== 'role' && v !== null && v !== undefined && v !== '');
+  });
+}
+
+/**
  * Runs one OpenAI-style task: forwards the request as it came, keeps the upstream's answer byte
  * for byte (the `response` blob, replayed by sync calls and `/content`) and, for `stream: true`,
  * relays each chunk through the task's token stream while building the whole result.
@@ -90,9 +107,10 @@ export function createOpenAiRequest(deps: OpenAiDeps): Processor<'text.request' 
   /**
    * Relays a `stream: true` call: each chunk the upstream sends goes to the token stream as it
    * comes; a JSON answer (the upstream ignored `stream`) goes as the chunks a stream would have
-   * carried. Returns the whole completion. Errors before the first relayed chunk keep their class
-   * (an overloaded upstream is retried); after it a failure is final, since half a stream cannot
-   * be taken back.
+   * carried. Returns the whole completion. Chunks with no content yet (the role) are held back
+   * until content comes, so a failure before any content reached the client keeps its class (an
+   * overloaded or cut upstream moves to another channel); after it a failure is final, since half
+   * a stream cannot be taken back (a CutShortError when the channel was to blame).
    */
   async function stream(task: Task, client: OpenAiClient, body: Buffer, signal: AbortSignal): Promise<UpstreamAnswer> {
     // An earlier run (on a worker that died or ran out of grace) already relayed part of the
@@ -109,23 +127,38 @@ export function createOpenAiRequest(deps: OpenAiDeps): Processor<'text.request' 
     }
     const judge = createStreamJudge(kind);
     const whole = (): UpstreamAnswer => ({ status: 200, contentType: 'application/json', body: Buffer.from(JSON.stringify(judge.end(opened.head()))) });
+    const held: string[] = [];
+    let sent = 0;
+    const send = async (data: string) => {
+      for (const h of held.splice(0)) await tokens.chunk(task.id, h);
+      await tokens.chunk(task.id, data);
+      sent++;
+    };
+    const finish = async (answer: UpstreamAnswer) => {
+      for (const h of held.splice(0)) await tokens.chunk(task.id, h);
+      return answer;
+    };
     let reading = true;
     try {
       for await (const event of opened.events) {
         reading = false;
         const step = judge.event(event);
         if (step === 'done') break;
-        if (step) await tokens.chunk(task.id, step.data);
+        if (step) {
+          if (sent === 0 && !carriesContent(step.chunk)) held.push(step.data);
+          else await send(step.data);
+        }
         reading = true;
       }
-      return whole();
+      return await finish(whole());
     } catch (err) {
       if (err instanceof CanceledError) throw err;
       // A connection that drops or goes quiet after every choice finished lost nothing.
-      if (reading && err instanceof RetryableUpstreamError && judge.complete()) return whole();
-      if (judge.chunks === 0) throw err;
+      if (reading && err instanceof RetryableUpstreamError && judge.complete()) return await finish(whole());
+      if (sent === 0) throw err;
       const upstream = err instanceof RetryableUpstreamError || err instanceof PermanentUpstreamError ? err : null;
-      throw new PermanentUpstreamError((err as Error).message, upstream?.status ?? 502, undefined, undefined, upstream?.upstreamError);
+      const Final = blameOf(err) === 'unwell' ? CutShortError : PermanentUpstreamError;
+      throw new Final((err as Error).message, upstream?.status ?? 502, undefined, undefined, upstream?.upstreamError);
     }
   }
 
