@@ -6,6 +6,7 @@ import { isMain, listenError, runMain, type RunningRole } from '../shared/proces
 import { createQueues } from '../shared/queues.js';
 import { close, connect, createRedis, redisTarget } from '../shared/redis.js';
 import { createSignals } from '../shared/signals.js';
+import { openCheckedBlobStore, type BlobStore } from '../shared/blobs.js';
 import { createTaskStore } from '../shared/tasks/store.js';
 import { buildApp } from './app.js';
 
@@ -28,22 +29,25 @@ export async function startApi(config: Config, log: Logger, opts: { registry?: C
     await close(sub);
     await close(redis);
   };
+  let blobs: BlobStore;
   try {
     await connect(redis, redisTarget(config));
     await connect(sub, redisTarget(config));
+    blobs = await openCheckedBlobStore({ redis, config });
   } catch (err) {
     await closeRedis();
     throw err;
   }
   // Nothing is written to Redis before the port is bound: queues are created on first use.
   const queues = createQueues({ redis, prefix: config.QUEUE_PREFIX, shards: config.QUEUE_SHARDS });
-  const store = createTaskStore({ redis, queues, config });
+  const store = createTaskStore({ redis, queues, config, blobs });
   const signals = createSignals({ pub: redis, sub });
   const app = await buildApp({ config, log, redis, store, queues, signals, registry });
   const stop = async () => {
     await app.close();
     await signals.close();
     await queues.close();
+    await blobs.close?.();
     await closeRedis();
   };
   try {

@@ -22,7 +22,8 @@ import type { Placement } from './ids.js';
  *   <prefix>:{mj}:inflight             hash id → upstream tracking record (MJ tracker)
  *   <prefix>:{mj}:upstream-cancels     list of upstream ids to cancel (MJ tracker)
  *
- * Keys that are not part of a multi-key operation live outside any tag.
+ * Keys that are not part of a multi-key operation live outside any tag (`<prefix>:blob-sweep`,
+ * locks, rate windows).
  */
 export function tag(p: Placement): string {
   return p.shard === 0 ? `{${p.queue}}` : `{${p.queue}:${p.shard}}`;
@@ -66,4 +67,7 @@ export const globalKeys = (prefix: string) => ({
   webhookSecret: (tenant: string) => `${prefix}:webhook-secret:${tenant}`,
   webhookPumpLock: `${prefix}:lock:webhook-pump`,
   proberLock: `${prefix}:lock:channel-prober`,
+  /** zset of task ids whose stored objects (S3 blob store) are checked for deletion, by when (ms). */
+  blobSweep: `${prefix}:blob-sweep`,
+  blobSweepLock: `${prefix}:lock:blob-sweep`,
 });

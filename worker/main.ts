@@ -8,6 +8,8 @@ import { isMain, runMain, type RunningRole } from '../shared/process.js';
 import { createQueues } from '../shared/queues.js';
 import { close, connect, createRedis, redisTarget } from '../shared/redis.js';
 import { createSignals } from '../shared/signals.js';
+import { openCheckedBlobStore, type BlobStore } from '../shared/blobs.js';
+import { createLockedLoop } from '../shared/loop.js';
 import { createTaskStore } from '../shared/tasks/store.js';
 import { warnKeylessChannels } from './channels/keyless.js';
 import { createProber } from './channels/prober.js';
@@ -24,6 +26,9 @@ import { jobKinds } from '../shared/jobs/registry.js';
 import { FAMILIES } from '../shared/families/catalog.js';
 import { createTokenStreams } from '../shared/protocols/tokens.js';
 
+/** How often one worker deletes the stored objects of expired tasks (ms). */
+const BLOB_SWEEP_INTERVAL_MS = 60_000;
+
 /**
  * The worker role: BullMQ workers for WORKER_QUEUES, the MJ tracker, the webhook pump and the
  * channel prober. `registry` is the channel set to use (single-node mode shares one with the
@@ -35,16 +40,18 @@ export async function startWorker(config: Config, log: Logger, opts: { registry?
   }
   const redis = createRedis(config, 'worker', 'worker');
   const sub = createRedis(config, 'worker', 'worker-sub');
+  let blobs: BlobStore;
   try {
     await connect(redis, redisTarget(config));
     await connect(sub, redisTarget(config));
+    blobs = await openCheckedBlobStore({ redis, config });
   } catch (err) {
     await close(sub);
     await close(redis);
     throw err;
   }
   const queues = createQueues({ redis, prefix: config.QUEUE_PREFIX, shards: config.QUEUE_SHARDS });
-  const store = createTaskStore({ redis, queues, config });
+  const store = createTaskStore({ redis, queues, config, blobs });
   const signals = createSignals({ pub: redis, sub });
 
   const registry = opts.registry ?? createChannelRegistry(config.channels);
@@ -101,14 +108,22 @@ export async function startWorker(config: Config, log: Logger, opts: { registry?
   for (const t of running) t.start();
   if (config.WORKER_QUEUES.includes('webhook')) pump.start();
   prober.start();
+  // Objects of expired tasks are deleted by one worker at a time (stores whose blobs expire by themselves have no sweep).
+  const sweep = blobs.sweep?.bind(blobs);
+  const sweeper = sweep
+    ? createLockedLoop({ redis, lockKey: globalKeys(config.QUEUE_PREFIX).blobSweepLock, intervalMs: BLOB_SWEEP_INTERVAL_MS, log, name: 'blob sweep', tick: async () => void (await sweep()) })
+    : null;
+  sweeper?.start();
 
   const stop = async () => {
+    await sweeper?.stop();
     await prober.stop();
     await Promise.all(running.map((t) => t.stop()));
     await pump.stop();
     await dispatcher.close(config.SHUTDOWN_GRACE_SECONDS * 1000);
     await signals.close();
     await queues.close();
+    await blobs.close?.();
     await close(sub);
     await close(redis);
   };

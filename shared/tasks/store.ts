@@ -7,7 +7,7 @@ import { parseTaskId, type Placement } from '../ids.js';
 import { globalKeys, keyspace, placements } from '../keys.js';
 import type { Queues } from '../queues.js';
 import type { RedisClient } from '../redis.js';
-import { createRedisBlobStore, type BlobStore, type Blobs } from '../blobs.js';
+import { createRedisBlobStore, type BlobReader, type BlobStore, type Blobs } from '../blobs.js';
 import { familyOfKind } from '../families/catalog.js';
 import { isTerminal, type Task, type TaskPatch, type TaskStatus } from './model.js';
 
@@ -20,7 +20,7 @@ declare module 'ioredis' {
   }
 }
 
-export type { Blob, Blobs } from '../blobs.js';
+export type { Blob, BlobReader, Blobs } from '../blobs.js';
 
 export interface JobSpec {
   name: string;
@@ -73,6 +73,10 @@ export interface TaskStore {
   annotate(id: string, patch: Record<string, unknown>): Promise<boolean>;
   /** Adds blobs (outputs) to an existing task; no-op when it is gone. */
   putBlobs(id: string, blobs: Blobs): Promise<boolean>;
+  /** Adds one output blob from a stream (an archived download): its size, or null when the task is gone. See BlobStore.putStream. */
+  putBlobStream(id: string, name: string, type: string, source: AsyncIterable<Uint8Array>, maxBytes: number): Promise<number | null>;
+  /** One blob of the task as a stream; null when there is none. */
+  openBlob(id: string, name: string): Promise<BlobReader | null>;
   /** Entries of the task's event stream after `afterId` ('0' for all; from it with `inclusive`), at most 1000. */
   events(id: string, afterId: string, opts?: { inclusive?: boolean }): Promise<TaskEvent[]>;
   /**
@@ -247,6 +251,8 @@ export function createTaskStore(deps: {
     },
 
     putBlobs: (id, blobs) => blobStore.putOutputs(id, blobs),
+    putBlobStream: (id, name, type, source, maxBytes) => blobStore.putStream(id, name, type, source, maxBytes),
+    openBlob: (id, name) => blobStore.open(id, name),
 
     async events(id, afterId, opts = {}) {
       const p = place(id);
