@@ -158,7 +158,7 @@ const fields = z.object({
   /** Path-style URLs (`endpoint/bucket/key`), which MinIO and most S3-compatible servers want. */
   S3_FORCE_PATH_STYLE: bool.default(false),
   /** Object keys start with this (default: QUEUE_PREFIX), then `/<task id>/<blob name>`. */
-  S3_KEY_PREFIX: z.string().regex(/^[A-Za-z0-9_.\/-]*$/, 'letters, digits and _ . / - only').default(''),
+  S3_KEY_PREFIX: z.string().regex(/^[A-Za-z0-9_./-]*$/, 'letters, digits and _ . / - only').default(''),
   /**
    * Copy each finished task's media (images, audio, video) from the upstream's URLs into the blob
    * store and serve them from relayq (`/v1/files/...`) for as long as the task is kept.

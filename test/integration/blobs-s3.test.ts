@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { BlobTooLargeError, openCheckedBlobStore, type BlobStore } from '../../shared/blobs.js';
 import { s3ClientOf } from '../../shared/blobs-s3.js';
-import { ConfigError, loadConfig, type Config } from '../../shared/config.js';
+import { loadConfig, type Config, type ConfigError } from '../../shared/config.js';
 import { newTaskId } from '../../shared/ids.js';
 import { globalKeys } from '../../shared/keys.js';
 import { StartupError } from '../../shared/process.js';

@@ -1,5 +1,6 @@
 /** The part of s3rver's API the tests use (the package ships no types). */
 declare module 's3rver' {
+  import type { AddressInfo } from 'node:net';
   interface S3rverOptions {
     address?: string;
     port?: number;
@@ -9,7 +10,7 @@ declare module 's3rver' {
   }
   export default class S3rver {
     constructor(options: S3rverOptions);
-    run(): Promise<import('node:net').AddressInfo>;
+    run(): Promise<AddressInfo>;
     close(): Promise<void>;
   }
 }
