@@ -15,6 +15,7 @@ import { corsOptions } from './cors.js';
 import { createErrorReplies } from './errors.js';
 import { loadApiFamilies } from './families/load.js';
 import { adminRoutes } from './routes/admin.js';
+import { fileRoutes, isFilePath } from './routes/files.js';
 import { healthRoutes } from './routes/health.js';
 import { taskRoutes } from './routes/tasks.js';
 import { createSubmitter } from './submit.js';
@@ -86,7 +87,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   if (config.CORS_ORIGINS.length > 0) await app.register(cors, corsOptions(config.CORS_ORIGINS));
   app.addHook('onRequest', async (req, reply) => {
     if (closing) throw new ShuttingDownError();
-    if (OPEN_ROUTES.has(req.url.split('?')[0] ?? '')) return;
+    const path = req.url.split('?')[0] ?? '';
+    if (OPEN_ROUTES.has(path) || isFilePath(path)) return;
     const principal = authenticate(presentedKeys(req.headers));
     if (!principal) {
       return errors.reply(req, reply, { status: 401, type: 'authentication_error', message: 'missing or unknown API key' });
@@ -96,6 +98,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   await app.register(healthRoutes(deps));
   await app.register(adminRoutes({ registry: deps.registry, channelState: createChannelState({ redis: deps.redis, prefix: config.QUEUE_PREFIX }) }));
+  await app.register(fileRoutes({ store: deps.store }));
   await app.register(taskRoutes({ ...cancelDeps, signals: deps.signals, shutdown: shutdown.signal }));
   const familyDeps = { config, redis: deps.redis, store: deps.store, queues: deps.queues, signals: deps.signals, submitter, cancel: cancelDeps, shutdown: shutdown.signal, registry: deps.registry };
   for (const family of families) {

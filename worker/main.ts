@@ -20,6 +20,7 @@ import { loadWorkerFamilies } from './families/load.js';
 import type { WorkerFamilyParts } from './families/types.js';
 import { createWebhookDeliver } from './jobs/webhook-deliver.js';
 import { createTracker, type Tracker } from './tracker.js';
+import { createArchiver } from './archive.js';
 import { createWebhookPump } from './webhooks/pump.js';
 import { createEnqueue } from '../shared/jobs/enqueue.js';
 import { jobKinds } from '../shared/jobs/registry.js';
@@ -66,7 +67,9 @@ export async function startWorker(config: Config, log: Logger, opts: { registry?
 
   // Every family of the catalog brings its processors, its tracker adapter and its probe.
   const trackers = new Map<string, Tracker>();
-  const trackerDeps = { config, redis, store, registry, log: log.child({ component: 'tracker' }) };
+  const publicUrl = config.PUBLIC_URL || `http://${config.HOST}:${config.PORT}`;
+  const archiver = config.ARCHIVE_OUTPUTS ? createArchiver({ store, config, publicUrl }) : null;
+  const trackerDeps = { config, redis, store, registry, log: log.child({ component: 'tracker' }), archiver };
   const parts = new Map<string, WorkerFamilyParts>();
   for (const family of await loadWorkerFamilies()) {
     const made = family.create({
@@ -78,6 +81,7 @@ export async function startWorker(config: Config, log: Logger, opts: { registry?
       channels,
       registry,
       tokens: createTokenStreams({ redis, prefix: config.QUEUE_PREFIX }),
+      archiver,
       enqueue: createEnqueue({ queues, config }),
       tracker: () => {
         const t = trackers.get(family.name);
@@ -89,7 +93,7 @@ export async function startWorker(config: Config, log: Logger, opts: { registry?
     if (made.tracker) trackers.set(family.name, createTracker(trackerDeps, made.tracker));
   }
   const processors = collectProcessors([...parts.values()].map((p) => p.processors), {
-    'webhook.deliver': createWebhookDeliver({ config, redis, store, log: log.child({ component: 'webhooks' }), publicUrl: config.PUBLIC_URL || `http://${config.HOST}:${config.PORT}` }),
+    'webhook.deliver': createWebhookDeliver({ config, redis, store, log: log.child({ component: 'webhooks' }), publicUrl }),
   });
   const pump = createWebhookPump({ config, redis, queues, log: log.child({ component: 'webhook-pump' }), jobOptions: webhookDeliver.options(config) });
   const probes = Object.fromEntries(FAMILIES.flatMap((f) => (parts.get(f.name)?.probe ? [[f.channelType, parts.get(f.name)!.probe!] as const] : [])).reverse());

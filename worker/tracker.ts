@@ -9,6 +9,7 @@ import { createInflight, type Inflight } from '../shared/protocols/inflight.js';
 import type { RedisClient } from '../shared/redis.js';
 import { errorOf, isTerminal, type TaskBase } from '../shared/tasks/model.js';
 import type { TaskChange, TaskStore } from '../shared/tasks/store.js';
+import type { Archiver } from './archive.js';
 
 /**
  * How a family's long-running upstream work is followed: read many upstream tasks at once, say
@@ -56,6 +57,8 @@ export interface TrackerDeps {
   store: TaskStore;
   registry: ChannelRegistry;
   log: Logger;
+  /** Archives a finished task's media before its final change is written (ARCHIVE_OUTPUTS). */
+  archiver?: Pick<Archiver, 'finishing'> | null;
 }
 
 /** Hands long-running upstream work over to the tracker once the upstream accepted it. */
@@ -101,6 +104,8 @@ export function createTracker<U>(deps: TrackerDeps, adapter: TrackerAdapter<U>):
 
   /** Writes a change; returns whether the task is still to be followed. */
   async function apply(p: Placement, id: string, entry: Inflight, change: TaskChange): Promise<boolean> {
+    // The final change carries relayq's URLs, so webhooks and SSE never show the upstream's.
+    if (change.status === 'succeeded' && deps.archiver) change = await deps.archiver.finishing(id, change, log);
     const res = await store.update({ id, tenant: entry.tenant }, change);
     const ended = !res || isTerminal(res.status);
     if (ended) {

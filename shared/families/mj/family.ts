@@ -24,6 +24,11 @@ export const mjFamily = defineFamily<MjTask>()({
     };
   },
   contentUrl: (task) => task.image_url,
+  /** The final image (an MJ grid or upscale). */
+  archive: {
+    urls: (task) => (task.image_url ? [task.image_url] : []),
+    replace: (task, urlOf) => ({ image_url: task.image_url ? (urlOf(task.image_url) ?? task.image_url) : null }),
+  },
   callbackBody: (task) => toMjTask(task),
   complete: (task) => ({ ...task, image_url: task.image_url ?? null, buttons: task.buttons ?? [], properties: task.properties ?? {}, modal: task.modal ?? null, seed: task.seed ?? null }),
 });
