@@ -43,7 +43,7 @@ interface Download {
 
 /** Opens a GET to a checked address, following redirects by hand (each target checked again). */
 async function open(url: URL, allowPrivate: boolean, signal: AbortSignal, hops = 0): Promise<Download> {
-  const target = await resolveTarget(url, allowPrivate);
+  const target = await resolveTarget(url, allowPrivate, 'ARCHIVE_ALLOW_PRIVATE');
   const pinned: LookupFunction = (_host, opts, cb) => {
     if ((opts as { all?: boolean }).all) (cb as unknown as (e: null, a: { address: string; family: number }[]) => void)(null, [{ address: target.address, family: target.family }]);
     else cb(null, target.address, target.family);

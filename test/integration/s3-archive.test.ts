@@ -1,0 +1,168 @@
+import { createHash } from 'node:crypto';
+import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { openCheckedBlobStore, type BlobStore } from '../../shared/blobs.js';
+import { s3ClientOf } from '../../shared/blobs-s3.js';
+import { createQueues, type Queues } from '../../shared/queues.js';
+import { createTaskStore } from '../../shared/tasks/store.js';
+import { simMediaBytes } from '../../sim/server.js';
+import type { SimForm } from '../../sim/openai.js';
+import { createArchiver } from '../../worker/archive.js';
+import { createLogger } from '../../shared/logger.js';
+import { startS3, type LocalS3 } from '../support/s3.js';
+import { KEYS, mjUntil, startStack, waitFor, type Stack } from '../support/stack.js';
+
+describe('S3 blob store and output archiving, end to end', () => {
+  let s3: LocalS3;
+  let s: Stack;
+  let client: S3Client;
+  let blobs: BlobStore;
+  let queues: Queues;
+  beforeAll(async () => {
+    s3 = await startS3();
+    // Blobs over 64 bytes go to the bucket (a speech answer of the simulator is about 50 bytes).
+    s = await startStack({
+      worker: false,
+      sim: { sunoDurationMs: 300 },
+      env: { ...s3.env, BLOB_INLINE_MAX_BYTES: '40', ARCHIVE_OUTPUTS: 'true', ARCHIVE_ALLOW_PRIVATE: 'true', ARCHIVE_MAX_BYTES: '1048576', MAX_BODY_BYTES: '8388608' },
+    });
+    // Archived URLs name the API as clients reach it; its port is known only now.
+    s.config.PUBLIC_URL = s.api.url;
+    await s.startWorker();
+    client = s3ClientOf(s.config);
+    blobs = await openCheckedBlobStore({ redis: s.redis, config: s.config });
+    queues = createQueues({ redis: s.redis, prefix: s.config.QUEUE_PREFIX, shards: 1 });
+  });
+  afterEach(() => s.sim.setMediaGone(false));
+  afterAll(async () => {
+    await queues.close();
+    await blobs.close?.();
+    client.destroy();
+    await s.close();
+    await s3.close();
+  });
+
+  const objects = async (taskId: string) =>
+    ((await client.send(new ListObjectsV2Command({ Bucket: s3.bucket, Prefix: `${s.config.QUEUE_PREFIX}/${taskId}/` }))).Contents ?? []).map((o) => o.Key!.split('/').at(-1));
+  const blobHash = (queue: string, id: string) => s.redis.hgetallBuffer(`${s.config.QUEUE_PREFIX}:{${queue}}:blobs:${id}`);
+  const get = (url: string) => fetch(url);
+  const bytesOf = async (res: Response) => Buffer.from(await res.arrayBuffer());
+
+  it('sends a 3 MB multipart upload to the upstream byte for byte, keeping it in the bucket and only references in Redis', async () => {
+    const image = Buffer.from(Array.from({ length: 3 * 1024 * 1024 }, (_, i) => (i * 7) % 256));
+    const form = new FormData();
+    form.append('prompt', 'a big cat');
+    form.append('image', new Blob([image], { type: 'image/png' }), 'big.png');
+    form.append('model', 'gpt-image-1');
+    const encoded = new Response(form);
+    const contentType = encoded.headers.get('content-type')!;
+    const body = Buffer.from(await encoded.arrayBuffer());
+    const res = await fetch(`${s.api.url}/v1/images/edits`, { method: 'POST', headers: { authorization: `Bearer ${KEYS.acme}`, 'content-type': contentType }, body });
+    expect(res.status, await res.clone().text()).toBe(200);
+    const id = res.headers.get('x-relayq-task-id')!;
+    const seen = s.sim.requests.filter((r) => r.path === '/v1/images/edits').at(-1)!.body as SimForm;
+    expect(seen.sha256).toBe(createHash('sha256').update(body).digest('hex'));
+    expect(seen.files.image).toEqual({ filename: 'big.png', bytes: image.length, type: 'image/png' });
+    const hash = await blobHash('image', id);
+    const inRedis = Object.values(hash).reduce((n, v) => n + v.length, 0);
+    expect(inRedis).toBeLessThan(2048);
+    expect(await objects(id)).toEqual(expect.arrayContaining(['request', 'response']));
+  });
+
+  it('answers a speech call with its audio from the bucket, and serves it again as the task content', async () => {
+    const res = await fetch(`${s.api.url}/v1/audio/speech`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${KEYS.acme}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'tts-1', voice: 'alloy', input: 'hello from the bucket' }),
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('audio/mpeg');
+    const audio = await bytesOf(res);
+    expect(audio.subarray(0, 19).toString()).toBe('SIMAUDIO:mp3:alloy:');
+    const id = res.headers.get('x-relayq-task-id')!;
+    const hash = await blobHash('audio', id);
+    expect(hash.response).toBeUndefined();
+    expect(hash['response:ref']?.toString()).toBe(`${s.config.QUEUE_PREFIX}/${id}/response`);
+    const content = await fetch(`${s.api.url}/v1/tasks/${id}/content`, { headers: { authorization: `Bearer ${KEYS.acme}` } });
+    expect(content.headers.get('content-length')).toBe(String(audio.length));
+    expect((await bytesOf(content)).equals(audio)).toBe(true);
+  });
+
+  it('serves an archived MJ image after the upstream stops serving it, without a key, and keeps the upstream URL in the task', async () => {
+    const r = await s.call('POST', '/mj/submit/imagine', { body: { prompt: 'a lighthouse' } });
+    const id: string = r.body.result;
+    const done = await mjUntil(s.call, id, ['SUCCESS', 'FAILURE']);
+    expect(done.status).toBe('SUCCESS');
+    expect(done.imageUrl).toMatch(new RegExp(`^${s.api.url}/v1/files/${id}/[A-Za-z0-9_-]{24}\\.png$`));
+    const task = (await s.call('GET', `/v1/tasks/${id}`)).body;
+    expect(task.archived).toEqual([{ source_url: expect.stringMatching(new RegExp(`^${s.sim.url}/sim/image/.+\\.png$`)), url: done.imageUrl, content_type: 'image/png', bytes: 8 }]);
+    expect(task.output.image_url).toBe(done.imageUrl);
+
+    s.sim.setMediaGone(true);
+    expect((await get(task.archived[0].source_url)).status).toBe(404);
+    const served = await get(done.imageUrl);
+    expect(served.status).toBe(200);
+    expect(served.headers.get('content-type')).toBe('image/png');
+    expect((await bytesOf(served)).equals(simMediaBytes(new URL(task.archived[0].source_url).pathname))).toBe(true);
+    // A wrong token names nothing.
+    expect((await get(done.imageUrl.replace(/\/[A-Za-z0-9_-]{24}\./, '/AAAAAAAAAAAAAAAAAAAAAAAA.'))).status).toBe(404);
+  });
+
+  it('serves Suno audio and video from the bucket once the upstream has dropped them', async () => {
+    const r = await s.call('POST', '/suno/submit/music', { body: { prompt: 'night drive', tags: 'synthwave', mv: 'chirp-v3-5' } });
+    const id: string = r.body.data;
+    const done = await waitFor(async () => {
+      const t = (await s.call('GET', `/suno/fetch/${id}`)).body.data;
+      return t.status === 'SUCCESS' || t.status === 'FAILURE' ? t : null;
+    });
+    expect(done.status).toBe('SUCCESS');
+    const archived = (await s.call('GET', `/v1/tasks/${id}`)).body.archived as { source_url: string; url: string }[];
+    // Two clips, four media each.
+    expect(archived).toHaveLength(8);
+    s.sim.setMediaGone(true);
+    for (const clip of done.data) {
+      for (const field of ['audio_url', 'video_url']) {
+        expect(clip[field]).toMatch(new RegExp(`^${s.api.url}/v1/files/${id}/`));
+        const source = archived.find((a) => a.url === clip[field])!.source_url;
+        const res = await get(clip[field]);
+        expect(res.headers.get('content-type')).toBe(field === 'audio_url' ? 'audio/mpeg' : 'video/mp4');
+        expect((await bytesOf(res)).equals(simMediaBytes(new URL(source).pathname))).toBe(true);
+      }
+    }
+    expect(await objects(id)).toHaveLength(8);
+  });
+
+  it('keeps the upstream URL, and says why, when the media cannot be fetched', async () => {
+    s.sim.setMediaGone(true);
+    const r = await s.call('POST', '/mj/submit/imagine', { body: { prompt: 'a gone lighthouse' } });
+    const done = await mjUntil(s.call, r.body.result, ['SUCCESS', 'FAILURE']);
+    expect(done.imageUrl).toMatch(new RegExp(`^${s.sim.url}/sim/image/`));
+    const task = (await s.call('GET', `/v1/tasks/${r.body.result}`)).body;
+    expect(task.archived).toEqual([{ source_url: done.imageUrl, url: null, error: 'the upstream answered HTTP 404' }]);
+  });
+
+  it('deletes the files of a task once it has expired', async () => {
+    const r = await s.call('POST', '/mj/submit/imagine', { body: { prompt: 'a short-lived lighthouse' } });
+    const id: string = r.body.result;
+    const done = await mjUntil(s.call, id, ['SUCCESS']);
+    expect(await objects(id)).toHaveLength(1);
+    // The task's keys expire (as their TTL makes them): the file is gone at once, the object at the next sweep.
+    await s.redis.del(`${s.config.QUEUE_PREFIX}:{mj}:task:${id}`, `${s.config.QUEUE_PREFIX}:{mj}:blobs:${id}`);
+    expect((await get(done.imageUrl)).status).toBe(404);
+    await blobs.sweep!(Date.now() + (s.config.TASK_RETENTION_SECONDS + 60) * 1000);
+    expect(await objects(id)).toEqual([]);
+  });
+
+  it('refuses downloads from private addresses unless allowed, and media over the size limit', async () => {
+    const store = createTaskStore({ redis: s.redis, queues, config: s.config, blobs });
+    const log = createLogger('silent');
+    const strict = createArchiver({ store, config: { ARCHIVE_MAX_BYTES: 1024, ARCHIVE_TIMEOUT_SECONDS: 5, ARCHIVE_ALLOW_PRIVATE: false }, publicUrl: s.api.url });
+    const r = await s.call('POST', '/mj/submit/imagine', { body: { prompt: 'a private lighthouse' } });
+    const id: string = r.body.result;
+    const [refused] = await strict.copy(id, [`${s.sim.url}/sim/image/x.png`], log);
+    expect(refused).toMatchObject({ url: null, error: 'target refused: 127.0.0.1 resolves to 127.0.0.1 is a loopback, private, link-local, metadata or reserved address (set ARCHIVE_ALLOW_PRIVATE=true to allow)' });
+    const small = createArchiver({ store, config: { ARCHIVE_MAX_BYTES: 1024, ARCHIVE_TIMEOUT_SECONDS: 5, ARCHIVE_ALLOW_PRIVATE: true }, publicUrl: s.api.url });
+    const [tooBig] = await small.copy(id, [`${s.sim.url}/sim/suno/clip.mp4`], log);
+    expect(tooBig).toEqual({ source_url: `${s.sim.url}/sim/suno/clip.mp4`, url: null, error: 'larger than 1024 bytes' });
+  });
+});
