@@ -14,7 +14,7 @@ import {
 import type { Blobs, BlobStore, BlobTx } from './blobs.js';
 import { BlobTooLargeError } from './blobs.js';
 import type { Config } from './config.js';
-import { storeCall } from './errors.js';
+import { StoreUnavailableError, storeCall } from './errors.js';
 import { parseTaskId } from './ids.js';
 import { globalKeys, keyspace } from './keys.js';
 import type { RedisClient } from './redis.js';
@@ -181,21 +181,24 @@ export function createS3BlobStore(deps: { redis: RedisClient; config: Pick<Confi
 
     async get(taskId) {
       if (!parseTaskId(taskId)) return {};
-      const hash = await storeCall(() => redis.hgetallBuffer(hashOf(taskId)));
-      const out: Blobs = {};
-      await Promise.all(
-        Object.keys(hash)
-          .filter((f) => f.endsWith(':type'))
-          .map(async (f) => {
-            const name = f.slice(0, -':type'.length);
-            const ref = hash[`${name}:ref`]?.toString();
-            const data = ref ? await readAll((await s3.send(new GetObjectCommand({ Bucket, Key: ref }))).Body) : hash[name];
-            if (!data) return;
-            const filename = hash[`${name}:filename`]?.toString();
-            out[name] = { type: hash[f]!.toString(), data, ...(filename ? { filename } : {}) };
-          }),
-      );
-      return out;
+      // Any failure (Redis or the bucket) means the inputs cannot be read now: retry later.
+      return storeCall(async () => {
+        const hash = await redis.hgetallBuffer(hashOf(taskId));
+        const out: Blobs = {};
+        await Promise.all(
+          Object.keys(hash)
+            .filter((f) => f.endsWith(':type'))
+            .map(async (f) => {
+              const name = f.slice(0, -':type'.length);
+              const ref = hash[`${name}:ref`]?.toString();
+              const data = ref ? await readAll((await s3.send(new GetObjectCommand({ Bucket, Key: ref }))).Body) : hash[name];
+              if (!data) return;
+              const filename = hash[`${name}:filename`]?.toString();
+              out[name] = { type: hash[f]!.toString(), data, ...(filename ? { filename } : {}) };
+            }),
+        );
+        return out;
+      });
     },
 
     async open(taskId, name) {
@@ -211,7 +214,7 @@ export function createS3BlobStore(deps: { redis: RedisClient; config: Pick<Confi
         } catch (err) {
           // Deleted by the sweep a moment after the task expired.
           if (statusOf(err) === 404) return null;
-          throw err;
+          throw new StoreUnavailableError(err);
         }
       }
       const data = await storeCall(() => redis.hgetBuffer(key, name));

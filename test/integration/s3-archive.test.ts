@@ -67,6 +67,13 @@ describe('S3 blob store and output archiving, end to end', () => {
     const inRedis = Object.values(hash).reduce((n, v) => n + v.length, 0);
     expect(inRedis).toBeLessThan(2048);
     expect(await objects(id)).toEqual(expect.arrayContaining(['request', 'response']));
+    // The edited image's URL is relayq's copy; the task keeps the upstream's.
+    const answer = (await res.json()) as { data: { url: string }[] };
+    expect(answer.data[0]!.url).toMatch(new RegExp(`^${s.api.url}/v1/files/${id}/[A-Za-z0-9_-]{24}\\.png$`));
+    const task = (await s.call('GET', `/v1/tasks/${id}`)).body;
+    expect(task.archived).toEqual([{ source_url: expect.stringMatching(new RegExp(`^${s.sim.url}/sim/image/`)), url: answer.data[0]!.url, content_type: 'image/png', bytes: 8 }]);
+    s.sim.setMediaGone(true);
+    expect((await get(answer.data[0]!.url)).status).toBe(200);
   });
 
   it('answers a speech call with its audio from the bucket, and serves it again as the task content', async () => {
@@ -130,6 +137,27 @@ describe('S3 blob store and output archiving, end to end', () => {
       }
     }
     expect(await objects(id)).toHaveLength(8);
+  });
+
+  it('serves an archived Luma video with its download link and frames once the upstream has dropped them', async () => {
+    const r = await s.call('POST', '/luma/generations', { body: { user_prompt: 'a red car --sim-ms 300' } });
+    const done = await waitFor(async () => {
+      const g = (await s.call('GET', `/luma/generations/${r.body.id}`)).body;
+      return g.state === 'completed' || g.state === 'failed' ? g : null;
+    });
+    expect(done.state).toBe('completed');
+    const files = new RegExp(`^${s.api.url}/v1/files/${r.body.id}/[A-Za-z0-9_-]{24}\\.(mp4|jpg)$`);
+    expect(done.video.url).toMatch(files);
+    expect(done.video.download_url).toMatch(files);
+    expect(done.thumbnail.url).toMatch(files);
+    expect(done.assets.video).toBe(done.video.url);
+    const archived = (await s.call('GET', `/v1/tasks/${r.body.id}`)).body.archived as { source_url: string; url: string }[];
+    s.sim.setMediaGone(true);
+    const video = await get(done.video.url);
+    expect(video.headers.get('content-type')).toBe('video/mp4');
+    const source = archived.find((a) => a.url === done.video.url)!.source_url;
+    expect(source).toMatch(new RegExp(`^${s.sim.url}/sim/luma/.+-video\\.mp4$`));
+    expect((await bytesOf(video)).equals(simMediaBytes(new URL(source).pathname))).toBe(true);
   });
 
   it('keeps the upstream URL, and says why, when the media cannot be fetched', async () => {
