@@ -201,7 +201,7 @@ export function createS3BlobStore(deps: { redis: RedisClient; config: Pick<Confi
       });
     },
 
-    async open(taskId, name) {
+    async open(taskId, name, range) {
       if (!parseTaskId(taskId) || name.includes(':')) return null;
       const key = hashOf(taskId);
       const [type, filename, ref, size] = await storeCall(() => redis.hmget(key, `${name}:type`, `${name}:filename`, `${name}:ref`, `${name}:size`));
@@ -209,8 +209,8 @@ export function createS3BlobStore(deps: { redis: RedisClient; config: Pick<Confi
       const info = { type, ...(filename ? { filename } : {}), ...(size ? { size: Number(size) } : {}) };
       if (ref) {
         try {
-          const res = await s3.send(new GetObjectCommand({ Bucket, Key: ref }));
-          return { ...info, size: res.ContentLength ?? info.size, body: res.Body as Readable };
+          const res = await s3.send(new GetObjectCommand({ Bucket, Key: ref, ...(range ? { Range: `bytes=${range.start}-${range.end}` } : {}) }));
+          return { ...info, size: info.size ?? res.ContentLength, body: res.Body as Readable };
         } catch (err) {
           // Deleted by the sweep a moment after the task expired.
           if (statusOf(err) === 404) return null;
@@ -219,7 +219,17 @@ export function createS3BlobStore(deps: { redis: RedisClient; config: Pick<Confi
       }
       const data = await storeCall(() => redis.hgetBuffer(key, name));
       if (!data) return null;
-      return { ...info, size: data.length, body: Readable.from([data]) };
+      return { ...info, size: data.length, body: Readable.from([range ? data.subarray(range.start, range.end + 1) : data]) };
+    },
+
+    async stat(taskId, name) {
+      if (!parseTaskId(taskId) || name.includes(':')) return null;
+      const key = hashOf(taskId);
+      const [type, filename, size] = await storeCall(() => redis.hmget(key, `${name}:type`, `${name}:filename`, `${name}:size`));
+      if (!type) return null;
+      // Blobs written by the Redis store before BLOB_STORE=s3 have no size field: their length is it.
+      const bytes = size ? Number(size) : await storeCall(() => redis.hstrlen(key, name));
+      return { type, ...(filename ? { filename } : {}), size: bytes };
     },
 
     async finished(taskId, ttlSeconds) {

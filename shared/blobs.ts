@@ -35,6 +35,12 @@ export interface BlobReader extends BlobInfo {
   body: Readable;
 }
 
+/** Bytes `start` to `end` of a blob, both included (an HTTP `Range`), within its size. */
+export interface ByteRange {
+  start: number;
+  end: number;
+}
+
 /** A blob (an archive download) went over its size limit while being written; nothing was kept. */
 export class BlobTooLargeError extends Error {
   override name = 'BlobTooLargeError';
@@ -62,8 +68,13 @@ export interface BlobStore {
   putStream(taskId: string, name: string, type: string, source: AsyncIterable<Uint8Array>, maxBytes: number): Promise<number | null>;
   /** Every blob of the task, whole (inputs for an upstream call); {} for an unknown task. */
   get(taskId: string): Promise<Blobs>;
-  /** One blob as a stream (serving outputs); null when the task or the blob does not exist. */
-  open(taskId: string, name: string): Promise<BlobReader | null>;
+  /**
+   * One blob as a stream (serving outputs), or only `range` of it; null when the task or the blob
+   * does not exist. `size` is the whole blob's.
+   */
+  open(taskId: string, name: string, range?: ByteRange): Promise<BlobReader | null>;
+  /** What is known of one blob (its size included) without reading it; null when there is none. */
+  stat(taskId: string, name: string): Promise<(BlobInfo & { size: number }) | null>;
   finished(taskId: string, ttlSeconds: number): Promise<void>;
   /** Checks at start that the store answers. @throws an Error whose message is one line to print. */
   check?(): Promise<void>;
@@ -129,12 +140,24 @@ export function createRedisBlobStore(deps: { redis: RedisClient; prefix: string 
       return (await this.putOutputs(taskId, { [name]: { type, data } })) ? data.length : null;
     },
 
-    async open(taskId, name) {
+    async open(taskId, name, range) {
       if (!parseTaskId(taskId) || name.includes(':')) return null;
       return storeCall(async () => {
         const [data, type, filename] = await deps.redis.hmgetBuffer(keyOf(taskId), name, `${name}:type`, `${name}:filename`);
         if (!data) return null;
-        return { type: type?.toString() ?? 'application/octet-stream', ...(filename ? { filename: filename.toString() } : {}), size: data.length, body: Readable.from([data]) };
+        const part = range ? data.subarray(range.start, range.end + 1) : data;
+        return { type: type?.toString() ?? 'application/octet-stream', ...(filename ? { filename: filename.toString() } : {}), size: data.length, body: Readable.from([part]) };
+      });
+    },
+
+    async stat(taskId, name) {
+      if (!parseTaskId(taskId) || name.includes(':')) return null;
+      return storeCall(async () => {
+        const key = keyOf(taskId);
+        const [[, size], [, meta]] = (await deps.redis.multi().hstrlen(key, name).hmget(key, `${name}:type`, `${name}:filename`).exec()) as [[null, number], [null, (string | null)[]]];
+        const [type, filename] = meta;
+        if (!type) return null;
+        return { type, ...(filename ? { filename } : {}), size };
       });
     },
 

@@ -157,7 +157,19 @@ describe('S3 blob store and output archiving, end to end', () => {
     expect(video.headers.get('content-type')).toBe('video/mp4');
     const source = archived.find((a) => a.url === done.video.url)!.source_url;
     expect(source).toMatch(new RegExp(`^${s.sim.url}/sim/luma/.+-video\\.mp4$`));
-    expect((await bytesOf(video)).equals(simMediaBytes(new URL(source).pathname))).toBe(true);
+    const whole = simMediaBytes(new URL(source).pathname);
+    expect(video.headers.get('accept-ranges')).toBe('bytes');
+    expect((await bytesOf(video)).equals(whole)).toBe(true);
+    // A player seeking: one byte range, from the bucket.
+    const part = await fetch(done.video.url, { headers: { range: 'bytes=1000-1999' } });
+    expect(part.status).toBe(206);
+    expect(part.headers.get('content-range')).toBe(`bytes 1000-1999/${whole.length}`);
+    expect((await bytesOf(part)).equals(whole.subarray(1000, 2000))).toBe(true);
+    const tail = await fetch(done.video.url, { headers: { range: 'bytes=-10' } });
+    expect((await bytesOf(tail)).equals(whole.subarray(whole.length - 10))).toBe(true);
+    const beyond = await fetch(done.video.url, { headers: { range: `bytes=${whole.length}-` } });
+    expect(beyond.status).toBe(416);
+    expect(beyond.headers.get('content-range')).toBe(`bytes */${whole.length}`);
   });
 
   it('keeps the upstream URL, and says why, when the media cannot be fetched', async () => {
