@@ -18,11 +18,13 @@ describe('S3 blob store and output archiving, end to end', () => {
   let client: S3Client;
   let blobs: BlobStore;
   let queues: Queues;
+  const logLines: string[] = [];
   beforeAll(async () => {
     s3 = await startS3();
     // Blobs over 64 bytes go to the bucket (a speech answer of the simulator is about 50 bytes).
     s = await startStack({
       worker: false,
+      logLines,
       sim: { sunoDurationMs: 300 },
       env: { ...s3.env, BLOB_INLINE_MAX_BYTES: '40', ARCHIVE_OUTPUTS: 'true', ARCHIVE_ALLOW_PRIVATE: 'true', ARCHIVE_MAX_BYTES: '1048576', MAX_BODY_BYTES: '8388608' },
     });
@@ -204,5 +206,15 @@ describe('S3 blob store and output archiving, end to end', () => {
     const small = createArchiver({ store, config: { ARCHIVE_MAX_BYTES: 1024, ARCHIVE_TIMEOUT_SECONDS: 5, ARCHIVE_ALLOW_PRIVATE: true }, publicUrl: s.api.url });
     const [tooBig] = await small.copy(id, [`${s.sim.url}/sim/suno/clip.mp4`], log);
     expect(tooBig).toEqual({ source_url: `${s.sim.url}/sim/suno/clip.mp4`, url: null, error: 'larger than 1024 bytes' });
+  });
+
+  it('never writes the S3 credentials to its logs, and names a failed download by host and path only', async () => {
+    s.sim.setMediaGone(true);
+    const r = await s.call('POST', '/v1/images/generations', { body: { prompt: 'a logged cat', model: 'dall-e-3' } });
+    expect(r.status).toBe(200);
+    const warned = await waitFor(async () => logLines.find((l) => l.includes('output not archived') && l.includes(r.headers.get('x-relayq-task-id')!)));
+    expect(JSON.parse(warned)).toMatchObject({ level: 40, source: expect.stringMatching(new RegExp(`^${s.sim.url}/sim/image/[^?]+$`)), error: 'the upstream answered HTTP 404' });
+    expect(logLines.length).toBeGreaterThan(2);
+    for (const line of logLines) expect(line).not.toContain(s3.env.S3_SECRET_ACCESS_KEY);
   });
 });
