@@ -13,6 +13,9 @@ import { StartupError } from '../../shared/process.js';
 import { createQueues, type Queues } from '../../shared/queues.js';
 import { newMjRequest, newMjTask } from '../../shared/families/mj/task.js';
 import { createTaskStore, type TaskStore } from '../../shared/tasks/store.js';
+import { startApi } from '../../api/main.js';
+import { createLogger } from '../../shared/logger.js';
+import { startWorker } from '../../worker/main.js';
 import { startS3, type LocalS3 } from '../support/s3.js';
 
 describe('S3 blob store (against a real S3-compatible server)', () => {
@@ -132,6 +135,13 @@ describe('S3 blob store (against a real S3-compatible server)', () => {
     const err = await openCheckedBlobStore({ redis, config: bad }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(StartupError);
     expect((err as Error).message).toBe(`S3 bucket no-such-bucket at ${s3.endpoint} does not exist (create it, or set S3_BUCKET)`);
+  });
+
+  it('stops the API and the worker from starting on a missing bucket, before they take any work', async () => {
+    const bad = loadConfig({ REDIS_URL: inject('redisUrl'), QUEUE_PREFIX: prefix, API_KEYS: 'acme:sk-acme-0123456789', PORT: '0', LOG_LEVEL: 'silent', ...s3.env, S3_BUCKET: 'no-such-bucket' });
+    const log = createLogger('silent');
+    await expect(startApi(bad, log)).rejects.toThrow(new StartupError(`S3 bucket no-such-bucket at ${s3.endpoint} does not exist (create it, or set S3_BUCKET)`));
+    await expect(startWorker(bad, log)).rejects.toBeInstanceOf(StartupError);
   });
 
   it('refuses at start an endpoint that does not answer, without printing the credentials', async () => {
