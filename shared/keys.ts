@@ -70,4 +70,6 @@ export const globalKeys = (prefix: string) => ({
   /** zset of task ids whose stored objects (S3 blob store) are checked for deletion, by when (ms). */
   blobSweep: `${prefix}:blob-sweep`,
   blobSweepLock: `${prefix}:lock:blob-sweep`,
+  /** Held by the worker archiving a finished task's media (ARCHIVE_OUTPUTS). */
+  archiveClaim: (id: string) => `${prefix}:lock:archive:${id}`,
 });

@@ -6,7 +6,9 @@ import type { Config } from '../shared/config.js';
 import { familyNamed } from '../shared/families/catalog.js';
 import { archiveBlobName, archiveUrl } from '../shared/files.js';
 import { randomToken } from '../shared/ids.js';
+import { globalKeys } from '../shared/keys.js';
 import type { Logger } from '../shared/logger.js';
+import type { RedisClient } from '../shared/redis.js';
 import { resolveTarget } from '../shared/ssrf.js';
 import type { ArchivedOutput, Task, TaskPatch } from '../shared/tasks/model.js';
 import type { TaskChange, TaskStore } from '../shared/tasks/store.js';
@@ -31,9 +33,11 @@ export interface Archiver {
   /**
    * The change that finishes a task, with its media archived: the family says which of the
    * task's URLs are outputs and how its own fields take relayq's URLs (the core names no
-   * family); the records go to the task's `archived`. Other changes pass unchanged.
+   * family); the records go to the task's `archived`. Other changes pass unchanged. Null when
+   * another process is archiving this task right now (a tracker tick of another worker): write
+   * nothing and look again later, when that one has finished the task or its claim has lapsed.
    */
-  finishing(taskId: string, change: TaskChange, log: Logger): Promise<TaskChange>;
+  finishing(taskId: string, change: TaskChange, log: Logger): Promise<TaskChange | null>;
 }
 
 interface Download {
@@ -77,6 +81,9 @@ async function eachLimited<T>(items: T[], limit: number, fn: (item: T) => Promis
 
 export function createArchiver(deps: {
   store: TaskStore;
+  /** For the claim that keeps two workers from archiving one task at once. */
+  redis: RedisClient;
+  prefix: string;
   config: Pick<Config, 'ARCHIVE_MAX_BYTES' | 'ARCHIVE_TIMEOUT_SECONDS' | 'ARCHIVE_ALLOW_PRIVATE'>;
   /** The API's address as clients reach it (PUBLIC_URL). */
   publicUrl: string;
@@ -124,7 +131,12 @@ export function createArchiver(deps: {
       if (!task || !family?.archive || task.status === 'succeeded' || task.status === 'failed' || task.status === 'canceled') return change;
       // The task as this change will leave it: the family reads its outputs from there.
       const done = { ...task, ...change.patch, status: 'succeeded' } as Task;
-      const archived = await copy(taskId, family.archive.urls(done), log);
+      const urls = family.archive.urls(done);
+      if (urls.length === 0) return change;
+      // Held for as long as the downloads may take (PARALLEL at a time), then left to lapse.
+      const holdMs = Math.ceil(urls.length / PARALLEL) * config.ARCHIVE_TIMEOUT_SECONDS * 1000 + 10_000;
+      if ((await deps.redis.set(globalKeys(deps.prefix).archiveClaim(taskId), '1', 'PX', holdMs, 'NX')) !== 'OK') return null;
+      const archived = await copy(taskId, urls, log);
       if (archived.length === 0) return change;
       const byUrl = new Map(archived.flatMap((a) => (a.url ? [[a.source_url, a.url] as const] : [])));
       const replaced = family.archive.replace(done, (u) => byUrl.get(u) ?? null) as TaskPatch;

@@ -68,7 +68,7 @@ export async function startWorker(config: Config, log: Logger, opts: { registry?
   // Every family of the catalog brings its processors, its tracker adapter and its probe.
   const trackers = new Map<string, Tracker>();
   const publicUrl = config.PUBLIC_URL || `http://${config.HOST}:${config.PORT}`;
-  const archiver = config.ARCHIVE_OUTPUTS ? createArchiver({ store, config, publicUrl }) : null;
+  const archiver = config.ARCHIVE_OUTPUTS ? createArchiver({ store, redis, prefix: config.QUEUE_PREFIX, config, publicUrl }) : null;
   const trackerDeps = { config, redis, store, registry, log: log.child({ component: 'tracker' }), archiver };
   const parts = new Map<string, WorkerFamilyParts>();
   for (const family of await loadWorkerFamilies()) {

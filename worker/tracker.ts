@@ -102,10 +102,17 @@ export function createTracker<U>(deps: TrackerDeps, adapter: TrackerAdapter<U>):
     return channel ? adapter.cancel(channel, id).catch((err: unknown) => log.info({ err, channel: channelName }, 'upstream cancel failed')) : Promise.resolve();
   };
 
-  /** Writes a change; returns whether the task is still to be followed. */
-  async function apply(p: Placement, id: string, entry: Inflight, change: TaskChange): Promise<boolean> {
+  /**
+   * Writes a change; returns whether the task is still to be followed, or 'later' when nothing was
+   * written and the same change must be tried again next tick (another worker is archiving it).
+   */
+  async function apply(p: Placement, id: string, entry: Inflight, change: TaskChange): Promise<boolean | 'later'> {
     // The final change carries relayq's URLs, so webhooks and SSE never show the upstream's.
-    if (change.status === 'succeeded' && deps.archiver) change = await deps.archiver.finishing(id, change, log);
+    if (change.status === 'succeeded' && deps.archiver) {
+      const archived = await deps.archiver.finishing(id, change, log);
+      if (!archived) return 'later';
+      change = archived;
+    }
     const res = await store.update({ id, tenant: entry.tenant }, change);
     const ended = !res || isTerminal(res.status);
     if (ended) {
@@ -122,6 +129,8 @@ export function createTracker<U>(deps: TrackerDeps, adapter: TrackerAdapter<U>):
       if (fp !== entry.fingerprint) {
         const change = adapter.changeFor(u, entry, now);
         const tracking = change ? await apply(p, id, entry, change) : true;
+        // Not written: the fingerprint stays, so the next tick sees the change again.
+        if (tracking === 'later') return;
         if (tracking) await inflight.put(p, id, { ...entry, fingerprint: fp, changedAt: now, missingSince: null });
         return;
       }

@@ -198,14 +198,46 @@ describe('S3 blob store and output archiving, end to end', () => {
   it('refuses downloads from private addresses unless allowed, and media over the size limit', async () => {
     const store = createTaskStore({ redis: s.redis, queues, config: s.config, blobs });
     const log = createLogger('silent');
-    const strict = createArchiver({ store, config: { ARCHIVE_MAX_BYTES: 1024, ARCHIVE_TIMEOUT_SECONDS: 5, ARCHIVE_ALLOW_PRIVATE: false }, publicUrl: s.api.url });
+    const strict = createArchiver({ store, redis: s.redis, prefix: s.config.QUEUE_PREFIX, config: { ARCHIVE_MAX_BYTES: 1024, ARCHIVE_TIMEOUT_SECONDS: 5, ARCHIVE_ALLOW_PRIVATE: false }, publicUrl: s.api.url });
     const r = await s.call('POST', '/mj/submit/imagine', { body: { prompt: 'a private lighthouse' } });
     const id: string = r.body.result;
     const [refused] = await strict.copy(id, [`${s.sim.url}/sim/image/x.png`], log);
     expect(refused).toMatchObject({ url: null, error: 'target refused: 127.0.0.1 resolves to 127.0.0.1 is a loopback, private, link-local, metadata or reserved address (set ARCHIVE_ALLOW_PRIVATE=true to allow)' });
-    const small = createArchiver({ store, config: { ARCHIVE_MAX_BYTES: 1024, ARCHIVE_TIMEOUT_SECONDS: 5, ARCHIVE_ALLOW_PRIVATE: true }, publicUrl: s.api.url });
+    const small = createArchiver({ store, redis: s.redis, prefix: s.config.QUEUE_PREFIX, config: { ARCHIVE_MAX_BYTES: 1024, ARCHIVE_TIMEOUT_SECONDS: 5, ARCHIVE_ALLOW_PRIVATE: true }, publicUrl: s.api.url });
     const [tooBig] = await small.copy(id, [`${s.sim.url}/sim/suno/clip.mp4`], log);
     expect(tooBig).toEqual({ source_url: `${s.sim.url}/sim/suno/clip.mp4`, url: null, error: 'larger than 1024 bytes' });
+  });
+
+  it('archives a task once when two workers see it finish at the same time: the other writes nothing and looks again later', async () => {
+    const store = createTaskStore({ redis: s.redis, queues, config: s.config, blobs });
+    const log = createLogger('silent');
+    const archiver = () => createArchiver({ store, redis: s.redis, prefix: s.config.QUEUE_PREFIX, config: s.config, publicUrl: s.api.url });
+    const r = await s.call('POST', '/mj/submit/imagine', { body: { prompt: 'a contested lighthouse --sim-stuck' } });
+    const id: string = r.body.result;
+    await mjUntil(s.call, id, ['SUBMITTED', 'IN_PROGRESS']);
+    const change = { status: 'succeeded' as const, patch: { image_url: `${s.sim.url}/sim/image/contested.png` } };
+    const [a, b] = await Promise.all([archiver().finishing(id, change, log), archiver().finishing(id, change, log)]);
+    const done = [a, b].filter((c) => c !== null);
+    expect(done).toHaveLength(1);
+    expect(done[0]!.patch).toMatchObject({ image_url: expect.stringMatching(new RegExp(`^${s.api.url}/v1/files/${id}/`)), archived: [{ source_url: change.patch.image_url }] });
+    expect(await objects(id)).toHaveLength(1);
+  });
+
+  it('finishes a task another worker is archiving only once that worker is done: the tracker tries the change again', async () => {
+    const r = await s.call('POST', '/mj/submit/imagine', { body: { prompt: 'a claimed lighthouse' } });
+    const id: string = r.body.result;
+    const claim = `${s.config.QUEUE_PREFIX}:lock:archive:${id}`;
+    await s.redis.set(claim, 'other-worker', 'PX', 60_000);
+    const upstreamId = await waitFor(async () => JSON.parse((await s.redis.hget(`${s.config.QUEUE_PREFIX}:{mj}:task:${id}`, 'upstream')) ?? 'null')?.id as string | undefined);
+    await waitFor(async () => ((await (await fetch(`${s.sim.url}/mj/task/${upstreamId}/fetch`)).json()) as { status: string }).status === 'SUCCESS');
+    // Three polls of the upstream after it finished: the task is still not finished here.
+    const polls = () => s.sim.requests.filter((q) => q.path === '/mj/task/list-by-condition').length;
+    const seen = polls();
+    await waitFor(async () => polls() >= seen + 3);
+    expect((await s.call('GET', `/mj/task/${id}/fetch`)).body.status).not.toBe('SUCCESS');
+    await s.redis.del(claim);
+    const done = await mjUntil(s.call, id, ['SUCCESS']);
+    expect(done.imageUrl).toMatch(new RegExp(`^${s.api.url}/v1/files/${id}/`));
   });
 
   it('never writes the S3 credentials to its logs, and names a failed download by host and path only', async () => {
