@@ -26,6 +26,8 @@ export interface Sim {
   requests: SimRequest[];
   /** Makes every media URL (`/sim/...`) answer 404 (true) or its bytes again (false), as `POST /_sim/media {"gone":true}` does. */
   setMediaGone(gone: boolean): void;
+  /** Makes every media URL answer only after this long (0: at once), as `POST /_sim/media {"delayMs":n}` does. */
+  setMediaDelay(ms: number): void;
   /** Empties `requests` (in place: references to it stay valid), as `DELETE /_sim/requests` does. */
   clearRequests(): void;
   close(): Promise<void>;
@@ -110,13 +112,16 @@ export async function startSim(opts: SimOptions = {}): Promise<Sim> {
   app.get('/_sim/stats', async () => load);
   // The media every family's answers point at: bytes of the URL's type, or 404 once they are "gone"
   // (upstreams keep results only for a while: what ARCHIVE_OUTPUTS is for).
-  const media = { gone: false };
+  const media = { gone: false, delayMs: 0 };
   app.get('/sim/*', async (req, reply) => {
+    if (media.delayMs > 0) await new Promise((r) => setTimeout(r, media.delayMs));
     if (media.gone) return reply.status(404).send({ error: 'media expired' });
     return reply.type(mediaType(req.url)).send(simMediaBytes(req.url.split('?')[0]!));
   });
   app.post('/_sim/media', async (req) => {
-    media.gone = (req.body as { gone?: unknown } | null)?.gone === true;
+    const body = (req.body ?? {}) as { gone?: unknown; delayMs?: unknown };
+    media.gone = body.gone === true;
+    media.delayMs = typeof body.delayMs === 'number' && body.delayMs > 0 ? body.delayMs : 0;
     return media;
   });
 
@@ -137,6 +142,7 @@ export async function startSim(opts: SimOptions = {}): Promise<Sim> {
     },
     requests,
     setMediaGone: (gone) => void (media.gone = gone),
+    setMediaDelay: (ms) => void (media.delayMs = ms),
     clearRequests,
     async close() {
       faults.releaseAll();

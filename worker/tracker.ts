@@ -102,17 +102,41 @@ export function createTracker<U>(deps: TrackerDeps, adapter: TrackerAdapter<U>):
     return channel ? adapter.cancel(channel, id).catch((err: unknown) => log.info({ err, channel: channelName }, 'upstream cancel failed')) : Promise.resolve();
   };
 
+  /** Archives of finished tasks' media under way in this process, by task id. */
+  const archiving = new Map<string, Promise<void>>();
+
   /**
-   * Writes a change; returns whether the task is still to be followed, or 'later' when nothing was
-   * written and the same change must be tried again next tick (another worker is archiving it).
+   * Archives a finished task's media in the background, then writes its final change: the tick
+   * goes on meanwhile (a slow media host must not stall every other task's progress). Until the
+   * change is written the task stays in flight with its old fingerprint, so each tick sees the
+   * change again; a failure is logged and tried again that way.
+   */
+  function archiveThenApply(archiver: Pick<Archiver, 'finishing'>, p: Placement, id: string, entry: Inflight, change: TaskChange) {
+    if (archiving.has(id)) return;
+    const job = archiver
+      .finishing(id, change, log)
+      // Null: another worker holds the task's archive claim and will write the change.
+      .then((archived) => (archived ? write(p, id, entry, archived) : undefined))
+      .then(() => undefined)
+      .catch((err: unknown) => log.warn({ err, taskId: id }, 'archiving a finished task failed; trying again'))
+      .finally(() => archiving.delete(id));
+    archiving.set(id, job);
+  }
+
+  /**
+   * Writes a change; returns whether the task is still to be followed, or 'later' when nothing is
+   * written yet and the same change must be seen again next tick (its media are being archived).
    */
   async function apply(p: Placement, id: string, entry: Inflight, change: TaskChange): Promise<boolean | 'later'> {
     // The final change carries relayq's URLs, so webhooks and SSE never show the upstream's.
     if (change.status === 'succeeded' && deps.archiver) {
-      const archived = await deps.archiver.finishing(id, change, log);
-      if (!archived) return 'later';
-      change = archived;
+      archiveThenApply(deps.archiver, p, id, entry, change);
+      return 'later';
     }
+    return write(p, id, entry, change);
+  }
+
+  async function write(p: Placement, id: string, entry: Inflight, change: TaskChange): Promise<boolean> {
     const res = await store.update({ id, tenant: entry.tenant }, change);
     const ended = !res || isTerminal(res.status);
     if (ended) {
@@ -220,6 +244,11 @@ export function createTracker<U>(deps: TrackerDeps, adapter: TrackerAdapter<U>):
     },
     tick: loop.tick,
     start: loop.start,
-    stop: loop.stop,
+    async stop() {
+      await loop.stop();
+      // Archives under way finish (each within ARCHIVE_TIMEOUT_SECONDS); one cut short by the
+      // process ending is done again by another worker once its claim lapses.
+      await Promise.allSettled(archiving.values());
+    },
   };
 }

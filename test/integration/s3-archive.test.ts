@@ -35,7 +35,10 @@ describe('S3 blob store and output archiving, end to end', () => {
     blobs = await openCheckedBlobStore({ redis: s.redis, config: s.config });
     queues = createQueues({ redis: s.redis, prefix: s.config.QUEUE_PREFIX, shards: 1 });
   });
-  afterEach(() => s.sim.setMediaGone(false));
+  afterEach(() => {
+    s.sim.setMediaGone(false);
+    s.sim.setMediaDelay(0);
+  });
   afterAll(async () => {
     await queues.close();
     await blobs.close?.();
@@ -238,6 +241,19 @@ describe('S3 blob store and output archiving, end to end', () => {
     await s.redis.del(claim);
     const done = await mjUntil(s.call, id, ['SUCCESS']);
     expect(done.imageUrl).toMatch(new RegExp(`^${s.api.url}/v1/files/${id}/`));
+  });
+
+  it('goes on following other tasks while a slow media host holds up one archive', async () => {
+    s.sim.setMediaDelay(4000);
+    const slow = (await s.call('POST', '/mj/submit/imagine', { body: { prompt: 'a slow host --sim-ms 100' } })).body.result as string;
+    const upstreamId = await waitFor(async () => JSON.parse((await s.redis.hget(`${s.config.QUEUE_PREFIX}:{mj}:task:${slow}`, 'upstream')) ?? 'null')?.id as string | undefined);
+    await waitFor(async () => ((await (await fetch(`${s.sim.url}/mj/task/${upstreamId}/fetch`)).json()) as { status: string }).status === 'SUCCESS');
+    const other = (await s.call('POST', '/mj/submit/imagine', { body: { prompt: 'a busy lighthouse --sim-ms 3000' } })).body.result as string;
+    // The other task's progress arrives while the first one's image is still downloading.
+    await mjUntil(s.call, other, ['IN_PROGRESS']);
+    expect((await s.call('GET', `/mj/task/${slow}/fetch`)).body.status).not.toBe('SUCCESS');
+    const done = await mjUntil(s.call, slow, ['SUCCESS']);
+    expect(done.imageUrl).toMatch(new RegExp(`^${s.api.url}/v1/files/${slow}/`));
   });
 
   it('never writes the S3 credentials to its logs, and names a failed download by host and path only', async () => {
