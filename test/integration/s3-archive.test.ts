@@ -10,7 +10,7 @@ import type { SimForm } from '../../sim/openai.js';
 import { createArchiver } from '../../worker/archive.js';
 import { createLogger } from '../../shared/logger.js';
 import { startS3, type LocalS3 } from '../support/s3.js';
-import { KEYS, mjUntil, startStack, waitFor, type Stack } from '../support/stack.js';
+import { KEYS, mjUntil, simMj, startStack, waitFor, type Stack } from '../support/stack.js';
 
 describe('S3 blob store and output archiving, end to end', () => {
   let s3: LocalS3;
@@ -118,6 +118,23 @@ describe('S3 blob store and output archiving, end to end', () => {
     expect((await bytesOf(served)).equals(simMediaBytes(new URL(task.archived[0].source_url).pathname))).toBe(true);
     // A wrong token names nothing.
     expect((await get(done.imageUrl.replace(/\/[A-Za-z0-9_-]{24}\./, '/AAAAAAAAAAAAAAAAAAAAAAAA.'))).status).toBe(404);
+  });
+
+  it('archives the single images of an MJ grid (imageUrls) when the upstream gives them', async () => {
+    simMj(s.sim).reshape = (v) => (v.status === 'SUCCESS' ? { ...v, imageUrls: [0, 1, 2, 3].map((i) => ({ url: String(v.imageUrl).replace('.png', `_${i}.png`) })) } : v);
+    try {
+      const r = await s.call('POST', '/mj/submit/imagine', { body: { prompt: 'a grid of lighthouses' } });
+      const done = await mjUntil(s.call, r.body.result, ['SUCCESS', 'FAILURE']);
+      expect(done.imageUrls).toHaveLength(4);
+      s.sim.setMediaGone(true);
+      for (const image of done.imageUrls as { url: string; thumbnail: null }[]) {
+        expect(image.url).toMatch(new RegExp(`^${s.api.url}/v1/files/${r.body.result}/[A-Za-z0-9_-]{24}\\.png$`));
+        expect((await get(image.url)).status).toBe(200);
+      }
+      expect((await s.call('GET', `/v1/tasks/${r.body.result}`)).body.archived).toHaveLength(5);
+    } finally {
+      simMj(s.sim).reshape = null;
+    }
   });
 
   it('serves Suno audio and video from the bucket once the upstream has dropped them', async () => {
