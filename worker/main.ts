@@ -69,6 +69,9 @@ export async function startWorker(config: Config, log: Logger, opts: { registry?
   const trackers = new Map<string, Tracker>();
   const publicUrl = config.PUBLIC_URL || `http://${config.HOST}:${config.PORT}`;
   const archiver = config.ARCHIVE_OUTPUTS ? createArchiver({ store, redis, prefix: config.QUEUE_PREFIX, config, publicUrl }) : null;
+  if (archiver && !config.PUBLIC_URL) {
+    log.warn({ publicUrl }, 'ARCHIVE_OUTPUTS without PUBLIC_URL: archived files are named after this address; set PUBLIC_URL to the API as clients reach it');
+  }
   const trackerDeps = { config, redis, store, registry, log: log.child({ component: 'tracker' }), archiver };
   const parts = new Map<string, WorkerFamilyParts>();
   for (const family of await loadWorkerFamilies()) {
@@ -115,7 +118,17 @@ export async function startWorker(config: Config, log: Logger, opts: { registry?
   // Objects of expired tasks are deleted by one worker at a time (stores whose blobs expire by themselves have no sweep).
   const sweep = blobs.sweep?.bind(blobs);
   const sweeper = sweep
-    ? createLockedLoop({ redis, lockKey: globalKeys(config.QUEUE_PREFIX).blobSweepLock, intervalMs: BLOB_SWEEP_INTERVAL_MS, log, name: 'blob sweep', tick: async () => void (await sweep()) })
+    ? createLockedLoop({
+        redis,
+        lockKey: globalKeys(config.QUEUE_PREFIX).blobSweepLock,
+        intervalMs: BLOB_SWEEP_INTERVAL_MS,
+        log,
+        name: 'blob sweep',
+        async tick() {
+          const tasks = await sweep();
+          if (tasks > 0) log.info({ tasks }, 'deleted the stored objects of expired tasks');
+        },
+      })
     : null;
   sweeper?.start();
 
