@@ -21,6 +21,7 @@ import { loadApiFamilies } from './families/load.js';
 import { createApiMetrics } from './metrics.js';
 import { registerOpenApi } from './openapi.js';
 import { adminRoutes } from './routes/admin.js';
+import { fileRoutes, isFilePath } from './routes/files.js';
 import { healthRoutes } from './routes/health.js';
 import { BOARD_PATH, hasBoardSession, queueBoardRoutes } from './routes/queues-board.js';
 import { taskRoutes } from './routes/tasks.js';
@@ -119,7 +120,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.addHook('onRequest', async (req, reply) => {
     if (closing) throw new ShuttingDownError();
     const path = req.url.split('?')[0] ?? '';
-    if (OPEN_ROUTES.has(path) || path.startsWith(OPEN_PREFIX)) return;
+    if (OPEN_ROUTES.has(path) || path.startsWith(OPEN_PREFIX) || isFilePath(path)) return;
     // The queue dashboard is opened by browsers, which send the session cookie, not a key.
     if (hasBoardSession(sessions, req)) {
       req.principal = { tenant: 'admin', admin: true };
@@ -151,6 +152,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(healthRoutes(deps));
   await app.register(adminRoutes({ registry: deps.registry, channelState }));
   await app.register(queueBoardRoutes({ queues: deps.queues, shards: config.QUEUE_SHARDS, sessions, refuse: errors.reply }));
+  await app.register(fileRoutes({ store: deps.store }));
   await app.register(taskRoutes({ ...cancelDeps, signals: deps.signals, shutdown: shutdown.signal }));
   const familyDeps = { config, redis: deps.redis, store: deps.store, queues: deps.queues, signals: deps.signals, submitter, cancel: cancelDeps, shutdown: shutdown.signal, registry: deps.registry };
   for (const family of families) {

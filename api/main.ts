@@ -7,6 +7,7 @@ import { createQueues } from '../shared/queues.js';
 import { close, connect, createRedis, redisTarget } from '../shared/redis.js';
 import { createMetricsRecorder } from '../shared/metrics.js';
 import { createSignals } from '../shared/signals.js';
+import { openCheckedBlobStore, type BlobStore } from '../shared/blobs.js';
 import { createTaskStore } from '../shared/tasks/store.js';
 import { buildApp } from './app.js';
 
@@ -31,9 +32,11 @@ export async function startApi(config: Config, log: Logger, opts: { registry?: C
     await close(sub);
     await close(redis);
   };
+  let blobs: BlobStore;
   try {
     await connect(redis, redisTarget(config));
     await connect(sub, redisTarget(config));
+    blobs = await openCheckedBlobStore({ redis, config });
   } catch (err) {
     await closeRedis();
     throw err;
@@ -41,7 +44,7 @@ export async function startApi(config: Config, log: Logger, opts: { registry?: C
   // Nothing is written to Redis before the port is bound: queues are created on first use.
   const queues = createQueues({ redis, prefix: config.QUEUE_PREFIX, shards: config.QUEUE_SHARDS });
   const metrics = createMetricsRecorder({ redis, prefix: config.QUEUE_PREFIX, log });
-  const store = createTaskStore({ redis, queues, config, metrics });
+  const store = createTaskStore({ redis, queues, config, metrics, blobs });
   const signals = createSignals({ pub: redis, sub });
   const app = await buildApp({ config, log, redis, store, queues, signals, registry, metrics });
   const stop = async () => {
@@ -49,6 +52,7 @@ export async function startApi(config: Config, log: Logger, opts: { registry?: C
     await metrics.close();
     await signals.close();
     await queues.close();
+    await blobs.close?.();
     await closeRedis();
   };
   try {

@@ -1,9 +1,18 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Task } from '../shared/tasks/model.js';
-import type { TaskStore } from '../shared/tasks/store.js';
+import type { BlobReader, TaskStore } from '../shared/tasks/store.js';
 import { toTaskObject } from '../shared/tasks/view.js';
 
 export const baseUrl = (req: FastifyRequest) => `${req.protocol}://${req.host}`;
+
+/**
+ * Sends a stored blob piece by piece (it may be large, and live in an object store), with its
+ * length when the store knows it; `type` overrides the blob's own content type.
+ */
+export function sendBlob(reply: FastifyReply, blob: BlobReader, type = blob.type) {
+  if (blob.size !== undefined) void reply.header('content-length', blob.size);
+  return reply.type(type).send(blob.body);
+}
 
 /** Marks an answer as concerning a task: `x-relayq-task-id` (every such answer carries it). */
 export const taskHeader = (reply: FastifyReply, taskId: string) => reply.header('x-relayq-task-id', taskId);
@@ -51,8 +60,9 @@ export async function replyWithTask(reply: FastifyReply, store: TaskStore, task:
   taskHeader(reply, task.id);
   if (task.status !== 'succeeded') retryHeaders(reply, false);
   if (task.response && (task.status === 'succeeded' || task.status === 'failed')) {
-    const blob = (await store.blobs(task.id)).response;
-    if (blob) return reply.status(task.response.status).type(task.response.content_type).send(blob.data);
+    // Streamed: an audio or image answer may be large, and may live in an object store.
+    const blob = await store.openBlob(task.id, 'response');
+    if (blob) return sendBlob(reply.status(task.response.status), blob, task.response.content_type);
   }
   const e = task.error;
   return reply.status(failureStatus(task)).send({

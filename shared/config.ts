@@ -83,7 +83,7 @@ const corsOrigins = csv.transform((list, ctx) => {
 /** Variables whose empty value is a setting of its own, not "unset" (CORS_ORIGINS= turns CORS off). */
 const EMPTY_IS_A_VALUE = new Set(['CORS_ORIGINS']);
 
-const schema = z.object({
+const fields = z.object({
   /** Unset means redis://127.0.0.1:LOCAL_REDIS_PORT (see Config.REDIS_URL). */
   REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://').optional(),
   /** With REDIS_URL unset: the port of the Redis on 127.0.0.1 relayq uses, where `npm start` starts its own when none answers. */
@@ -140,6 +140,36 @@ const schema = z.object({
   AUDIO_CONCURRENCY: int(1, 1000).default(10),
   /** Largest binary input or output kept in the blob store, per blob. */
   BLOB_MAX_BYTES: int(1024).default(26214400),
+  /**
+   * Where task blobs (uploads, request and response bodies, archived outputs) live: `redis` (one
+   * hash per task, next to it) or `s3` (an S3-compatible bucket; Redis keeps only a reference and
+   * blobs of at most BLOB_INLINE_MAX_BYTES).
+   */
+  BLOB_STORE: z.enum(['redis', 's3']).default('redis'),
+  /** With BLOB_STORE=s3: blobs up to this size stay inline in Redis (small JSON bodies), bytes. */
+  BLOB_INLINE_MAX_BYTES: int(0).default(65536),
+  /** The S3-compatible endpoint (`http://minio:9000`); empty: AWS S3 of S3_REGION. */
+  S3_ENDPOINT: optionalUrl,
+  S3_REGION: z.string().min(1).default('us-east-1'),
+  S3_BUCKET: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be a bucket name (3-63 lowercase letters, digits, . and -)').optional(),
+  /** Static credentials; both empty: the AWS SDK's default chain (instance or task role, ~/.aws). */
+  S3_ACCESS_KEY_ID: z.string().default(''),
+  S3_SECRET_ACCESS_KEY: z.string().default(''),
+  /** Path-style URLs (`endpoint/bucket/key`), which MinIO and most S3-compatible servers want. */
+  S3_FORCE_PATH_STYLE: bool.default(false),
+  /** Object keys start with this (default: QUEUE_PREFIX), then `/<task id>/<blob name>`. */
+  S3_KEY_PREFIX: z.string().regex(/^[A-Za-z0-9_./-]*$/, 'letters, digits and _ . / - only').default(''),
+  /**
+   * Copy each finished task's media (images, audio, video) from the upstream's URLs into the blob
+   * store and serve them from relayq (`/v1/files/...`) for as long as the task is kept.
+   */
+  ARCHIVE_OUTPUTS: bool.default(false),
+  /** Largest media file archived, bytes; a larger one keeps its upstream URL. */
+  ARCHIVE_MAX_BYTES: int(1024).default(536870912),
+  /** The longest one archive download may take, seconds. */
+  ARCHIVE_TIMEOUT_SECONDS: int(1, 3600).default(120),
+  /** Allow archive downloads from loopback/private/link-local addresses (a simulator on 127.0.0.1). */
+  ARCHIVE_ALLOW_PRIVATE: bool.default(false),
   MJ_BANNED_WORDS: csv.default([]),
   JOB_ATTEMPTS: int(1, 50).default(5),
   /** BullMQ job lock; a dead worker's job is taken over after about this long. */
@@ -160,6 +190,16 @@ const schema = z.object({
    */
   SIM_PUBLIC_URL: optionalUrl,
   SIM_MJ_DURATION_MS: int(0).default(8000),
+});
+
+/** Rules between variables: what S3 needs, and archiving's need of an object store. */
+const schema = fields.superRefine((c, ctx) => {
+  if (c.BLOB_STORE === 's3' && !c.S3_BUCKET) ctx.addIssue({ code: 'custom', path: ['S3_BUCKET'], message: 'is required with BLOB_STORE=s3' });
+  if (Boolean(c.S3_ACCESS_KEY_ID) !== Boolean(c.S3_SECRET_ACCESS_KEY)) {
+    ctx.addIssue({ code: 'custom', path: [c.S3_ACCESS_KEY_ID ? 'S3_SECRET_ACCESS_KEY' : 'S3_ACCESS_KEY_ID'], message: 'set S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY together (or neither, for the AWS default credentials)' });
+  }
+  // Archived images and videos run to many megabytes each: too big for a Redis without eviction.
+  if (c.ARCHIVE_OUTPUTS && c.BLOB_STORE !== 's3') ctx.addIssue({ code: 'custom', path: ['ARCHIVE_OUTPUTS'], message: 'needs BLOB_STORE=s3 (archived media are too large for Redis)' });
 });
 
 export type Config = Omit<z.infer<typeof schema>, 'REDIS_URL'> & {
@@ -186,7 +226,7 @@ export class ConfigError extends Error {
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   // Empty strings mean "unset", as in most .env files, except where empty is a setting.
   const defined = Object.fromEntries(
-    Object.keys(schema.shape)
+    Object.keys(fields.shape)
       .map((k) => [k, env[k]] as const)
       .filter(([k, v]) => v !== undefined && (v !== '' || EMPTY_IS_A_VALUE.has(k))),
   );

@@ -22,7 +22,8 @@ import type { Placement } from './ids.js';
  *   <prefix>:{mj}:inflight             hash id → upstream tracking record (MJ tracker)
  *   <prefix>:{mj}:upstream-cancels     list of upstream ids to cancel (MJ tracker)
  *
- * Keys that are not part of a multi-key operation live outside any tag.
+ * Keys that are not part of a multi-key operation live outside any tag (`<prefix>:blob-sweep`,
+ * locks, rate windows).
  */
 export function tag(p: Placement): string {
   return p.shard === 0 ? `{${p.queue}}` : `{${p.queue}:${p.shard}}`;
@@ -68,4 +69,9 @@ export const globalKeys = (prefix: string) => ({
   proberLock: `${prefix}:lock:channel-prober`,
   /** Cluster-wide metrics (counters and histogram buckets written by every process). */
   metrics: `${prefix}:metrics`,
+  /** zset of task ids whose stored objects (S3 blob store) are checked for deletion, by when (ms). */
+  blobSweep: `${prefix}:blob-sweep`,
+  blobSweepLock: `${prefix}:lock:blob-sweep`,
+  /** Held by the worker archiving a finished task's media (ARCHIVE_OUTPUTS). */
+  archiveClaim: (id: string) => `${prefix}:lock:archive:${id}`,
 });

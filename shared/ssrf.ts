@@ -53,11 +53,12 @@ export interface ResolvedTarget {
 }
 
 /**
- * Resolves a webhook URL's host and checks every address it has (so a name cannot mix a public
+ * Resolves a webhook (or archive download) URL's host and checks every address it has (so a name cannot mix a public
  * and a private answer). The caller connects to the returned address, not to the name again,
- * so a second DNS answer cannot differ from the one checked.
+ * so a second DNS answer cannot differ from the one checked. `setting` is the variable a refusal
+ * names as the way to allow private targets.
  */
-export async function resolveTarget(url: URL, allowPrivate: boolean): Promise<ResolvedTarget> {
+export async function resolveTarget(url: URL, allowPrivate: boolean, setting = 'WEBHOOK_ALLOW_PRIVATE'): Promise<ResolvedTarget> {
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new BlockedTargetError(`target refused: ${url.protocol} is not http(s)`);
   const host = url.hostname.replace(/^\[|\]$/g, '');
   let answers: { address: string; family: number }[];
@@ -70,7 +71,7 @@ export async function resolveTarget(url: URL, allowPrivate: boolean): Promise<Re
   if (!allowPrivate) {
     for (const a of answers) {
       const reason = blockedReason(a.address);
-      if (reason) throw new BlockedTargetError(`target refused: ${host} resolves to ${reason} (set WEBHOOK_ALLOW_PRIVATE=true to allow)`);
+      if (reason) throw new BlockedTargetError(`target refused: ${host} resolves to ${reason} (set ${setting}=true to allow)`);
     }
   }
   const first = answers[0]!;

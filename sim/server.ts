@@ -24,9 +24,27 @@ export interface Sim {
   baseUrlFor(channelType: string): string | null;
   /** Every request received, oldest first (the newest 10,000 at most). */
   requests: SimRequest[];
+  /** Makes every media URL (`/sim/...`) answer 404 (true) or its bytes again (false), as `POST /_sim/media {"gone":true}` does. */
+  setMediaGone(gone: boolean): void;
+  /** Makes every media URL answer only after this long (0: at once), as `POST /_sim/media {"delayMs":n}` does. */
+  setMediaDelay(ms: number): void;
   /** Empties `requests` (in place: references to it stay valid), as `DELETE /_sim/requests` does. */
   clearRequests(): void;
   close(): Promise<void>;
+}
+
+const MEDIA_TYPES: Record<string, string> = { png: 'image/png', webp: 'image/webp', jpeg: 'image/jpeg', jpg: 'image/jpeg', mp3: 'audio/mpeg', mp4: 'video/mp4' };
+const mediaType = (url: string) => MEDIA_TYPES[/\.([a-z0-9]+)(\?|$)/i.exec(url)?.[1]?.toLowerCase() ?? ''] ?? 'image/png';
+
+/**
+ * The bytes the simulator serves at a media path: a PNG signature for images (as before), and for
+ * audio and video 64 KiB derived from the path, so a copy can be checked byte for byte.
+ */
+export function simMediaBytes(path: string): Buffer {
+  const type = mediaType(path);
+  if (type.startsWith('image/')) return Buffer.from('89504e470d0a1a0a', 'hex');
+  const seed = [...path].reduce((h, c) => (h * 31 + c.charCodeAt(0)) >>> 0, 7);
+  return Buffer.from(Array.from({ length: 64 * 1024 }, (_, i) => (seed + i * 131) % 256));
 }
 
 /** The simulator of every family in the catalog (`./<name>.ts`); throws when one is missing. */
@@ -92,7 +110,20 @@ export async function startSim(opts: SimOptions = {}): Promise<Sim> {
     return { requests: [] };
   });
   app.get('/_sim/stats', async () => load);
-  app.get('/sim/*', async (_req, reply) => reply.type('image/png').send(Buffer.from('89504e470d0a1a0a', 'hex')));
+  // The media every family's answers point at: bytes of the URL's type, or 404 once they are "gone"
+  // (upstreams keep results only for a while: what ARCHIVE_OUTPUTS is for).
+  const media = { gone: false, delayMs: 0 };
+  app.get('/sim/*', async (req, reply) => {
+    if (media.delayMs > 0) await new Promise((r) => setTimeout(r, media.delayMs));
+    if (media.gone) return reply.status(404).send({ error: 'media expired' });
+    return reply.type(mediaType(req.url)).send(simMediaBytes(req.url.split('?')[0]!));
+  });
+  app.post('/_sim/media', async (req) => {
+    const body = (req.body ?? {}) as { gone?: unknown; delayMs?: unknown };
+    media.gone = body.gone === true;
+    media.delayMs = typeof body.delayMs === 'number' && body.delayMs > 0 ? body.delayMs : 0;
+    return media;
+  });
 
   await app.listen({ host: opts.host ?? '127.0.0.1', port: opts.port ?? 0 });
   const addr = app.server.address() as AddressInfo;
@@ -110,6 +141,8 @@ export async function startSim(opts: SimOptions = {}): Promise<Sim> {
       return m ? `${url}${m.family.basePath}` : null;
     },
     requests,
+    setMediaGone: (gone) => void (media.gone = gone),
+    setMediaDelay: (ms) => void (media.delayMs = ms),
     clearRequests,
     async close() {
       faults.releaseAll();

@@ -9,6 +9,8 @@ import { createQueues } from '../shared/queues.js';
 import { close, connect, createRedis, redisTarget } from '../shared/redis.js';
 import { createMetricsRecorder } from '../shared/metrics.js';
 import { createSignals } from '../shared/signals.js';
+import { openCheckedBlobStore, type BlobStore } from '../shared/blobs.js';
+import { createLockedLoop } from '../shared/loop.js';
 import { createTaskStore } from '../shared/tasks/store.js';
 import { warnKeylessChannels } from './channels/keyless.js';
 import { createProber } from './channels/prober.js';
@@ -19,11 +21,15 @@ import { loadWorkerFamilies } from './families/load.js';
 import type { WorkerFamilyParts } from './families/types.js';
 import { createWebhookDeliver } from './jobs/webhook-deliver.js';
 import { createTracker, type Tracker } from './tracker.js';
+import { createArchiver } from './archive.js';
 import { createWebhookPump } from './webhooks/pump.js';
 import { createEnqueue } from '../shared/jobs/enqueue.js';
 import { jobKinds } from '../shared/jobs/registry.js';
 import { FAMILIES } from '../shared/families/catalog.js';
 import { createTokenStreams } from '../shared/protocols/tokens.js';
+
+/** How often one worker deletes the stored objects of expired tasks (ms). */
+const BLOB_SWEEP_INTERVAL_MS = 60_000;
 
 /**
  * The worker role: BullMQ workers for WORKER_QUEUES, the MJ tracker, the webhook pump and the
@@ -36,9 +42,11 @@ export async function startWorker(config: Config, log: Logger, opts: { registry?
   }
   const redis = createRedis(config, 'worker', 'worker');
   const sub = createRedis(config, 'worker', 'worker-sub');
+  let blobs: BlobStore;
   try {
     await connect(redis, redisTarget(config));
     await connect(sub, redisTarget(config));
+    blobs = await openCheckedBlobStore({ redis, config });
   } catch (err) {
     await close(sub);
     await close(redis);
@@ -46,7 +54,7 @@ export async function startWorker(config: Config, log: Logger, opts: { registry?
   }
   const queues = createQueues({ redis, prefix: config.QUEUE_PREFIX, shards: config.QUEUE_SHARDS });
   const metrics = createMetricsRecorder({ redis, prefix: config.QUEUE_PREFIX, log });
-  const store = createTaskStore({ redis, queues, config, metrics });
+  const store = createTaskStore({ redis, queues, config, metrics, blobs });
   const signals = createSignals({ pub: redis, sub });
 
   const registry = opts.registry ?? createChannelRegistry(config.channels);
@@ -61,7 +69,12 @@ export async function startWorker(config: Config, log: Logger, opts: { registry?
 
   // Every family of the catalog brings its processors, its tracker adapter and its probe.
   const trackers = new Map<string, Tracker>();
-  const trackerDeps = { config, redis, store, registry, log: log.child({ component: 'tracker' }) };
+  const publicUrl = config.PUBLIC_URL || `http://${config.HOST}:${config.PORT}`;
+  const archiver = config.ARCHIVE_OUTPUTS ? createArchiver({ store, redis, prefix: config.QUEUE_PREFIX, config, publicUrl }) : null;
+  if (archiver && !config.PUBLIC_URL) {
+    log.warn({ publicUrl }, 'ARCHIVE_OUTPUTS without PUBLIC_URL: archived files are named after this address; set PUBLIC_URL to the API as clients reach it');
+  }
+  const trackerDeps = { config, redis, store, registry, log: log.child({ component: 'tracker' }), archiver };
   const parts = new Map<string, WorkerFamilyParts>();
   for (const family of await loadWorkerFamilies()) {
     const made = family.create({
@@ -73,6 +86,7 @@ export async function startWorker(config: Config, log: Logger, opts: { registry?
       channels,
       registry,
       tokens: createTokenStreams({ redis, prefix: config.QUEUE_PREFIX }),
+      archiver,
       enqueue: createEnqueue({ queues, config }),
       tracker: () => {
         const t = trackers.get(family.name);
@@ -84,7 +98,7 @@ export async function startWorker(config: Config, log: Logger, opts: { registry?
     if (made.tracker) trackers.set(family.name, createTracker(trackerDeps, made.tracker));
   }
   const processors = collectProcessors([...parts.values()].map((p) => p.processors), {
-    'webhook.deliver': createWebhookDeliver({ config, redis, store, log: log.child({ component: 'webhooks' }), publicUrl: config.PUBLIC_URL || `http://${config.HOST}:${config.PORT}`, metrics }),
+    'webhook.deliver': createWebhookDeliver({ config, redis, store, log: log.child({ component: 'webhooks' }), publicUrl, metrics }),
   });
   const pump = createWebhookPump({ config, redis, queues, log: log.child({ component: 'webhook-pump' }), jobOptions: webhookDeliver.options(config) });
   const probes = Object.fromEntries(FAMILIES.flatMap((f) => (parts.get(f.name)?.probe ? [[f.channelType, parts.get(f.name)!.probe!] as const] : [])).reverse());
@@ -103,8 +117,25 @@ export async function startWorker(config: Config, log: Logger, opts: { registry?
   for (const t of running) t.start();
   if (config.WORKER_QUEUES.includes('webhook')) pump.start();
   prober.start();
+  // Objects of expired tasks are deleted by one worker at a time (stores whose blobs expire by themselves have no sweep).
+  const sweep = blobs.sweep?.bind(blobs);
+  const sweeper = sweep
+    ? createLockedLoop({
+        redis,
+        lockKey: globalKeys(config.QUEUE_PREFIX).blobSweepLock,
+        intervalMs: BLOB_SWEEP_INTERVAL_MS,
+        log,
+        name: 'blob sweep',
+        async tick() {
+          const tasks = await sweep();
+          if (tasks > 0) log.info({ tasks }, 'deleted the stored objects of expired tasks');
+        },
+      })
+    : null;
+  sweeper?.start();
 
   const stop = async () => {
+    await sweeper?.stop();
     await prober.stop();
     await Promise.all(running.map((t) => t.stop()));
     await pump.stop();
@@ -112,6 +143,7 @@ export async function startWorker(config: Config, log: Logger, opts: { registry?
     await metrics.close();
     await signals.close();
     await queues.close();
+    await blobs.close?.();
     await close(sub);
     await close(redis);
   };

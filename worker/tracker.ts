@@ -9,6 +9,7 @@ import { createInflight, type Inflight } from '../shared/protocols/inflight.js';
 import type { RedisClient } from '../shared/redis.js';
 import { errorOf, isTerminal, type TaskBase } from '../shared/tasks/model.js';
 import type { TaskChange, TaskStore } from '../shared/tasks/store.js';
+import type { Archiver } from './archive.js';
 
 /**
  * How a family's long-running upstream work is followed: read many upstream tasks at once, say
@@ -56,6 +57,8 @@ export interface TrackerDeps {
   store: TaskStore;
   registry: ChannelRegistry;
   log: Logger;
+  /** Archives a finished task's media before its final change is written (ARCHIVE_OUTPUTS). */
+  archiver?: Pick<Archiver, 'finishing'> | null;
 }
 
 /** Hands long-running upstream work over to the tracker once the upstream accepted it. */
@@ -99,8 +102,41 @@ export function createTracker<U>(deps: TrackerDeps, adapter: TrackerAdapter<U>):
     return channel ? adapter.cancel(channel, id).catch((err: unknown) => log.info({ err, channel: channelName }, 'upstream cancel failed')) : Promise.resolve();
   };
 
-  /** Writes a change; returns whether the task is still to be followed. */
-  async function apply(p: Placement, id: string, entry: Inflight, change: TaskChange): Promise<boolean> {
+  /** Archives of finished tasks' media under way in this process, by task id. */
+  const archiving = new Map<string, Promise<void>>();
+
+  /**
+   * Archives a finished task's media in the background, then writes its final change: the tick
+   * goes on meanwhile (a slow media host must not stall every other task's progress). Until the
+   * change is written the task stays in flight with its old fingerprint, so each tick sees the
+   * change again; a failure is logged and tried again that way.
+   */
+  function archiveThenApply(archiver: Pick<Archiver, 'finishing'>, p: Placement, id: string, entry: Inflight, change: TaskChange) {
+    if (archiving.has(id)) return;
+    const job = archiver
+      .finishing(id, change, log)
+      // Null: another worker holds the task's archive claim and will write the change.
+      .then((archived) => (archived ? write(p, id, entry, archived) : undefined))
+      .then(() => undefined)
+      .catch((err: unknown) => log.warn({ err, taskId: id }, 'archiving a finished task failed; trying again'))
+      .finally(() => archiving.delete(id));
+    archiving.set(id, job);
+  }
+
+  /**
+   * Writes a change; returns whether the task is still to be followed, or 'later' when nothing is
+   * written yet and the same change must be seen again next tick (its media are being archived).
+   */
+  async function apply(p: Placement, id: string, entry: Inflight, change: TaskChange): Promise<boolean | 'later'> {
+    // The final change carries relayq's URLs, so webhooks and SSE never show the upstream's.
+    if (change.status === 'succeeded' && deps.archiver) {
+      archiveThenApply(deps.archiver, p, id, entry, change);
+      return 'later';
+    }
+    return write(p, id, entry, change);
+  }
+
+  async function write(p: Placement, id: string, entry: Inflight, change: TaskChange): Promise<boolean> {
     const res = await store.update({ id, tenant: entry.tenant }, change);
     const ended = !res || isTerminal(res.status);
     if (ended) {
@@ -117,6 +153,8 @@ export function createTracker<U>(deps: TrackerDeps, adapter: TrackerAdapter<U>):
       if (fp !== entry.fingerprint) {
         const change = adapter.changeFor(u, entry, now);
         const tracking = change ? await apply(p, id, entry, change) : true;
+        // Not written: the fingerprint stays, so the next tick sees the change again.
+        if (tracking === 'later') return;
         if (tracking) await inflight.put(p, id, { ...entry, fingerprint: fp, changedAt: now, missingSince: null });
         return;
       }
@@ -206,6 +244,11 @@ export function createTracker<U>(deps: TrackerDeps, adapter: TrackerAdapter<U>):
     },
     tick: loop.tick,
     start: loop.start,
-    stop: loop.stop,
+    async stop() {
+      await loop.stop();
+      // Archives under way finish (each within ARCHIVE_TIMEOUT_SECONDS); one cut short by the
+      // process ending is done again by another worker once its claim lapses.
+      await Promise.allSettled(archiving.values());
+    },
   };
 }

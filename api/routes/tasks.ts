@@ -10,7 +10,7 @@ import { toTaskObject } from '../../shared/tasks/view.js';
 import { canSee } from '../auth.js';
 import { cancelTask, type CancelDeps } from '../cancel.js';
 import { parse } from '../errors.js';
-import { baseUrl, taskHeader } from '../replay.js';
+import { baseUrl, sendBlob, taskHeader } from '../replay.js';
 import { streamEvents, type SseDeps } from '../sse.js';
 import { taskDocs } from './tasks-docs.js';
 
@@ -80,8 +80,8 @@ export function taskRoutes(deps: CancelDeps & SseDeps) {
     app.get('/v1/tasks/:id/content', { schema: docs.content }, async (req, reply) => {
       const task = await visible(req, reply);
       if (task.status === 'succeeded' && task.response) {
-        const blob = (await deps.store.blobs(task.id)).response;
-        if (blob) return reply.type(task.response.content_type).send(blob.data);
+        const blob = await deps.store.openBlob(task.id, 'response');
+        if (blob) return sendBlob(reply, blob, task.response.content_type);
       }
       // Work whose result lives at the upstream (an MJ image, a video): its URL, as the family gives it.
       const url = task.status === 'succeeded' ? familyNamed(task.family)?.contentUrl?.(task) : null;

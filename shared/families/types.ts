@@ -1,6 +1,6 @@
 import type { Config } from '../config.js';
 import type { JobContract } from '../jobs/contract.js';
-import type { TaskBase } from '../tasks/model.js';
+import type { TaskBase, TaskPatch } from '../tasks/model.js';
 
 /**
  * A queue a family's jobs run on. Its name is a wire format: the queue's Redis hash tag (`{mj}`)
@@ -39,6 +39,16 @@ export interface FamilyDef<Name extends string = string, Kind extends string = s
   contentUrl?(task: T): string | null;
   /** The family's own callback body (a `notifyHook` of its protocol), when it has one. */
   callbackBody?(task: T): unknown;
+  /**
+   * Its media outputs, for ARCHIVE_OUTPUTS: `urls` lists the upstream URLs of a succeeded task's
+   * final images, audio and video; `replace` is the patch that puts relayq's own URLs in their
+   * place (`urlOf` answers null for a URL that was not archived: it stays as it is). The core
+   * copies; the family only says where its outputs are.
+   */
+  archive?: {
+    urls(task: T): string[];
+    replace(task: T, urlOf: (url: string) => string | null): TaskPatch<T>;
+  };
   /** Fills a task read from Redis: defaults for fields an older record lacks. */
   complete?(task: T): T;
   /** Type only: the family's task. */

@@ -40,6 +40,19 @@ export interface UpstreamResponse {
   content_type: string;
 }
 
+/**
+ * One media output of a finished task copied into the blob store (ARCHIVE_OUTPUTS): the upstream's
+ * URL it came from, and relayq's own URL that serves it (null, with `error`, when it could not be
+ * copied and the task keeps the upstream's URL).
+ */
+export interface ArchivedOutput {
+  source_url: string;
+  url: string | null;
+  content_type?: string;
+  bytes?: number;
+  error?: string;
+}
+
 export const WEBHOOK_EVENT_TYPES = ['task.started', 'task.progress', 'task.succeeded', 'task.failed', 'task.canceled'] as const;
 export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
 
@@ -96,6 +109,8 @@ export interface TaskBase<Kind extends string = string> {
   webhook: WebhookTarget | null;
   /** Every upstream call made for the task, in order (admins see it in the task view). */
   channel_attempts: ChannelAttempt[];
+  /** Its media outputs as archived when it finished (ARCHIVE_OUTPUTS); absent when none were. */
+  archived?: ArchivedOutput[];
 }
 
 import type { Task } from '../families/catalog.js';

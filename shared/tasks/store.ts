@@ -8,7 +8,7 @@ import { globalKeys, keyspace, placements } from '../keys.js';
 import type { Queues } from '../queues.js';
 import type { MetricsRecorder } from '../metrics.js';
 import type { RedisClient } from '../redis.js';
-import { createRedisBlobStore, type BlobStore, type Blobs } from '../blobs.js';
+import { createRedisBlobStore, type BlobInfo, type BlobReader, type BlobStore, type Blobs, type ByteRange } from '../blobs.js';
 import { familyOfKind } from '../families/catalog.js';
 import { isTerminal, type Task, type TaskPatch, type TaskStatus } from './model.js';
 
@@ -22,7 +22,7 @@ declare module 'ioredis' {
   }
 }
 
-export type { Blob, Blobs } from '../blobs.js';
+export type { Blob, BlobReader, Blobs } from '../blobs.js';
 
 export interface JobSpec {
   name: string;
@@ -83,6 +83,12 @@ export interface TaskStore {
   annotate(id: string, patch: Record<string, unknown>): Promise<boolean>;
   /** Adds blobs (outputs) to an existing task; no-op when it is gone. */
   putBlobs(id: string, blobs: Blobs): Promise<boolean>;
+  /** Adds one output blob from a stream (an archived download): its size, or null when the task is gone. See BlobStore.putStream. */
+  putBlobStream(id: string, name: string, type: string, source: AsyncIterable<Uint8Array>, maxBytes: number): Promise<number | null>;
+  /** One blob of the task (or `range` of it) as a stream; null when there is none. */
+  openBlob(id: string, name: string, range?: ByteRange): Promise<BlobReader | null>;
+  /** What is known of one blob of the task, its size included; null when there is none. */
+  statBlob(id: string, name: string): Promise<(BlobInfo & { size: number }) | null>;
   /** Entries of the task's event log after `afterId` ('0' for all; from it with `inclusive`), at most 1000. */
   events(id: string, afterId: string, opts?: { inclusive?: boolean }): Promise<TaskEvent[]>;
   /**
@@ -317,6 +323,9 @@ return 1`,
     },
 
     putBlobs: (id, blobs) => blobStore.putOutputs(id, blobs),
+    putBlobStream: (id, name, type, source, maxBytes) => blobStore.putStream(id, name, type, source, maxBytes),
+    openBlob: (id, name, range) => blobStore.open(id, name, range),
+    statBlob: (id, name) => blobStore.stat(id, name),
 
     async events(id, afterId, opts = {}) {
       const p = place(id);

@@ -1,5 +1,5 @@
 import { familyNamed } from '../families/catalog.js';
-import type { ChannelAttempt, Task } from './model.js';
+import type { ArchivedOutput, ChannelAttempt, Task } from './model.js';
 
 /** The generic task object of `/v1/tasks` (docs/tasks.md, "The task object"). */
 export interface TaskObject {
@@ -17,6 +17,8 @@ export interface TaskObject {
   error: Task['error'];
   metadata: Record<string, unknown>;
   urls: { get: string; cancel: string; events: string; content: string };
+  /** Media outputs copied into relayq (ARCHIVE_OUTPUTS), each with the upstream URL it came from. */
+  archived?: ArchivedOutput[];
   /** Admins only: the channel that holds or served the task, and every upstream call made for it. */
   channel?: string | null;
   channel_attempts?: ChannelAttempt[];
@@ -42,6 +44,7 @@ export function toTaskObject(task: Task, baseUrl: string, queuePosition: number 
     error: task.error,
     metadata: task.metadata,
     urls: { get: self, cancel: `${self}/cancel`, events: `${self}/events`, content: `${self}/content` },
+    ...(task.archived?.length ? { archived: task.archived } : {}),
     ...admin,
   };
 }

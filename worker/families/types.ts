@@ -9,6 +9,7 @@ import type { RedisClient } from '../../shared/redis.js';
 import type { Signals } from '../../shared/signals.js';
 import type { TaskStore } from '../../shared/tasks/store.js';
 import type { ChannelRunner } from '../channels/run.js';
+import type { Archiver } from '../archive.js';
 import type { Processor } from '../dispatch.js';
 import type { Tracker, TrackerAdapter } from '../tracker.js';
 
@@ -24,6 +25,8 @@ export interface WorkerFamilyDeps {
   registry: ChannelRegistry;
   tokens: TokenStreams;
   enqueue: Enqueue;
+  /** Copies media outputs into the blob store when ARCHIVE_OUTPUTS is on; null when it is off. */
+  archiver: Archiver | null;
   /** The tracker of the family's own long-running work (set when the family has an adapter). */
   tracker: () => Tracker;
 }

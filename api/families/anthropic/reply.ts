@@ -2,7 +2,7 @@ import type { FastifyReply } from 'fastify';
 import { anthropicError, anthropicErrorType } from '../../../shared/families/anthropic/errors.js';
 import type { Task } from '../../../shared/tasks/model.js';
 import type { TaskStore } from '../../../shared/tasks/store.js';
-import { failureStatus, retryHeaders, taskHeader, type Unfinished } from '../../replay.js';
+import { failureStatus, retryHeaders, sendBlob, taskHeader, type Unfinished } from '../../replay.js';
 
 /**
  * Marks an answer as concerning a task: `x-relayq-task-id`, and `request-id` (the header the
@@ -28,8 +28,8 @@ export async function replyWithMessage(reply: FastifyReply, store: TaskStore, ta
   markTask(reply, task.id);
   if (task.status !== 'succeeded') retryHeaders(reply, false);
   if (task.response && (task.status === 'succeeded' || task.status === 'failed')) {
-    const blob = (await store.blobs(task.id)).response;
-    if (blob) return reply.status(task.response.status).type(task.response.content_type).send(blob.data);
+    const blob = await store.openBlob(task.id, 'response');
+    if (blob) return sendBlob(reply.status(task.response.status), blob, task.response.content_type);
   }
   const status = failureStatus(task);
   return reply.status(status).send(taskErrorBody(task, status));

@@ -1,6 +1,11 @@
 import { defineFamily } from '../types.js';
 import { lumaSubmit } from './jobs.js';
-import { LUMA_KINDS, LUMA_QUEUE, pendingGeneration, type LumaTask } from './task.js';
+import { LUMA_KINDS, LUMA_QUEUE, pendingGeneration, type LumaMedia, type LumaTask } from './task.js';
+
+const LUMA_MEDIA = ['video', 'video_raw', 'thumbnail', 'last_frame'] as const;
+const mediaUrls = (m: LumaMedia | null) => [m?.url, m?.download_url].filter((u): u is string => typeof u === 'string' && u !== '');
+const replaceMedia = (m: LumaMedia | null, urlOf: (u: string) => string | null): LumaMedia | null =>
+  m && { ...m, url: m.url ? (urlOf(m.url) ?? m.url) : m.url, ...(m.download_url ? { download_url: urlOf(m.download_url) ?? m.download_url } : {}) };
 import { lumaContentUrl, lumaOutput, toLumaGeneration } from './view.js';
 
 /**
@@ -16,6 +21,13 @@ export const lumaFamily = defineFamily<LumaTask>()({
   jobs: { [lumaSubmit.name]: lumaSubmit },
   output: lumaOutput,
   contentUrl: lumaContentUrl,
+  /** The video (and its download link), the raw video, the thumbnail and the last frame. */
+  archive: {
+    urls: (task) => LUMA_MEDIA.flatMap((f) => mediaUrls(task.generation[f])),
+    replace: (task, urlOf) => ({
+      generation: { ...task.generation, ...Object.fromEntries(LUMA_MEDIA.map((f) => [f, replaceMedia(task.generation[f], urlOf)])) },
+    }),
+  },
   /** A `notify_hook` gets the generation object, as Luma-API clients read it. */
   callbackBody: toLumaGeneration,
   complete: (task) => ({ ...task, generation: { ...pendingGeneration(), ...task.generation } }),

@@ -19,11 +19,20 @@ export const mjFamily = defineFamily<MjTask>()({
     if (task.status !== 'succeeded') return task.output ?? null;
     return {
       image_url: task.image_url,
+      ...(task.image_urls.length ? { image_urls: task.image_urls } : {}),
       buttons: task.buttons,
       ...(typeof task.properties.finalPrompt === 'string' ? { final_prompt: task.properties.finalPrompt } : {}),
     };
   },
   contentUrl: (task) => task.image_url,
+  /** The final image (an MJ grid or upscale) and the grid's single images with their thumbnails. */
+  archive: {
+    urls: (task) => [task.image_url, ...task.image_urls.flatMap((i) => [i.url, i.thumbnail])].filter((u): u is string => Boolean(u)),
+    replace: (task, urlOf) => ({
+      image_url: task.image_url ? (urlOf(task.image_url) ?? task.image_url) : null,
+      image_urls: task.image_urls.map((i) => ({ url: urlOf(i.url) ?? i.url, thumbnail: i.thumbnail ? (urlOf(i.thumbnail) ?? i.thumbnail) : null })),
+    }),
+  },
   callbackBody: (task) => toMjTask(task),
-  complete: (task) => ({ ...task, image_url: task.image_url ?? null, buttons: task.buttons ?? [], properties: task.properties ?? {}, modal: task.modal ?? null, seed: task.seed ?? null }),
+  complete: (task) => ({ ...task, image_url: task.image_url ?? null, image_urls: task.image_urls ?? [], buttons: task.buttons ?? [], properties: task.properties ?? {}, modal: task.modal ?? null, seed: task.seed ?? null }),
 });

@@ -28,6 +28,12 @@ export interface MjButton {
   style: number;
 }
 
+/** One image of a grid as the upstream gives it (`imageUrls` item). */
+export interface MjImage {
+  url: string;
+  thumbnail: string | null;
+}
+
 /** What an MJ task was asked for; written once at creation. */
 export interface MjRequest {
   action: MjAction;
@@ -56,6 +62,8 @@ export interface MjTask extends TaskBase<MjKind> {
   upstream: MjUpstreamRef | null;
   /** The preview or final image, as the upstream reports it. */
   image_url: string | null;
+  /** The grid's single images, when the upstream gives them (`imageUrls`); [] otherwise. */
+  image_urls: MjImage[];
   buttons: MjButton[];
   properties: Record<string, unknown>;
   /** The modal step's input (prompt); the mask is a blob. */
@@ -65,7 +73,7 @@ export interface MjTask extends TaskBase<MjKind> {
 
 /** A fresh MJ task: the base fields, nothing reported by the upstream yet, and what was asked. */
 export function newMjTask(fields: Pick<MjTask, 'id' | 'kind' | 'tenant' | 'mj'> & Partial<Omit<MjTask, 'family'>>, now = Date.now()): MjTask {
-  return newTask<MjTask>({ family: 'mj', image_url: null, buttons: [], properties: {}, modal: null, seed: null, ...fields }, now);
+  return newTask<MjTask>({ family: 'mj', image_url: null, image_urls: [], buttons: [], properties: {}, modal: null, seed: null, ...fields }, now);
 }
 
 /** An MJ request with the defaults of every optional field (absent fields keep them). */

@@ -1,4 +1,4 @@
-import type { MjButton } from './task.js';
+import type { MjButton, MjImage } from './task.js';
 
 /**
  * Midjourney-proxy answers read field by field. Proxies differ (novicezk, trueai-org, new-api and
@@ -14,6 +14,8 @@ export interface UpstreamTask {
   status?: string | null;
   progress?: number | null;
   imageUrl?: string | null;
+  /** The four images of a grid, one by one (trueai-org's `imageUrls`), when the upstream gives them. */
+  imageUrls?: MjImage[] | null;
   failReason?: string | null;
   promptEn?: string | null;
   buttons?: MjButton[] | null;
@@ -108,6 +110,24 @@ function readUrl(field: string, v: unknown, odd: Odd): string | null {
   return null;
 }
 
+/** `imageUrls`: `[{url, thumbnail}]` (plain URL strings too); items without a URL are left out. */
+function readImageUrls(v: unknown, odd: Odd): MjImage[] {
+  const list = unwrapJsonText(v);
+  if (nothing(list)) return [];
+  if (!Array.isArray(list)) {
+    odd('imageUrls', v);
+    return [];
+  }
+  return list.flatMap((item): MjImage[] => {
+    if (typeof item === 'string' && item.trim()) return [{ url: item.trim(), thumbnail: null }];
+    if (isObject(item) && typeof item.url === 'string' && item.url.trim()) {
+      return [{ url: item.url.trim(), thumbnail: typeof item.thumbnail === 'string' && item.thumbnail.trim() ? item.thumbnail.trim() : null }];
+    }
+    odd('imageUrls', item);
+    return [];
+  });
+}
+
 /** `v` parsed when it is a JSON text of an object or array (new-api stores buttons and properties as text). */
 function unwrapJsonText(v: unknown): unknown {
   if (typeof v !== 'string' || !/^\s*[[{]/.test(v)) return v;
@@ -154,11 +174,13 @@ export function readUpstreamTask(raw: unknown, odd: Odd = () => undefined): Upst
   if (!isObject(raw)) return null;
   const id = readId(raw.id);
   if (!id) return null;
+  const imageUrls = readImageUrls(raw.imageUrls, odd);
   return {
     id,
     status: readStatus(raw.status, odd),
     progress: parseProgress(raw.progress, odd),
     imageUrl: readUrl('imageUrl', raw.imageUrl, odd),
+    ...(imageUrls.length > 0 ? { imageUrls } : {}),
     failReason: readText('failReason', raw.failReason, odd),
     promptEn: readText('promptEn', raw.promptEn, odd),
     buttons: readButtons(raw.buttons, odd),

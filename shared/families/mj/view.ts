@@ -1,6 +1,6 @@
 import type { TaskStatus } from '../../tasks/model.js';
 import type { MjStatus } from './protocol.js';
-import type { MjButton, MjTask } from './task.js';
+import type { MjButton, MjImage, MjTask } from './task.js';
 
 /** The MJ task object of fetch, list and notifyHook (docs/midjourney.md, "The MJ task object"). */
 export interface MjTaskObject {
@@ -16,6 +16,8 @@ export interface MjTaskObject {
   startTime: number | null;
   finishTime: number | null;
   imageUrl: string | null;
+  /** The grid's single images, only when the upstream gave them. */
+  imageUrls?: MjImage[];
   progress: string;
   failReason: string | null;
   properties: Record<string, unknown>;
@@ -54,6 +56,7 @@ export function toMjTask(task: MjTask): MjTaskObject {
     startTime: task.started_at,
     finishTime: task.completed_at,
     imageUrl: task.image_url,
+    ...(task.image_urls?.length ? { imageUrls: task.image_urls } : {}),
     progress: status === 'FAILURE' ? '' : status === 'SUCCESS' ? '100%' : `${task.progress}%`,
     failReason: task.error?.message ?? null,
     properties,

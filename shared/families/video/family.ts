@@ -21,6 +21,14 @@ export const videoFamily = defineFamily<VideoTask>()({
     if (task.status !== 'succeeded') return null;
     return { ...toVideoObject(task), ...(task.reported?.video_url ? { video_url: task.reported.video_url } : {}) };
   },
+  /**
+   * The media URL some upstreams add (`video_url`). The bytes behind `/content` need the channel's
+   * key and stay there.
+   */
+  archive: {
+    urls: (task) => (task.reported?.video_url ? [task.reported.video_url] : []),
+    replace: (task, urlOf) => (task.reported?.video_url ? { reported: { ...task.reported, video_url: urlOf(task.reported.video_url) ?? task.reported.video_url } } : {}),
+  },
   // The bytes are streamed through relayq's own route (the upstream wants the channel's key).
   contentUrl: (task) => `/v1/videos/${task.id}/content`,
   complete: (task) => ({ ...task, reported: task.reported ?? null, deleted_at: task.deleted_at ?? null }),

@@ -13,7 +13,7 @@ import type { MjClient } from './client.js';
 const BATCH = 500;
 
 const fingerprintOf = (u: UpstreamTask) =>
-  [u.status, u.progress, u.imageUrl, u.failReason, u.buttons?.length ?? 0, String(u.properties?.finalPrompt ?? '')].join('|');
+  [u.status, u.progress, u.imageUrl, u.failReason, u.buttons?.length ?? 0, String(u.properties?.finalPrompt ?? ''), u.imageUrls?.length ?? 0].join('|');
 
 /** The properties relayed to clients: the results, never upstream-internal ids. */
 function clientProperties(u: UpstreamTask): Record<string, unknown> {
@@ -29,7 +29,8 @@ function clientProperties(u: UpstreamTask): Record<string, unknown> {
  */
 export function changeFor(u: UpstreamTask, entry: Inflight, now: number): TaskChange<MjTask> | null {
   const upstream = { channel: entry.channel, id: entry.upstreamId, modalId: null, status: u.status ?? null };
-  const base = { image_url: u.imageUrl ?? null, properties: clientProperties(u), upstream };
+  // imageUrls only when given: the patch (and each change's field list) stays as it was for upstreams without it.
+  const base = { image_url: u.imageUrl ?? null, ...(u.imageUrls?.length ? { image_urls: u.imageUrls } : {}), properties: clientProperties(u), upstream };
   switch (u.status) {
     case 'SUCCESS':
       return { status: 'succeeded', patch: { ...base, progress: 100, completed_at: now, buttons: u.buttons ?? [] } };

@@ -18,7 +18,7 @@ export default defineWorkerFamily({
     const client = createClientCache(deps.config.UPSTREAM_TIMEOUT_SECONDS, (channel, timeoutMs) =>
       createOpenAiClient({ name: channel.name, baseUrl: channel.baseUrl, key: channel.key }, timeoutMs, deps.config.SYNC_WAIT_SECONDS * 1000),
     );
-    const request = createOpenAiRequest({ store: deps.store, tokens: deps.tokens, channels: deps.channels, client });
+    const request = createOpenAiRequest({ store: deps.store, tokens: deps.tokens, channels: deps.channels, client, archiver: deps.archiver });
     const processors: { [N in OpenAiJobs]: Processor<N> } = {
       'text.request': request,
       'image.request': request,

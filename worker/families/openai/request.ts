@@ -1,3 +1,5 @@
+import type { Archiver } from '../../archive.js';
+import { archiveImages } from './archive.js';
 import { servesModel, type Channel } from '../../../shared/channels/config.js';
 import type { ChannelRegistry } from '../../../shared/channels/registry.js';
 import { CanceledError, CutShortError, PermanentUpstreamError, RetryableUpstreamError, ValidationError } from '../../../shared/errors.js';
@@ -22,6 +24,8 @@ export interface OpenAiDeps {
   /** Routes each call to a channel, within its limits, failing over (worker/channels/run.ts). */
   channels: ChannelRunner;
   client: (channel: Channel) => OpenAiClient;
+  /** Copies image outputs into relayq (ARCHIVE_OUTPUTS); null when off. */
+  archiver?: Archiver | null;
 }
 
 type Task = OpenAiTask;
@@ -193,13 +197,16 @@ export function createOpenAiRequest(deps: OpenAiDeps): Processor<'text.request' 
           : judgeAnswer(expectationOf(openai.endpoint, formField(task, blobs, 'response_format')), await client.call(openai.endpoint, body, signal, contentType));
       },
     );
-    await store.putBlobs(task.id, { response: { type: answer.contentType, data: answer.body } });
+    // Image URLs expire upstream within hours: with ARCHIVE_OUTPUTS the answer names relayq's copies.
+    const { answer: kept, archived } = deps.archiver && openai.endpoint.startsWith('images/') ? await archiveImages(deps.archiver, task.id, answer, log) : { answer, archived: [] };
+    await store.putBlobs(task.id, { response: { type: kept.contentType, data: kept.body } });
     await store.update(task, {
       status: 'succeeded',
       patch: {
+        ...(archived.length > 0 ? { archived } : {}),
         progress: 100,
         completed_at: Date.now(),
-        output: outputOf(answer),
+        output: outputOf(kept),
         response: { status: answer.status, content_type: answer.contentType },
         channel_attempts: [...prior, ...attempts],
       },
