@@ -11,6 +11,8 @@ import type { Signals } from '../shared/signals.js';
 import { errorOf, type TaskError } from '../shared/tasks/model.js';
 import type { TaskStore } from '../shared/tasks/store.js';
 import { bullTelemetry } from '../shared/telemetry/index.js';
+import { redact, redactBody } from '../shared/redact.js';
+import { CHANNEL_REFUSALS } from './channels/run.js';
 
 export interface JobContext<N extends JobName> {
   job: Job;
@@ -79,6 +81,9 @@ const waitsTooLong = (err: unknown) =>
   (err instanceof RetryableUpstreamError && (err.retryAfterMs ?? 0) > LONG_RETRY_AFTER_MS) ||
   (err instanceof ChannelBusyError && err.rateLimited && err.waitMs > LONG_RETRY_AFTER_MS);
 
+/** A refusal of the channel's key, account or quota (401, 402, 403, 407, 511), not of the request. */
+const isChannelRefusal = (err: unknown): boolean => err instanceof PermanentUpstreamError && CHANNEL_REFUSALS.has(err.status ?? 0);
+
 /** Whether an error ends the task now; everything else is retried while attempts remain. */
 const isPermanent = (err: unknown) => err instanceof PermanentUpstreamError || err instanceof ValidationError || waitsTooLong(err);
 
@@ -99,6 +104,12 @@ function upstreamTaskError(err: PermanentUpstreamError | RetryableUpstreamError,
  * job waited in all for failing channels (CHANNEL_WAIT_SECONDS).
  */
 function taskErrorOf(err: unknown, attempts: number, waitedMs = 0): TaskError {
+  if (err instanceof PermanentUpstreamError && isChannelRefusal(err)) {
+    // The upstream refused relayq's own credentials (or account, quota, proxy login) on every
+    // channel that could serve: the client's key is fine, so it must not read as the client's 401.
+    const code = err.status === 402 ? 'upstream_payment_required' : 'upstream_credentials_refused';
+    return { ...errorOf('upstream_error', code, `the upstream refused relayq's channel credentials (HTTP ${err.status}): ${err.message}`), status: 502 };
+  }
   if (err instanceof PermanentUpstreamError) return upstreamTaskError(err, err.message, String(err.status ?? err.code ?? 'upstream_refused'));
   if (err instanceof RetryableUpstreamError) {
     const fallback = String(err.status ?? 'upstream_unavailable');
@@ -134,8 +145,12 @@ export function createDispatcher(deps: DispatchDeps) {
   async function failTask(taskId: string, error: TaskError, cause?: unknown) {
     const task = await store.get(taskId);
     if (!task) return;
-    const refusal = cause instanceof PermanentUpstreamError && cause.response && cause.status ? { ...cause.response, status: cause.status } : null;
-    if (refusal) await store.putBlobs(task.id, { response: { type: refusal.contentType, data: refusal.body } });
+    // The upstream's own answer is kept for the client, keys quoted in it removed; a refusal of
+    // relayq's channel credentials is relayq's trouble, told by the task error instead.
+    const refusedCredentials = isChannelRefusal(cause);
+    const refusal = cause instanceof PermanentUpstreamError && cause.response && cause.status && !refusedCredentials ? { ...cause.response, status: cause.status } : null;
+    if (refusal) await store.putBlobs(task.id, { response: { type: refusal.contentType, data: redactBody(refusal.body, refusal.contentType) } });
+    error = { ...error, message: redact(error.message) };
     const response = refusal ? { status: refusal.status, content_type: refusal.contentType } : undefined;
     await store.update(task, { status: 'failed', patch: { completed_at: Date.now(), error, ...(response ? { response } : {}) } });
   }

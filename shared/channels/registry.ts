@@ -1,4 +1,5 @@
 import { loadChannels, type Config } from '../config.js';
+import { rememberSecrets } from '../redact.js';
 import type { Logger } from '../logger.js';
 import { ChannelFileError, type Channel, type ChannelType } from './config.js';
 
@@ -24,6 +25,8 @@ export interface ChannelRegistry {
 export function createChannelRegistry(initial: Channel[], initialExtra: Channel[] = []): ChannelRegistry {
   let extra = initialExtra;
   let channels: Channel[] = [...initial, ...extra];
+  // Upstreams quote keys back in their refusals: every key is kept out of relayed text.
+  rememberSecrets(channels.map((c) => c.key));
   const listeners: (() => void)[] = [];
   return {
     all: () => channels,
@@ -33,6 +36,7 @@ export function createChannelRegistry(initial: Channel[], initialExtra: Channel[
       if (nextExtra) extra = nextExtra;
       const before = new Map(channels.map((c) => [c.name, JSON.stringify(c)]));
       channels = [...next, ...extra.filter((e) => !next.some((c) => c.name === e.name))];
+      rememberSecrets(channels.map((c) => c.key));
       const after = new Map(channels.map((c) => [c.name, JSON.stringify(c)]));
       const diff = {
         added: [...after.keys()].filter((n) => !before.has(n)),

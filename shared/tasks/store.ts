@@ -10,6 +10,7 @@ import type { MetricsRecorder } from '../metrics.js';
 import type { RedisClient } from '../redis.js';
 import { createRedisBlobStore, type BlobInfo, type BlobReader, type BlobStore, type Blobs, type ByteRange } from '../blobs.js';
 import { familyOfKind } from '../families/catalog.js';
+import { redact } from '../redact.js';
 import { isTerminal, type Task, type TaskPatch, type TaskStatus } from './model.js';
 
 const UPDATE_LUA = readFileSync(new URL('./update.lua', import.meta.url), 'utf8');
@@ -184,7 +185,11 @@ return 1`,
 
   const updateArgs = (task: Pick<Task, 'id' | 'tenant'>, p: Placement, change: TaskChange) => {
     const k = ks(p);
-    const fields = Object.entries(encode((change.patch ?? {}) as Record<string, unknown>)).flat();
+    const patch = (change.patch ?? {}) as Record<string, unknown>;
+    // Upstream failure text may quote a channel's key back: never stored, never shown.
+    const error = patch.error as { message?: unknown } | null | undefined;
+    const clean = error && typeof error.message === 'string' ? { ...patch, error: { ...error, message: redact(error.message) } } : patch;
+    const fields = Object.entries(encode(clean)).flat();
     return [
       k.task(task.id),
       k.blobs(task.id),

@@ -15,7 +15,7 @@ const DEFAULT_COOLDOWN_MS = 2000;
 export const MIN_COOLDOWN_MS = 500;
 
 /** Refusals that concern the channel (its key, its quota, the network in front of it), not the request. */
-const CHANNEL_REFUSALS: ReadonlySet<number> = new Set([401, 402, 403, 407, 511]);
+export const CHANNEL_REFUSALS: ReadonlySet<number> = new Set([401, 402, 403, 407, 511]);
 
 /**
  * How an upstream failure bears on its channel:
