@@ -2,7 +2,7 @@ import { startSim } from '../../sim/server.js';
 import type { SimMj } from '../../sim/mj.js';
 import { startBaselineApi } from './baselines.js';
 import { judge, round, type BenchContext, type Figure } from './figure.js';
-import { hammer, paced, quantile } from './load.js';
+import { alternate, hammer, paced, quantile, type LoadResult, type Target } from './load.js';
 import { cpuMs, sleep, stopAll } from './procs.js';
 import { AUTH, startApiChild, startWorkerChild, type StackEnv } from './relayq.js';
 
@@ -10,11 +10,21 @@ import { AUTH, startApiChild, startWorkerChild, type StackEnv } from './relayq.j
 export const IMAGINE = { prompt: 'a red fox in the snow --ar 16:9', notifyHook: '', state: '' };
 const CONNECTIONS = 64;
 
-/** CPU ms a process spends per request over a load run, from /proc (both sides measured the same way). */
-async function withCpu<T extends { total: number }>(pid: number, run: () => Promise<T>): Promise<T & { cpuMsPerRequest: number }> {
-  const before = cpuMs(pid);
-  const r = await run();
-  return { ...r, cpuMsPerRequest: round((cpuMs(pid) - before) / Math.max(1, r.total), 3) };
+/**
+ * relayq and its baseline under the same closed-loop load, in turns (two rounds each in quick
+ * mode, three otherwise), with the CPU time each process spent per request (from /proc).
+ */
+async function compare(relayqPid: number, relayq: Target, basePid: number, base: Target, ctx: BenchContext): Promise<[LoadResult & { cpuMsPerRequest: number }, LoadResult & { cpuMsPerRequest: number }]> {
+  // A warm-up of each (JIT, connection pools), not counted.
+  await hammer(relayq, { connections: CONNECTIONS, seconds: 1 });
+  await hammer(base, { connections: CONNECTIONS, seconds: 1 });
+  const cpu0 = [cpuMs(relayqPid), cpuMs(basePid)] as const;
+  const [r, b] = await alternate(relayq, base, { connections: CONNECTIONS, seconds: ctx.loadSeconds, rounds: ctx.quick ? 2 : 3 });
+  const per = (pid: number, from: number, x: LoadResult) => round((cpuMs(pid) - from) / Math.max(1, x.total), 3);
+  return [
+    { ...r, cpuMsPerRequest: per(relayqPid, cpu0[0], r) },
+    { ...b, cpuMsPerRequest: per(basePid, cpu0[1], b) },
+  ];
 }
 
 /**
@@ -25,15 +35,16 @@ async function withCpu<T extends { total: number }>(pid: number, run: () => Prom
 export async function submitFigure(ctx: BenchContext): Promise<Figure> {
   const sim = await startSim({});
   const s: StackEnv = { redisUrl: ctx.redis.url, simUrl: sim.url, prefix: ctx.prefix('submit'), logLevel: ctx.logLevel };
-  const load = { connections: CONNECTIONS, seconds: ctx.loadSeconds, warmupSeconds: 1 };
   try {
     const base = await startBaselineApi(ctx.redis.url, ctx.prefix('submit-base'), 'bench');
-    const b = await withCpu(base.child.pid, () => hammer({ method: 'POST', url: `${base.url}/submit`, headers: {}, body: IMAGINE }, load));
-    await base.child.stop();
-    await ctx.redis.client.flushall();
     const api = await startApiChild(s);
-    const r = await withCpu(api.child.pid, () => hammer({ method: 'POST', url: `${api.url}/mj/submit/imagine`, headers: AUTH, body: IMAGINE }, load));
-    await api.child.stop();
+    const [r, b] = await compare(
+      api.child.pid,
+      { method: 'POST', url: `${api.url}/mj/submit/imagine`, headers: AUTH, body: IMAGINE },
+      base.child.pid,
+      { method: 'POST', url: `${base.url}/submit`, headers: {}, body: IMAGINE },
+      ctx,
+    );
     const ratio = r.reqPerSec / b.reqPerSec;
     return judge({
       id: 'submit',
@@ -61,7 +72,6 @@ export async function fetchFigure(ctx: BenchContext): Promise<Figure> {
   const sim = await startSim({ mjDurationMs: 0 });
   const prefix = ctx.prefix('fetch');
   const s: StackEnv = { redisUrl: ctx.redis.url, simUrl: sim.url, prefix, logLevel: ctx.logLevel };
-  const load = { connections: CONNECTIONS, seconds: ctx.loadSeconds, warmupSeconds: 1 };
   try {
     const api = await startApiChild(s);
     const worker = await startWorkerChild(s);
@@ -77,11 +87,14 @@ export async function fetchFigure(ctx: BenchContext): Promise<Figure> {
     await worker.stop();
     const key = (await ctx.redis.client.keys(`${prefix}:*:task:${id}`))[0];
     if (!key) throw new Error(`fetch figure: no task hash for ${id}`);
-    const r = await withCpu(api.child.pid, () => hammer({ method: 'GET', url: `${api.url}/mj/task/${id}/fetch`, headers: AUTH }, load));
-    await api.child.stop();
     const base = await startBaselineApi(ctx.redis.url, ctx.prefix('fetch-base'), 'bench');
-    const b = await withCpu(base.child.pid, () => hammer({ method: 'GET', url: `${base.url}/hash/${encodeURIComponent(key)}`, headers: {} }, load));
-    await base.child.stop();
+    const [r, b] = await compare(
+      api.child.pid,
+      { method: 'GET', url: `${api.url}/mj/task/${id}/fetch`, headers: AUTH },
+      base.child.pid,
+      { method: 'GET', url: `${base.url}/hash/${encodeURIComponent(key)}`, headers: {} },
+      ctx,
+    );
     return judge({
       id: 'fetch',
       title: 'fetch req/s, GET /mj/task/{id}/fetch',

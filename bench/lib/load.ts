@@ -119,3 +119,25 @@ export async function preload(t: Target, amount: number, connections = 64): Prom
   });
   return r['2xx'];
 }
+
+/**
+ * Loads two servers in turns (`rounds` times each, `seconds` in all per side), so that whatever
+ * else the machine is doing weighs on both alike. Rates are the means of the rounds' (each round
+ * the same length); latency percentiles too.
+ */
+export async function alternate(a: Target, b: Target, opts: { connections: number; seconds: number; rounds: number }): Promise<[LoadResult, LoadResult]> {
+  const each = { connections: opts.connections, seconds: opts.seconds / opts.rounds };
+  const runs: [LoadResult[], LoadResult[]] = [[], []];
+  for (let i = 0; i < opts.rounds; i++) {
+    runs[0].push(await hammer(a, each));
+    runs[1].push(await hammer(b, each));
+  }
+  const merge = (rs: LoadResult[]): LoadResult => ({
+    reqPerSec: rs.reduce((x, r) => x + r.reqPerSec, 0) / rs.length,
+    p50Ms: rs.reduce((x, r) => x + r.p50Ms, 0) / rs.length,
+    p99Ms: rs.reduce((x, r) => x + r.p99Ms, 0) / rs.length,
+    failures: rs.reduce((x, r) => x + r.failures, 0),
+    total: rs.reduce((x, r) => x + r.total, 0),
+  });
+  return [merge(runs[0]), merge(runs[1])];
+}
