@@ -2,6 +2,8 @@ import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
 import type { Figure } from './figure.js';
 
+const FIGURE = { field: 'figure', type: 'nominal', sort: null, title: null, axis: { labelLimit: 300 } } as const;
+
 /** Scores above this are drawn at this length (the label still gives the real figure). */
 const CAP = 3;
 
@@ -20,7 +22,7 @@ export function labelOf(f: Figure): string {
  */
 export async function renderChart(figures: Figure[], subtitle: string): Promise<string> {
   const data = figures.map((f) => ({
-    figure: f.title,
+    figure: f.short,
     score: Math.min(CAP, f.score),
     label: labelOf(f),
     result: f.met ? 'met' : 'missed',
@@ -31,20 +33,18 @@ export async function renderChart(figures: Figure[], subtitle: string): Promise<
     width: 420,
     height: { step: 34 },
     data: { values: data },
-    encoding: {
-      y: { field: 'figure', type: 'nominal', sort: null, title: null, axis: { labelLimit: 380 } },
-    },
     layer: [
       {
         mark: { type: 'bar', height: 20 },
         encoding: {
+          y: FIGURE,
           x: { field: 'score', type: 'quantitative', title: `against target (1 = on target, longer is better; capped at ${CAP})`, scale: { domain: [0, CAP] } },
           color: { field: 'result', type: 'nominal', title: null, scale: { domain: ['met', 'missed'], range: ['#2e9e5b', '#d64541'] } },
         },
       },
       {
         mark: { type: 'text', align: 'left', dx: 4, fontSize: 11 },
-        encoding: { x: { field: 'score', type: 'quantitative' }, text: { field: 'label' } },
+        encoding: { y: FIGURE, x: { field: 'score', type: 'quantitative' }, text: { field: 'label' } },
       },
       {
         data: { values: [{ target: 1 }] },

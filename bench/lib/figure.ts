@@ -15,6 +15,8 @@ export interface Target {
 export interface Figure {
   id: string;
   title: string;
+  /** A few words for the chart's axis. */
+  short: string;
   /** relayq's figure, in `unit`. */
   value: number;
   unit: string;

@@ -49,6 +49,7 @@ export async function submitFigure(ctx: BenchContext): Promise<Figure> {
     return judge({
       id: 'submit',
       title: 'submit req/s, POST /mj/submit/imagine',
+      short: 'submit req/s',
       value: round(r.reqPerSec, 0),
       unit: 'req/s',
       baseline: round(b.reqPerSec, 0),
@@ -98,6 +99,7 @@ export async function fetchFigure(ctx: BenchContext): Promise<Figure> {
     return judge({
       id: 'fetch',
       title: 'fetch req/s, GET /mj/task/{id}/fetch',
+      short: 'fetch req/s',
       value: round(r.reqPerSec, 0),
       unit: 'req/s',
       baseline: round(b.reqPerSec, 0),
@@ -135,7 +137,7 @@ export async function latencyFigure(ctx: BenchContext): Promise<Figure> {
     const accepted = sends.filter((x) => x.status === 200 && [1, 22].includes((x.body as { code?: number })?.code ?? 0));
     if (accepted.length === 0) throw new Error(`latency figure: no submit was accepted (first answer: ${JSON.stringify(sends[0]?.body)})`);
     const arrived = new Map<number, number>();
-    const deadline = Date.now() + 30_000;
+    const deadline = Date.now() + (ctx.quick ? 10_000 : 30_000);
     while (arrived.size < accepted.length && Date.now() < deadline) {
       for (const t of mj.tasks.values()) {
         const m = /^bench-lat-(\d+) /.exec(t.prompt);
@@ -153,6 +155,7 @@ export async function latencyFigure(ctx: BenchContext): Promise<Figure> {
     return judge({
       id: 'latency',
       title: 'submit → upstream latency p99 at 1,000 submits/s',
+      short: 'submit → upstream p99 at 1,000/s',
       value: round(p99, 1),
       unit: 'ms',
       baseline: null,

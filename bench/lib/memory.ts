@@ -144,7 +144,7 @@ async function bareJobBytes(ctx: BenchContext, n: number): Promise<number> {
  * would), and chat tasks; each against one bare BullMQ job. Two figures, target ≤ 2 KB each.
  */
 export async function memoryFigures(ctx: BenchContext): Promise<Figure[]> {
-  const n = ctx.quick ? 100 : 500;
+  const n = ctx.quick ? 50 : 500;
   const sim = await startSim({ mjDurationMs: 5000 });
   try {
     const baseline = await bareJobBytes(ctx, n);
@@ -153,10 +153,11 @@ export async function memoryFigures(ctx: BenchContext): Promise<Figure[]> {
     const chatS: StackEnv = { redisUrl: ctx.redis.url, simUrl: sim.url, prefix: ctx.prefix('mem-chat'), logLevel: ctx.logLevel };
     const chat = await measureTasks(ctx, chatS, n, { path: '/v1/chat/completions', body: CHAT, headers: { ...AUTH, prefer: 'respond-async' } }, (b) => (b as { id?: string })?.id);
     const retention = 604_800;
-    const make = (id: string, title: string, m: TaskBytes) =>
+    const make = (id: string, title: string, short: string, m: TaskBytes) =>
       judge({
         id,
         title,
+        short,
         value: m.perTask,
         unit: 'bytes',
         baseline,
@@ -165,7 +166,7 @@ export async function memoryFigures(ctx: BenchContext): Promise<Figure[]> {
         target: { kind: 'max', value: 2048, text: '≤ 2 KB' },
         details: { tasks: n, ...m, taskRetentionSeconds: retention, bytesAfter7DaysAt1TaskPerSec: m.perTask * retention },
       });
-    return [make('bytes-mj', 'Redis bytes per finished MJ imagine task (with progress)', mj), make('bytes-chat', 'Redis bytes per finished chat task', chat)];
+    return [make('bytes-mj', 'Redis bytes per finished MJ imagine task (with progress)', 'Redis bytes per MJ task', mj), make('bytes-chat', 'Redis bytes per finished chat task', 'Redis bytes per chat task', chat)];
   } finally {
     await stopAll();
     await sim.close();

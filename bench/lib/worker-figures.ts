@@ -41,7 +41,7 @@ async function measure(q: Queue, workers: Child[], seconds: number): Promise<Dra
  * concurrency 50.
  */
 export async function e2eFigure(ctx: BenchContext): Promise<Figure> {
-  const n = ctx.quick ? 6000 : 20000;
+  const n = ctx.quick ? 3000 : 20000;
   const sim = await startSim({});
   const prefix = ctx.prefix('e2e');
   const s: StackEnv = { redisUrl: ctx.redis.url, simUrl: sim.url, prefix, logLevel: ctx.logLevel };
@@ -62,6 +62,7 @@ export async function e2eFigure(ctx: BenchContext): Promise<Figure> {
     return judge({
       id: 'e2e',
       title: 'end-to-end chat jobs/s, instant upstream, one worker process',
+      short: 'end-to-end jobs/s',
       value: r.jobsPerSec,
       unit: 'jobs/s',
       baseline: b.jobsPerSec,
@@ -109,12 +110,14 @@ export async function scalingFigure(ctx: BenchContext): Promise<Figure> {
     const four = steps[steps.length - 1]!;
     return judge({
       id: 'scaling',
-      title: '1 → 2 → 4 worker processes, 200 ms upstream (4 workers vs linear)',
+      title: '1 → 2 → 4 worker processes, 200 ms upstream (worst of 2 and 4 vs linear)',
+      short: 'scaling 1 → 2 → 4 workers',
       value: four.jobsPerSec,
       unit: 'jobs/s',
       baseline: four.linear,
       baselineLabel: 'linear: 4 × one worker',
-      ratio: Math.min(...steps.map((x) => x.ratio)),
+      // The worst of 2 and 4 workers (one worker is linear by definition).
+      ratio: Math.min(...steps.filter((x) => x.workers > 1).map((x) => x.ratio)),
       target: { kind: 'min-ratio', value: 0.9, text: '≥ 0.9× linear' },
       details: { upstreamLatencyMs: 200, textConcurrencyPerWorker: perWorker, idealPerWorker: 50, steps },
     });
@@ -132,31 +135,36 @@ function progressReads(sim: Sim, since: number): { count: number; ids: number } 
 }
 
 /**
- * MJ tasks in flight followed by one worker process: `n` imagine tasks each taking 60 s upstream
- * (10,000; 1,000 in quick mode). Once all are submitted upstream, the worker's RSS is sampled and
- * the simulator counts progress reads per second for a window that ends before the first task
- * finishes. Two figures: RSS (≤ 300 MB) and progress requests/s (≤ in-flight/100 + channels).
+ * MJ tasks in flight followed by one worker process: `n` imagine tasks (10,000; 1,000 in quick
+ * mode) queued through the API, then one worker submits them all upstream. Once all are in flight,
+ * the worker's RSS is sampled and the simulator counts progress reads per second over a window.
+ * The simulated tasks last 10 minutes rather than one, so that all `n` are in flight at once
+ * however fast the worker submits them (neither figure depends on the duration: RSS on how many
+ * tasks are followed, progress reads on that and the poll interval). Two figures: RSS (≤ 300 MB)
+ * and progress requests/s (≤ in-flight/100 + channels).
  */
 export async function inflightFigures(ctx: BenchContext): Promise<Figure[]> {
   const n = ctx.quick ? 1000 : 10000;
-  const durationMs = 60_000;
+  const durationMs = 600_000;
   const sim = await startSim({ mjDurationMs: durationMs });
   const mj = sim.handles.mj as SimMj;
   const s: StackEnv = { redisUrl: ctx.redis.url, simUrl: sim.url, prefix: ctx.prefix('inflight'), logLevel: ctx.logLevel };
+  const mjQueue = new Queue('mj', { connection: ctx.redis.client, prefix: keyspace(s.prefix, { queue: 'mj', shard: 0 }).bullPrefix });
   try {
     const api = await startApiChild(s, [], 'api-preload');
     const ok = await preload({ method: 'POST', url: `${api.url}/mj/submit/imagine`, headers: AUTH, body: IMAGINE }, n);
     await api.child.stop();
     const worker = await startWorkerChild(s);
     const idleRss = rssBytes(worker.pid);
-    const deadline = Date.now() + 120_000;
-    while (mj.tasks.size < ok && Date.now() < deadline) await sleep(100);
+    const startedAt = Date.now();
+    const deadline = startedAt + 300_000;
+    while ((await pending(mjQueue)) > 0 && Date.now() < deadline) await sleep(100);
+    const submitSeconds = (Date.now() - startedAt) / 1000;
     const inFlight = mj.tasks.size;
-    const firstDone = Math.min(...[...mj.tasks.values()].map((t) => t.submitTime)) + durationMs;
+    const leftInQueue = await pending(mjQueue);
     // A tick or two for the tracker to pick up the last ones, then the window.
     await sleep(2000);
-    const windowMs = Math.min((ctx.quick ? 10 : 20) * 1000, firstDone - Date.now() - 1000);
-    if (windowMs < 3000) throw new Error(`in-flight figure: submitting ${n} tasks upstream took too long to leave a window before the first finished`);
+    const windowMs = (ctx.quick ? 6 : 20) * 1000;
     const rss = sampleRss(worker.pid);
     const from = Date.now();
     const cpu0 = cpuMs(worker.pid);
@@ -168,14 +176,12 @@ export async function inflightFigures(ctx: BenchContext): Promise<Figure[]> {
     const perSec = reads.count / seconds;
     const channels = 1;
     const allowed = inFlight / 100 + channels;
-    const mjQueue = new Queue('mj', { connection: ctx.redis.client, prefix: keyspace(s.prefix, { queue: 'mj', shard: 0 }).bullPrefix });
-    const leftInQueue = await pending(mjQueue);
-    await mjQueue.close();
     const common = {
       inFlight,
       queued: n,
       accepted: ok,
       leftInQueue,
+      upstreamSubmitsPerSec: round(inFlight / submitSeconds, 1),
       upstreamTaskMs: durationMs,
       windowSeconds: round(seconds, 1),
       pollIntervalMs: 1000,
@@ -190,6 +196,7 @@ export async function inflightFigures(ctx: BenchContext): Promise<Figure[]> {
       judge({
         id: 'inflight-rss',
         title: `worker RSS with ${inFlight.toLocaleString('en')} MJ tasks in flight`,
+        short: `worker RSS, ${inFlight.toLocaleString('en')} in flight`,
         value: round(peak / 2 ** 20, 1),
         unit: 'MB',
         baseline: null,
@@ -201,6 +208,7 @@ export async function inflightFigures(ctx: BenchContext): Promise<Figure[]> {
       judge({
         id: 'inflight-progress',
         title: `progress requests/s with ${inFlight.toLocaleString('en')} MJ tasks in flight`,
+        short: `progress req/s, ${inFlight.toLocaleString('en')} in flight`,
         value: round(perSec, 2),
         unit: 'req/s',
         baseline: null,
@@ -212,6 +220,7 @@ export async function inflightFigures(ctx: BenchContext): Promise<Figure[]> {
     ];
   } finally {
     await stopAll();
+    await mjQueue.close();
     await sim.close();
     await ctx.redis.client.flushall();
   }
