@@ -17,7 +17,7 @@ import type { BenchContext, Figure } from './lib/figure.js';
 import { fetchFigure, latencyFigure, submitFigure } from './lib/http-figures.js';
 import { memoryFigures } from './lib/memory.js';
 import { killAllNow, LOG_DIR, stopAll } from './lib/procs.js';
-import { profileSubmit } from './lib/profile.js';
+import { profileSubmit, type SubmitProfile } from './lib/profile.js';
 import { startRedis, type BenchRedis } from './lib/redis.js';
 import { machineInfo, table, writeReport, type Results } from './lib/report.js';
 import { e2eFigure, inflightFigures, scalingFigure } from './lib/worker-figures.js';
@@ -85,10 +85,19 @@ async function main(): Promise<number> {
         await redis.client.flushall();
       }
     }
-    if (values.profile) await profileSubmit(ctx);
+    let profile: SubmitProfile | undefined;
+    if (values.profile) {
+      say('profile …');
+      try {
+        profile = await profileSubmit(ctx);
+      } catch (err) {
+        errors.push({ figure: 'profile', error: (err as Error).message.split('\n')[0] ?? String(err) });
+        say(`  profile failed: ${(err as Error).stack ?? String(err)}`);
+      }
+    }
     say(`\n${table(figures)}\n`);
     if (only.length === Object.keys(STEPS).length) {
-      await writeReport({ startedAt, finishedAt: new Date().toISOString(), mode: quick ? 'quick' : 'full', logLevel: ctx.logLevel, machine, figures, errors });
+      await writeReport({ startedAt, finishedAt: new Date().toISOString(), mode: quick ? 'quick' : 'full', logLevel: ctx.logLevel, machine, figures, errors, profile });
       say('wrote bench/results.json, bench/chart.svg and BENCHMARKS.md');
     } else {
       say('partial run (--only): nothing written');

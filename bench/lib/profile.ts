@@ -103,13 +103,25 @@ async function countingProxy(targetPort: number): Promise<{ port: number; roundT
   };
 }
 
+/** What `--profile` found, for results.json and BENCHMARKS.md. */
+export interface SubmitProfile {
+  submitsPerSecWhileProfiled: number;
+  /** Self time per submit (µs) by package or relayq file, then by function, largest first. */
+  areasUs: [string, number][];
+  functionsUs: [string, number][];
+  roundTripsPerSubmit: number;
+  commandsPerSubmit: number;
+  /** The commands of one submit as MONITOR showed them (first three words each). */
+  oneSubmit: string[];
+}
+
 /**
  * `--profile`: (1) a CPU profile of relayq's API (`node --cpu-prof`) under the submit load of the
  * submit figure, printed as self time per submit by function and by package; (2) Redis round
  * trips and commands per submit, from sequential submits through a counting proxy and from
  * INFO commandstats, with the command sequence of one submit from MONITOR.
  */
-export async function profileSubmit(ctx: BenchContext): Promise<void> {
+export async function profileSubmit(ctx: BenchContext): Promise<SubmitProfile> {
   const redis = ctx.redis.client;
   const dir = join(LOG_DIR, 'cpu-profile');
   mkdirSync(dir, { recursive: true });
@@ -150,8 +162,9 @@ export async function profileSubmit(ctx: BenchContext): Promise<void> {
       const a = calls(before);
       const b = calls(await redis.info('commandstats'));
       const perSubmit = [...b].map(([cmd, n]) => [cmd, (n - (a.get(cmd) ?? 0)) / m] as const).filter(([cmd, n]) => n > 0 && cmd !== 'info');
+      const commands = perSubmit.reduce((x, [, n]) => x + n, 0);
       ctx.say(`round trips per submit (sequential submits through a counting proxy): ${trips.toFixed(2)}`);
-      ctx.say(`commands per submit: ${perSubmit.reduce((x, [, n]) => x + n, 0).toFixed(2)} (${perSubmit.map(([c, n]) => `${c} ${n.toFixed(2)}`).join(', ')})`);
+      ctx.say(`commands per submit: ${commands.toFixed(2)} (${perSubmit.map(([c, n]) => `${c} ${n.toFixed(2)}`).join(', ')})`);
       const monitor = await redis.duplicate().monitor();
       const seen: string[] = [];
       monitor.on('monitor', (_time: string, args: string[]) => void seen.push(args.slice(0, 3).map((x) => x.slice(0, 48)).join(' ')));
@@ -160,6 +173,7 @@ export async function profileSubmit(ctx: BenchContext): Promise<void> {
       monitor.disconnect();
       ctx.say(`one submit as Redis saw it (MONITOR, ${seen.length} commands):`);
       for (const line of seen) ctx.say(`    ${line}`);
+      return { submitsPerSecWhileProfiled: Math.round(r.reqPerSec), areasUs: sum.areas, functionsUs: sum.functions, roundTripsPerSubmit: Number(trips.toFixed(2)), commandsPerSubmit: Number(commands.toFixed(2)), oneSubmit: seen };
     } finally {
       // The proxy's server closes once no connection is left: the API goes first.
       await stopAll();

@@ -3,6 +3,7 @@ import { cpus, loadavg, platform, release, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { renderChart } from './chart.js';
 import type { Figure } from './figure.js';
+import type { SubmitProfile } from './profile.js';
 import { ROOT } from './procs.js';
 
 /** The machine a run measured, for results.json and BENCHMARKS.md. */
@@ -38,6 +39,8 @@ export interface Results {
   machine: MachineInfo;
   figures: Figure[];
   errors: { figure: string; error: string }[];
+  /** With `--profile`: where a submit's time goes in the API, and its Redis round trips. */
+  profile?: SubmitProfile | undefined;
 }
 
 const fmt = (n: number | null) => (n === null ? '—' : n.toLocaleString('en'));
@@ -76,6 +79,30 @@ function notes(r: Results): string {
   return lines.join('\n');
 }
 
+/** The `--profile` findings as a section of BENCHMARKS.md. */
+function profileSection(p: SubmitProfile): string {
+  const rows = (xs: [string, number][]) => xs.slice(0, 12).map(([k, us]) => `| \`${k.replace(/\|/g, '\\|')}\` | ${us} |`).join('\n');
+  return `## Where a submit's time goes
+
+A CPU profile of the API (\`node --cpu-prof\`) under the submit load (${p.submitsPerSecWhileProfiled} submits/s while profiled), self time per submit:
+
+| package or file | µs per submit |
+|---|---|
+${rows(p.areasUs)}
+
+| function | µs per submit |
+|---|---|
+${rows(p.functionsUs)}
+
+Redis per submit: **${p.roundTripsPerSubmit} round trips**, ${p.commandsPerSubmit} commands (counted through a proxy and INFO commandstats; a Lua script's own calls count as commands):
+
+\`\`\`
+${p.oneSubmit.join('\n')}
+\`\`\`
+
+`;
+}
+
 /** Writes bench/results.json, bench/chart.svg and BENCHMARKS.md at the repository root. */
 export async function writeReport(r: Results): Promise<void> {
   writeFileSync(join(ROOT, 'bench', 'results.json'), `${JSON.stringify(r, null, 2)}\n`);
@@ -98,7 +125,7 @@ ${table(r.figures)}
 
 ${notes(r)}
 
-Every figure, baseline and detail is in [bench/results.json](bench/results.json).
+${r.profile ? profileSection(r.profile) : ''}Every figure, baseline and detail is in [bench/results.json](bench/results.json).
 `;
   writeFileSync(join(ROOT, 'BENCHMARKS.md'), md);
 }
