@@ -12,7 +12,7 @@ import { AUTH, startApiChild, type StackEnv } from './relayq.js';
 interface ProfileNode {
   id: number;
   callFrame: { functionName: string; url: string; lineNumber: number };
-  hitCount?: number;
+  children?: number[];
 }
 
 /** Where a function lives, short: `pino`, `fastify`, `api/submit.ts`, `node:internal`, … */
@@ -27,12 +27,19 @@ function areaOf(url: string): string {
   return url.replace(`file://${ROOT}`, '');
 }
 
+/** A function's file, short: `ioredis/built/Pipeline.js`, `api/submit.ts`, `node:net`. */
+function fileOf(url: string): string {
+  const nm = url.lastIndexOf('node_modules/');
+  if (nm >= 0) return url.slice(nm + 'node_modules/'.length);
+  return url.startsWith('node:') ? url : url.replace(`file://${ROOT}`, '');
+}
+
 /**
- * Self time by function and by area, in µs per submit, from a V8 CPU profile: only the samples
+ * Self time by function and by area (self, and with callees), in µs per submit, from a V8 CPU profile: only the samples
  * taken between `fromMs` and `toMs` after the profile started (the measured load, not the start-up
  * or the warm-up).
  */
-function summarize(file: string, submits: number, fromMs: number, toMs: number, top = 20): { functions: [string, number][]; areas: [string, number][]; sampledMs: number } {
+function summarize(file: string, submits: number, fromMs: number, toMs: number, top = 20): { functions: [string, number][]; areas: [string, number][]; inclusive: [string, number][]; sampledMs: number } {
   const p = JSON.parse(readFileSync(file, 'utf8')) as { nodes: ProfileNode[]; startTime: number; endTime: number; samples: number[]; timeDeltas: number[] };
   const selfUs = new Map<number, number>();
   let t = 0;
@@ -48,10 +55,25 @@ function summarize(file: string, submits: number, fromMs: number, toMs: number, 
   }
   const byFn = new Map<string, number>();
   const byArea = new Map<string, number>();
+  // Inclusive: a sample counts once for every package or relayq file on its stack.
+  const parent = new Map<number, ProfileNode>();
+  const byId = new Map(p.nodes.map((n) => [n.id, n]));
+  for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n);
+  const inclusive = new Map<string, number>();
+  for (const [id, us] of selfUs) {
+    const seen = new Set<string>();
+    for (let n = byId.get(id); n; n = parent.get(n.id)) {
+      if (!n.callFrame.url) continue;
+      const area = areaOf(n.callFrame.url);
+      if (seen.has(area)) continue;
+      seen.add(area);
+      inclusive.set(area, (inclusive.get(area) ?? 0) + us);
+    }
+  }
   for (const n of p.nodes) {
     const us = selfUs.get(n.id) ?? 0;
     if (us === 0) continue;
-    const where = n.callFrame.url ? `${areaOf(n.callFrame.url)}:${n.callFrame.lineNumber + 1}` : '';
+    const where = n.callFrame.url ? `${fileOf(n.callFrame.url)}:${n.callFrame.lineNumber + 1}` : '';
     const fn = `${n.callFrame.functionName || '(anonymous)'} ${where}`.trim();
     byFn.set(fn, (byFn.get(fn) ?? 0) + us);
     const area = n.callFrame.url ? areaOf(n.callFrame.url) : n.callFrame.functionName || '(anonymous native)';
@@ -62,7 +84,7 @@ function summarize(file: string, submits: number, fromMs: number, toMs: number, 
       .sort((a, b) => b[1] - a[1])
       .slice(0, top)
       .map(([k, us]) => [k, Number((us / submits).toFixed(1))] as [string, number]);
-  return { functions: perSubmit(byFn), areas: perSubmit(byArea), sampledMs: sampled / 1000 };
+  return { functions: perSubmit(byFn), areas: perSubmit(byArea), inclusive: perSubmit(inclusive), sampledMs: sampled / 1000 };
 }
 
 /**
@@ -108,6 +130,8 @@ export interface SubmitProfile {
   submitsPerSecWhileProfiled: number;
   /** Self time per submit (µs) by package or relayq file, then by function, largest first. */
   areasUs: [string, number][];
+  /** Time per submit (µs) with each package or relayq file on the stack, callees included. */
+  inclusiveUs: [string, number][];
   functionsUs: [string, number][];
   roundTripsPerSubmit: number;
   commandsPerSubmit: number;
@@ -144,6 +168,8 @@ export async function profileSubmit(ctx: BenchContext): Promise<SubmitProfile> {
     ctx.say(`profile: ${join(dir, file)} (${Math.round(sum.sampledMs)} ms sampled under load, ${r.total} submits at ${Math.round(r.reqPerSec)}/s while profiled)`);
     ctx.say('  self time per submit by package/file (µs):');
     for (const [k, us] of sum.areas) ctx.say(`    ${String(us).padStart(8)}  ${k}`);
+    ctx.say('  time per submit under each package or file, callees included (µs):');
+    for (const [k, us] of sum.inclusive) ctx.say(`    ${String(us).padStart(8)}  ${k}`);
     ctx.say('  self time per submit by function (µs):');
     for (const [k, us] of sum.functions) ctx.say(`    ${String(us).padStart(8)}  ${k}`);
     await redis.flushall();
@@ -173,7 +199,7 @@ export async function profileSubmit(ctx: BenchContext): Promise<SubmitProfile> {
       monitor.disconnect();
       ctx.say(`one submit as Redis saw it (MONITOR, ${seen.length} commands):`);
       for (const line of seen) ctx.say(`    ${line}`);
-      return { submitsPerSecWhileProfiled: Math.round(r.reqPerSec), areasUs: sum.areas, functionsUs: sum.functions, roundTripsPerSubmit: Number(trips.toFixed(2)), commandsPerSubmit: Number(commands.toFixed(2)), oneSubmit: seen };
+      return { submitsPerSecWhileProfiled: Math.round(r.reqPerSec), areasUs: sum.areas, inclusiveUs: sum.inclusive, functionsUs: sum.functions, roundTripsPerSubmit: Number(trips.toFixed(2)), commandsPerSubmit: Number(commands.toFixed(2)), oneSubmit: seen };
     } finally {
       // The proxy's server closes once no connection is left: the API goes first.
       await stopAll();

@@ -86,9 +86,13 @@ function profileSection(p: SubmitProfile): string {
 
 A CPU profile of the API (\`node --cpu-prof\`) under the submit load (${p.submitsPerSecWhileProfiled} submits/s while profiled), self time per submit:
 
-| package or file | µs per submit |
+| package or file (self) | µs per submit |
 |---|---|
 ${rows(p.areasUs)}
+
+| package or file (callees included) | µs per submit |
+|---|---|
+${rows(p.inclusiveUs)}
 
 | function | µs per submit |
 |---|---|
