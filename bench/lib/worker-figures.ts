@@ -51,7 +51,7 @@ function mergeDrains(rs: (DrainResult & { cpuMsPerJob: number })[]): DrainResult
  * both alike.
  */
 export async function e2eFigure(ctx: BenchContext): Promise<Figure> {
-  const n = ctx.quick ? 3000 : 20000;
+  const n = ctx.quick ? 8000 : 30000;
   const rounds = ctx.quick ? 2 : 3;
   const sim = await startSim({});
   const prefix = ctx.prefix('e2e');
@@ -176,9 +176,11 @@ export async function inflightFigures(ctx: BenchContext): Promise<Figure[]> {
     const worker = await startWorkerChild(s);
     const idleRss = rssBytes(worker.pid);
     const startedAt = Date.now();
+    const submitCpu0 = cpuMs(worker.pid);
     const deadline = startedAt + 300_000;
     while ((await pending(mjQueue)) > 0 && Date.now() < deadline) await sleep(100);
     const submitSeconds = (Date.now() - startedAt) / 1000;
+    const submitCpuMs = cpuMs(worker.pid) - submitCpu0;
     const inFlight = mj.tasks.size;
     const leftInQueue = await pending(mjQueue);
     // A tick or two for the tracker to pick up the last ones, then the window.
@@ -201,6 +203,7 @@ export async function inflightFigures(ctx: BenchContext): Promise<Figure[]> {
       accepted: ok,
       leftInQueue,
       upstreamSubmitsPerSec: round(inFlight / submitSeconds, 1),
+      workerCpuMsPerUpstreamSubmit: round(submitCpuMs / Math.max(1, inFlight), 3),
       upstreamTaskMs: durationMs,
       windowSeconds: round(seconds, 1),
       pollIntervalMs: 1000,
