@@ -10,8 +10,10 @@
  * Options: `--quick`; `--only submit,fetch,…` (figures: submit, fetch, e2e, latency, memory,
  * inflight, scaling; a partial run prints but writes nothing); `--log-level <level>` for relayq's
  * processes (default info, relayq's own default); `--profile` also takes a CPU profile of the
- * API under submit load and counts Redis round trips per submit (bench/lib/profile.ts).
+ * API under submit load and counts Redis round trips per submit (bench/lib/profile.ts);
+ * `--keep-logs` keeps the children's logs (kept anyway after a failure or with `--profile`).
  */
+import { rmSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { BenchContext, Figure } from './lib/figure.js';
 import { fetchFigure, latencyFigure, submitFigure } from './lib/http-figures.js';
@@ -46,6 +48,7 @@ async function main(): Promise<number> {
       only: { type: 'string' },
       'log-level': { type: 'string', default: 'info' },
       profile: { type: 'boolean', default: false },
+      'keep-logs': { type: 'boolean', default: false },
     },
   });
   const only = values.only ? values.only.split(',').map((s) => s.trim()) : Object.keys(STEPS);
@@ -102,6 +105,9 @@ async function main(): Promise<number> {
     } else {
       say('partial run (--only): nothing written');
     }
+    // The children's logs (and the CPU profile) stay for a look when something failed or was asked for.
+    if (errors.length === 0 && !values['keep-logs'] && !values.profile) rmSync(LOG_DIR, { recursive: true, force: true });
+    else say(`logs of the child processes${values.profile ? ' and the CPU profile' : ''}: ${LOG_DIR}`);
     return errors.length ? 1 : 0;
   } finally {
     await stopAll();
