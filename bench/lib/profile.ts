@@ -162,7 +162,10 @@ export async function profileSubmit(ctx: BenchContext): Promise<SubmitProfile> {
     await api.child.stop(15_000);
     const deadline = Date.now() + 10_000;
     while (!readdirSync(dir).some((f) => f.endsWith('.cpuprofile')) && Date.now() < deadline) await sleep(100);
-    const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
+    // One file per thread (tsx's loader runs in a worker thread): the main thread's is `….0.<n>.cpuprofile`.
+    const file = readdirSync(dir)
+      .sort()
+      .find((f) => /\.0\.\d+\.cpuprofile$/.test(f));
     if (!file || !existsSync(join(dir, file))) throw new Error('profile: the API wrote no .cpuprofile');
     const sum = summarize(join(dir, file), r.total, from, to);
     ctx.say(`profile: ${join(dir, file)} (${Math.round(sum.sampledMs)} ms sampled under load, ${r.total} submits at ${Math.round(r.reqPerSec)}/s while profiled)`);
