@@ -29,7 +29,9 @@ export interface BenchRedis {
 
 /**
  * Starts `redis-server` from PATH on a free port: no persistence (nothing the figures measure
- * depends on disk speed), `noeviction` as relayq requires, data in a temporary folder removed on stop.
+ * depends on disk speed), `noeviction` as relayq requires, `hash-max-listpack-value 2048` as
+ * docker-compose.yml and npm start's own Redis set (task records stay compact listpacks), data in a
+ * temporary folder removed on stop.
  * @throws when redis-server is not on PATH or does not answer within 10 s.
  */
 export async function startRedis(): Promise<BenchRedis> {
