@@ -68,6 +68,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     loggerInstance: deps.log as FastifyBaseLogger,
     bodyLimit: config.MAX_BODY_BYTES,
     requestIdHeader: 'x-request-id',
+    // One log line per request (below), not Fastify's two ("incoming request", "request completed").
+    disableRequestLogging: true,
     // Requests that arrive while closing get the family's own 503 (the onRequest hook below).
     return503OnClosing: false,
     // Ids of any length reach the routes, which answer in their family's format (an URL over
@@ -147,7 +149,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     authenticate,
     refuse: errors.reply,
   });
-  app.addHook('onResponse', async (req, reply) => metrics.observe(req, reply));
+  app.addHook('onResponse', async (req, reply) => {
+    metrics.observe(req, reply);
+    // The path without its query (a key may travel there), never a header.
+    req.log.info({ method: req.method, url: req.url.split('?')[0], statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
+  });
   await app.register(metrics.routes);
   await app.register(healthRoutes(deps));
   await app.register(adminRoutes({ registry: deps.registry, channelState }));
