@@ -53,7 +53,17 @@ export interface SimMjOptions {
   baseOf: (req: FastifyRequest) => string;
 }
 
-const numericId = () => `${Date.now()}${Math.floor(Math.random() * 1000).toString().padStart(3, '0')}`;
+// A numeric id as midjourney-proxy makes them (a time in ms and three more digits), unique within
+// one simulator: the digits count up within a millisecond instead of being random (random ones
+// collided at a few hundred submits a second).
+let lastMs = 0;
+let seq = 0;
+const numericId = () => {
+  const now = Date.now();
+  if (now > lastMs) [lastMs, seq] = [now, 0];
+  else if (++seq > 999) [lastMs, seq] = [lastMs + 1, 0];
+  return `${lastMs}${seq.toString().padStart(3, '0')}`;
+};
 
 function fateOf(prompt: string): { fate: Fate; ms: number | null } {
   const ms = /--sim-ms\s+(\d+)/.exec(prompt);
