@@ -11,6 +11,7 @@ import type { Placement } from './ids.js';
  *   <prefix>:{mj}:task:<id>            task hash, one JSON value per field
  *   <prefix>:{mj}:blobs:<id>           binary inputs and outputs of the task (hash of buffers)
  *   <prefix>:{mj}:events:<id>          list of the task's changes (SSE, webhooks, waiting calls)
+ *   <prefix>:{mj}:history:<id>         the same, folded when the task finished (status changes only)
  *   <prefix>:{mj}:tokens:<id>          stream of a streaming completion's chunks
  *   <prefix>:{mj}:idem:<t>:<hash>      Idempotency-Key → task id, 24 h
  *   <prefix>:{text}:call:<t>:<hash>    a plain OpenAI call's hash → task id, for SDK retries to join
@@ -37,6 +38,7 @@ export function keyspace(prefix: string, p: Placement) {
     task: (id: string) => `${base}:task:${id}`,
     blobs: (id: string) => `${base}:blobs:${id}`,
     events: (id: string) => `${base}:events:${id}`,
+    history: (id: string) => `${base}:history:${id}`,
     tokens: (id: string) => `${base}:tokens:${id}`,
     idempotency: (tenant: string, keyHash: string) => `${base}:idem:${tenant}:${keyHash}`,
     recentCall: (tenant: string, callHash: string) => `${base}:call:${tenant}:${callHash}`,

@@ -132,6 +132,14 @@ function decode(hash: Record<string, string>): Task | null {
 }
 
 
+/**
+ * How long (s) the whole event log of a finished task stays: an hour covers an event stream that
+ * reconnects after the end (SSE resume with Last-Event-ID gives exactly what followed). Past it,
+ * the history folded at the end (every status change and the final entry) serves, for as long as
+ * the task is kept: a finished MJ task polled for a minute keeps 3 or 4 entries, not dozens.
+ */
+export const FULL_EVENT_LOG_SECONDS = 3600;
+
 /** `<ms>-<seq>` as two numbers (a malformed id reads as 0-0). */
 function parseEventId(id: string): [number, number] {
   const m = /^(\d+)-(\d+)$/.exec(id);
@@ -156,15 +164,21 @@ export function createTaskStore(deps: {
   blobs?: BlobStore;
   /** Counts submitted and finished tasks (by kind, outcome, duration) when given. */
   metrics?: MetricsRecorder;
+  /**
+   * How long (s) a finished task's whole event log stays, for event streams resumed after the end
+   * (default FULL_EVENT_LOG_SECONDS); after that only its folded history (status changes) does.
+   */
+  fullEventLogSeconds?: number;
 }): TaskStore {
   const { redis, queues, config } = deps;
+  const fullLogSeconds = deps.fullEventLogSeconds ?? FULL_EVENT_LOG_SECONDS;
   const blobStore = deps.blobs ?? createRedisBlobStore({ redis, prefix: config.QUEUE_PREFIX });
   const prefix = config.QUEUE_PREFIX;
-  redis.defineCommand('relayqTaskUpdate', { numberOfKeys: 5, lua: UPDATE_LUA });
+  redis.defineCommand('relayqTaskUpdate', { numberOfKeys: 6, lua: UPDATE_LUA });
   // Leaves the webhook due set only when the log's last entry is not after the cursor.
   redis.defineCommand('relayqWebhookIdle', {
-    numberOfKeys: 2,
-    lua: `local last = redis.call('LINDEX', KEYS[1], -1)
+    numberOfKeys: 3,
+    lua: `local last = redis.call('LINDEX', KEYS[1], -1) or redis.call('LINDEX', KEYS[3], -1)
 if last and ARGV[1] ~= '0' then
   local lms, lseq = string.match(last, '^%["(%d+)%-(%d+)"')
   local cms, cseq = string.match(ARGV[1], '^(%d+)%-(%d+)$')
@@ -196,11 +210,13 @@ return 1`,
       k.tenantActive(task.tenant),
       k.events(task.id),
       k.webhookDue,
+      k.history(task.id),
       change.status ?? '',
       (change.from ?? []).join(','),
       config.TASK_RETENTION_SECONDS,
       task.id,
       globalKeys(prefix).taskChannel(task.id),
+      fullLogSeconds,
       ...fields,
     ];
   };
@@ -337,7 +353,9 @@ return 1`,
       if (!p) return [];
       const after = afterId === '0' ? null : parseEventId(afterId);
       return storeCall(async () => {
-        const raw = await redis.lrange(ks(p).events(id), 0, -1);
+        // The whole log while it lasts, then the history folded at the end.
+        let raw = await redis.lrange(ks(p).events(id), 0, -1);
+        if (raw.length === 0) raw = await redis.lrange(ks(p).history(id), 0, -1);
         const out: TaskEvent[] = [];
         for (const line of raw) {
           const [eid, s, c, k, g, t] = JSON.parse(line) as [string, TaskStatus, number, string, string, string[] | undefined];
@@ -354,7 +372,7 @@ return 1`,
       const p = place(id);
       if (!p) return true;
       const k = ks(p);
-      return storeCall(async () => (await redis.relayqWebhookIdle(k.events(id), k.webhookDue, eventId, id)) === 1);
+      return storeCall(async () => (await redis.relayqWebhookIdle(k.events(id), k.webhookDue, k.history(id), eventId, id)) === 1);
     },
 
     async listByTenant(tenant, queues, limit, before) {

@@ -9,9 +9,13 @@
 -- and a change it may be told about (running or final) also keeps t = the whole task as of this
 -- change (HGETALL's flat array), so the webhook body shows the task as it was then.
 -- KEYS[1] task hash, KEYS[2] blobs hash, KEYS[3] tenant active zset, KEYS[4] event log (list),
--- KEYS[5] webhook-due zset
+-- KEYS[5] webhook-due zset, KEYS[6] folded history (list)
 -- ARGV[1] new status ('' = keep), ARGV[2] allowed current statuses (comma list, '' = any unfinished)
--- ARGV[3] retention seconds, ARGV[4] task id, ARGV[5] notify channel, ARGV[6..] field, JSON value pairs
+-- ARGV[3] retention seconds, ARGV[4] task id, ARGV[5] notify channel, ARGV[6] seconds the whole log
+-- stays once the task finished, ARGV[7..] field, JSON value pairs
+-- When the task finishes, its log is folded into KEYS[6]: every status change and the final entry,
+-- without the changes that only moved progress (superseded by the end). The folded history stays as
+-- long as the task; the whole log only ARGV[6] seconds more, for clients resuming an event stream.
 -- Returns { applied (0|1), status after the call } or false when the task does not exist.
 local cur = redis.call('HGET', KEYS[1], 'status')
 if not cur then return false end
@@ -30,7 +34,7 @@ if new ~= '' and rank[new] < rank[cur] then return { 0, cur } end
 local fields = {}
 local names = {}
 local progress = ''
-for i = 6, #ARGV, 2 do
+for i = 7, #ARGV, 2 do
   fields[#fields + 1] = ARGV[i]
   fields[#fields + 1] = ARGV[i + 1]
   names[#names + 1] = ARGV[i]
@@ -69,9 +73,17 @@ if hooked then
 end
 if rank[after] == 2 then
   local ttl = tonumber(ARGV[3])
+  local all = redis.call('LRANGE', KEYS[4], 0, -1)
+  local keep = {}
+  for i, e in ipairs(all) do
+    if i == #all or string.match(e, '^%["[^"]*","[^"]*",(%d)') ~= '0' then keep[#keep + 1] = e end
+  end
+  redis.call('DEL', KEYS[6])
+  redis.call('RPUSH', KEYS[6], unpack(keep))
+  redis.call('EXPIRE', KEYS[6], ttl)
   redis.call('EXPIRE', KEYS[1], ttl)
   redis.call('EXPIRE', KEYS[2], ttl)
-  redis.call('EXPIRE', KEYS[4], ttl)
+  redis.call('EXPIRE', KEYS[4], math.min(ttl, tonumber(ARGV[6])))
   redis.call('ZREM', KEYS[3], ARGV[4])
 end
 redis.call('PUBLISH', ARGV[5], after)

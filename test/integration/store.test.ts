@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { inject } from 'vitest';
 import { loadConfig } from '../../shared/config.js';
 import { newTaskId } from '../../shared/ids.js';
@@ -46,6 +46,24 @@ describe('task store', () => {
     expect(await store.update(t, { status: 'failed' })).toEqual({ applied: false, status: 'succeeded' });
     expect(await store.update(t, { patch: { progress: 3 } })).toEqual({ applied: false, status: 'succeeded' });
     expect((await store.get(t.id))?.progress).toBe(100);
+  });
+
+  it('keeps the whole event log for a while after the end, then only its folded history', async () => {
+    const short = createTaskStore({ redis, queues, config, fullEventLogSeconds: 1 });
+    const t = make();
+    await short.create(t);
+    await short.update(t, { status: 'running' });
+    for (const progress of [10, 40, 70]) await short.update(t, { patch: { progress } });
+    await short.update(t, { status: 'succeeded', patch: { progress: 100 } });
+    const whole = await short.events(t.id, '0');
+    expect(whole.map((e) => [e.status, e.progress])).toEqual([['queued', null], ['running', null], ['running', 10], ['running', 40], ['running', 70], ['succeeded', 100]]);
+    // Past the window: every status change and the end, without the progress the end superseded.
+    await vi.waitFor(async () => expect(await redis.exists(`${prefix}:{mj}:events:${t.id}`)).toBe(0), { timeout: 5000, interval: 100 });
+    const folded = await short.events(t.id, '0');
+    expect(folded.map((e) => e.id)).toEqual([whole[0]!.id, whole[1]!.id, whole[5]!.id]);
+    // A resume after an entry that was folded away still gets exactly what followed it.
+    expect((await short.events(t.id, whole[3]!.id)).map((e) => e.id)).toEqual([whole[5]!.id]);
+    expect(await redis.ttl(`${prefix}:{mj}:history:${t.id}`)).toBeGreaterThan(100);
   });
 
   it('applies a change only from the statuses it names', async () => {
