@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, platform, release, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { renderChart } from './chart.js';
@@ -107,6 +107,15 @@ ${p.oneSubmit.join('\n')}
 `;
 }
 
+/**
+ * bench/GAPS.md, written by people: why the missed targets are missed, as measured (profiles,
+ * round trips, bytes per key), and what was changed for them. Included in BENCHMARKS.md as is.
+ */
+function gaps(): string {
+  const file = join(ROOT, 'bench', 'GAPS.md');
+  return existsSync(file) ? `${readFileSync(file, 'utf8').trim()}\n\n` : '';
+}
+
 /** Writes bench/results.json, bench/chart.svg and BENCHMARKS.md at the repository root. */
 export async function writeReport(r: Results): Promise<void> {
   writeFileSync(join(ROOT, 'bench', 'results.json'), `${JSON.stringify(r, null, 2)}\n`);
@@ -129,7 +138,7 @@ ${table(r.figures)}
 
 ${notes(r)}
 
-${r.profile ? profileSection(r.profile) : ''}Every figure, baseline and detail is in [bench/results.json](bench/results.json).
+${gaps()}${r.profile ? profileSection(r.profile) : ''}Every figure, baseline and detail is in [bench/results.json](bench/results.json).
 `;
   writeFileSync(join(ROOT, 'BENCHMARKS.md'), md);
 }
