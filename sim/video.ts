@@ -20,7 +20,9 @@ declare module './types.js' {
  * `--sim-lost` (vanishes halfway: 404), `--sim-ms <n>` (its own duration), `--sim-bytes <n>`
  * (size of its MP4), `--sim-odd` (answered the way relays spell it: create answers only
  * `{task_id, status:"pending"}`, retrieve wraps `{code:0, data:{…}}` with `status:"processing"`/
- * `"succeeded"`, progress `"42%"`, numeric `seconds`, ISO `expires_at` and a `video_url`).
+ * `"succeeded"`, progress `"42%"`, numeric `seconds`, ISO `expires_at` and a `video_url`),
+ * `--sim-readfail` (every retrieve of it answers 500 server_error, the others are unaffected),
+ * `--sim-readhang` (every retrieve of it never answers).
  * Fault route groups: `video.create` (create and remix), `video.retrieve`, `video.content`,
  * `video.delete`.
  */
@@ -38,6 +40,8 @@ export interface SimVideo {
   durationMs: number;
   fate: Fate;
   odd: boolean;
+  /** How retrieving it goes wrong, for this video alone. */
+  readFault: 'fail' | 'hang' | null;
   /** Bytes of its `video` variant. */
   bytes: number;
   remixOf: string | null;
@@ -84,13 +88,14 @@ function drained(res: NodeJS.WritableStream): Promise<void> {
 
 const lengthOf = (v: SimVideo, variant: string) => (variant === 'video' ? v.bytes : variant === 'thumbnail' ? 2048 : 8192);
 
-function fateOf(prompt: string): { fate: Fate; ms: number | null; bytes: number | null; odd: boolean } {
+function fateOf(prompt: string): { fate: Fate; ms: number | null; bytes: number | null; odd: boolean; readFault: SimVideo['readFault'] } {
   const num = (flag: string) => {
     const m = new RegExp(`--sim-${flag}\\s+(\\d+)`).exec(prompt);
     return m ? Number(m[1]) : null;
   };
   const fate: Fate = /--sim-stuck/.test(prompt) ? 'stuck' : /--sim-fail/.test(prompt) ? 'fail' : /--sim-lost/.test(prompt) ? 'lost' : 'normal';
-  return { fate, ms: num('ms'), bytes: num('bytes'), odd: /--sim-odd/.test(prompt) };
+  const readFault = /--sim-readfail/.test(prompt) ? 'fail' : /--sim-readhang/.test(prompt) ? 'hang' : null;
+  return { fate, ms: num('ms'), bytes: num('bytes'), odd: /--sim-odd/.test(prompt), readFault };
 }
 
 /** The video as the API shows it now, or null when it is gone (deleted, lost). */
@@ -174,6 +179,7 @@ export function createSimVideo(ctx: SimContext) {
       durationMs: fate.ms ?? durationMs,
       fate: fate.fate,
       odd: fate.odd,
+      readFault: fate.readFault,
       bytes: fate.bytes ?? 256 * 1024,
       remixOf: parent?.id ?? null,
       deleted: false,
@@ -239,6 +245,12 @@ export function createSimVideo(ctx: SimContext) {
     app.get('/videos/:id', async (req, reply) => {
       if (await guard('video.retrieve', req, reply)) return reply;
       const v = find(req);
+      if (v?.readFault === 'fail') return reply.status(500).send({ error: { message: 'The server had an error processing your request.', type: 'server_error', param: null, code: 'server_error' } });
+      if (v?.readFault === 'hang') {
+        // Held open until the client gives up.
+        reply.hijack();
+        return new Promise<void>((resolve) => req.raw.on('close', resolve));
+      }
       const state = v ? stateOf(v, Date.now()) : null;
       if (!v || !state) return notFound(reply, (req.params as { id: string }).id);
       return v.odd ? oddly(state, ctx.baseOf(req)) : state;

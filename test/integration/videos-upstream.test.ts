@@ -55,6 +55,31 @@ describe('videos the upstream loses or stalls', () => {
   });
 });
 
+/** Videos read one by one: a video whose reads fail or hang must hold none of the others back. */
+describe('videos whose upstream reads fail', () => {
+  let s: Stack;
+  let client: OpenAI;
+  beforeAll(async () => {
+    s = await startStack({ sim: { videoDurationMs: 400 }, env: { UPSTREAM_TASK_TIMEOUT_SECONDS: '3', UPSTREAM_TIMEOUT_SECONDS: '1' } });
+    client = new OpenAI({ baseURL: `${s.api.url}/v1`, apiKey: KEYS.acme, maxRetries: 0 });
+  });
+  afterAll(() => s.close());
+  const upstreamOf = (prompt: string) => [...(s.sim.handles.video as SimVideoHandle).videos.values()].find((x) => x.prompt === prompt)!;
+
+  it.each([
+    ['keep failing', '--sim-readfail'],
+    ['never answer', '--sim-readhang'],
+  ])('completes the other videos while one video’s reads %s, and never deletes a video upstream it could not read', async (what, flag) => {
+    const bad = await client.videos.create({ prompt: `poisoned ${flag}` });
+    const good = [];
+    for (const n of [1, 2, 3]) good.push(await client.videos.create({ prompt: `neighbour ${n} of ${what}` }));
+    for (const v of good) expect(await video(client, v.id, ['completed', 'failed'])).toMatchObject({ status: 'completed', error: null });
+    expect((await video(client, bad.id, ['completed', 'failed'])).error).toMatchObject({ code: 'upstream_timeout' });
+    expect(upstreamOf(`poisoned ${flag}`).deleted).toBe(false);
+    for (const n of [1, 2, 3]) expect(upstreamOf(`neighbour ${n} of ${what}`).deleted).toBe(false);
+  });
+});
+
 /** Two OpenAI channels (two upstream accounts): a remix must go to the account that made its parent. */
 describe('video remix on two channels', () => {
   let upstream: Sim;

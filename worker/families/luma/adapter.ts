@@ -7,6 +7,7 @@ import type { Inflight } from '../../../shared/protocols/inflight.js';
 import { errorOf } from '../../../shared/tasks/model.js';
 import type { TaskChange } from '../../../shared/tasks/store.js';
 import type { TrackerAdapter } from '../../tracker.js';
+import { TaskReadFailed } from '../../tracker-reads.js';
 import type { LumaClient } from './client.js';
 
 /** Generations read per channel per tick (Luma-API reads one at a time), and at once. */
@@ -69,15 +70,20 @@ export function lumaTrackerAdapter(config: Pick<Config, 'UPSTREAM_TASK_TIMEOUT_S
     batchSize: 1,
     readsPerTick: READS_PER_TICK,
     parallelReads: PARALLEL_READS,
-    async read(channel, ids) {
-      const found = new Map<string, UpstreamGeneration>();
+    async read(channel, ids, signal) {
+      const found = new Map<string, UpstreamGeneration | TaskReadFailed>();
       for (const id of ids) {
-        const g = await client(channel).get(id);
-        if (g) found.set(id, g);
+        try {
+          const g = await client(channel).get(id, signal);
+          if (g) found.set(id, g);
+        } catch (err) {
+          found.set(id, TaskReadFailed.of(err));
+        }
       }
       return found;
     },
     cancel: async () => undefined,
+    finished: (g) => effectiveState(g) === 'completed',
     fingerprint: fingerprintOf,
     changeFor,
     timeoutMs,
