@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { defaultChannel } from '../../shared/channels/config.js';
 import type { SimSuno } from '../../sim/suno.js';
+import { readSse } from '../support/sse.js';
 import { KEYS, startStack, waitFor, type Call, type Stack } from '../support/stack.js';
 
 async function sunoUntil(call: Call, id: string, statuses: string[], timeoutMs = 15_000) {
@@ -100,6 +101,17 @@ describe('Suno upstream answers', () => {
     const id = (await s.call('POST', '/suno/submit/lyrics', { body: { prompt: 'slow words' } })).body.data;
     expect(await sunoUntil(s.call, id, ['SUCCESS', 'FAILURE'])).toMatchObject({ status: 'SUCCESS' });
     expect(s.sim.requests.filter((r) => r.path === '/suno/submit/lyrics').length - before).toBe(1);
+  });
+
+  it('fails a stuck task whose links are re-signed on every read, and writes nothing for a read that changed nothing', async () => {
+    const before = s.sim.requests.filter((r) => r.path === '/suno/fetch').length;
+    const id = (await s.call('POST', '/suno/submit/music', { body: { prompt: 'stuck behind fresh signatures --sim-stuck --sim-signed' } })).body.data;
+    const done = await sunoUntil(s.call, id, ['SUCCESS', 'FAILURE']);
+    expect(done).toMatchObject({ status: 'FAILURE', fail_reason: 'upstream made no progress for 3 s' });
+    // Polled every 100 ms for 3 s: many reads, each with new signatures, and the task's change written once.
+    expect(s.sim.requests.filter((r) => r.path === '/suno/fetch').length - before).toBeGreaterThan(10);
+    const events = await readSse(`${s.api.url}/v1/tasks/${id}/events`, { authorization: `Bearer ${KEYS.acme}` }, (e) => e.event === 'done');
+    expect(events.filter((e) => e.event === 'progress' || e.event === 'output').length).toBeLessThanOrEqual(2);
   });
 
   it('fails a SUCCESS that carries no clip', async () => {

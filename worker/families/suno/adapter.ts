@@ -4,6 +4,7 @@ import type { Config } from '../../../shared/config.js';
 import { sunoFamily } from '../../../shared/families/suno/family.js';
 import type { SunoTask } from '../../../shared/families/suno/task.js';
 import { clipError, clipsOf, isObject, type SunoStatus, type SunoUpstreamTask } from '../../../shared/families/suno/upstream.js';
+import { stableJson } from '../../../shared/fingerprint.js';
 import type { Inflight } from '../../../shared/protocols/inflight.js';
 import { errorOf } from '../../../shared/tasks/model.js';
 import type { TaskChange } from '../../../shared/tasks/store.js';
@@ -22,9 +23,25 @@ const FLOOR: Partial<Record<SunoStatus, number>> = { NOT_START: 0, SUBMITTED: 10
 /** Whether `data` holds a result: a clip for MUSIC, a lyrics object for LYRICS. */
 const hasResult = (data: unknown) => clipsOf(data).length > 0 || (isObject(data) && !Array.isArray(data));
 
-/** A short digest of everything relayq copies, so an unchanged answer writes nothing. */
+/**
+ * What of `data` shows progress: each clip's identity, state and media (links by what they name,
+ * not their signatures), title, duration and error; a lyrics object's state, title and text.
+ * Counters, times and other fields that change on every read are left out.
+ */
+function meaningOf(data: unknown): unknown {
+  const clips = clipsOf(data);
+  if (clips.length > 0) {
+    return clips.map((c) => {
+      const meta = isObject(c.metadata) ? c.metadata : {};
+      return [c.id, c.status, c.audio_url, c.video_url, c.image_url, c.image_large_url, c.title, meta.duration, meta.error_message, meta.error_type];
+    });
+  }
+  return isObject(data) ? [data.status, data.title, data.text, data.error_message] : data;
+}
+
+/** A short digest of what shows progress, so an answer that changed nothing meaningful writes nothing. */
 function fingerprintOf(u: SunoUpstreamTask): string {
-  const data = u.data === undefined ? '' : createHash('sha1').update(JSON.stringify(u.data)).digest('base64url');
+  const data = u.data === undefined ? '' : createHash('sha1').update(stableJson(meaningOf(u.data))).digest('base64url');
   return [u.status, u.progress, u.failReason, data].join('|');
 }
 

@@ -3,6 +3,7 @@ import type { Config } from '../../../shared/config.js';
 import { videoFamily } from '../../../shared/families/video/family.js';
 import type { VideoReport, VideoTask } from '../../../shared/families/video/task.js';
 import type { UpstreamVideo } from '../../../shared/families/video/upstream.js';
+import { urlIdentity } from '../../../shared/fingerprint.js';
 import type { Inflight } from '../../../shared/protocols/inflight.js';
 import type { TaskChange } from '../../../shared/tasks/store.js';
 import type { TrackerAdapter } from '../../tracker.js';
@@ -22,7 +23,8 @@ export function reportOf(u: UpstreamVideo): VideoReport {
   return { model: u.model, seconds: u.seconds, size: u.size, expires_at: u.expires_at, video_url: u.video_url };
 }
 
-const fingerprintOf = (u: UpstreamVideo) => JSON.stringify([u.status, u.progress, u.error, u.model, u.seconds, u.size, u.expires_at, u.video_url]);
+/** What shows progress: the expiry and a link's signature change without the video changing. */
+const fingerprintOf = (u: UpstreamVideo) => JSON.stringify([u.status, u.progress, u.error, u.model, u.seconds, u.size, urlIdentity(u.video_url)]);
 
 /**
  * What an upstream video's state means for the task; null when there is nothing to write (a
