@@ -54,6 +54,11 @@ export interface TrackerAdapter<U = unknown> {
    * upstream, even when relayq fails it (its media stay the user's). Unset: never.
    */
   finished?(u: U): boolean;
+  /**
+   * What a task the upstream calls done still waits for (its result is not whole yet), or null;
+   * a task that then makes no progress for `timeoutMs` fails with this as its reason.
+   */
+  waiting?(u: U): string | null;
   /** What an upstream task's state means for relayq's; null when there is nothing to write. */
   changeFor(u: U, entry: Inflight, now: number): TaskChange | null;
   /** An upstream task with no progress this long fails (ms). */
@@ -202,7 +207,11 @@ export function createTracker<U>(deps: TrackerDeps, adapter: TrackerAdapter<U>):
         const tracking = change ? await apply(p, id, entry, change) : true;
         // Not written: the fingerprint stays, so the next tick sees the change again.
         if (tracking === 'later') return;
-        if (tracking) await inflight.put(p, id, { ...seen(entry), fingerprint: fp, changedAt: now });
+        if (tracking) {
+          const { waiting: _w, ...rest } = seen(entry);
+          const waiting = adapter.waiting?.(u);
+          await inflight.put(p, id, { ...rest, fingerprint: fp, changedAt: now, ...(waiting ? { waiting } : {}) });
+        }
         return;
       }
       if (unseen(entry)) await inflight.put(p, id, (entry = seen(entry)));
@@ -217,7 +226,9 @@ export function createTracker<U>(deps: TrackerDeps, adapter: TrackerAdapter<U>):
       // A task the upstream no longer returns gets that reason, whichever limit came first.
       const message = missing
         ? `upstream no longer reports this task (missing for ${Math.round((now - entry.missingSince!) / 1000)} s)`
-        : `upstream made no progress for ${formatDuration(adapter.timeoutMs)}`;
+        : entry.waiting
+          ? `${entry.waiting} (no progress for ${formatDuration(adapter.timeoutMs)})`
+          : `upstream made no progress for ${formatDuration(adapter.timeoutMs)}`;
       log.warn({ taskId: id, channel: entry.channel, missing }, 'upstream task timed out');
       await apply(p, id, entry, { status: 'failed', patch: { completed_at: now, error: errorOf('timeout', missing ? 'upstream_lost' : 'upstream_timeout', message) } });
       // Stopped upstream only when relayq knows it is still unfinished there: a finished one holds

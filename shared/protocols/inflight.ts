@@ -20,6 +20,8 @@ export interface Inflight {
   readFailed?: boolean;
   /** Whether the upstream reported the task's result as made: it is never canceled upstream then. */
   done?: boolean;
+  /** What the task waits for although the upstream called it done, said when it times out. */
+  waiting?: string;
 }
 
 /** Work to cancel upstream: the channel that holds it and the upstream's id. */
