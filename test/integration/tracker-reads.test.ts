@@ -12,7 +12,8 @@ import { createInflight } from '../../shared/protocols/inflight.js';
 import { createQueues, type Queues } from '../../shared/queues.js';
 import { createTaskStore, type TaskStore } from '../../shared/tasks/store.js';
 import { createTracker, type TrackerAdapter } from '../../worker/tracker.js';
-import { TaskReadFailed } from '../../worker/tracker-reads.js';
+import { READ_FAILURE_LIMIT, TaskReadFailed } from '../../worker/tracker-reads.js';
+import { PermanentUpstreamError, RetryableUpstreamError } from '../../shared/errors.js';
 
 /** What a fake upstream says of a task on one read: a state, a failure of that read, or nothing (a read that never answers). */
 type Said = { state: 'running' | 'done'; n: number } | TaskReadFailed | 'hang';
@@ -109,6 +110,31 @@ describe('tracker reads that fail for one task', () => {
     const entries = new Map(await inflight().all(p));
     expect(entries.get(t.ids[0]!)).toMatchObject({ readFailed: true, missingSince: null });
     expect(entries.get(t.ids[1]!)).toMatchObject({ readFailed: true, missingSince: null });
+  });
+
+  it('fails a task after READ_FAILURE_LIMIT permanent read failures in a row with the upstream’s message; passing failures do not count', async () => {
+    let reads = 0;
+    const t = await setUp('refused', 2, (id) => {
+      if (id.endsWith('-1')) return new TaskReadFailed('connection reset', false);
+      reads++;
+      return new TaskReadFailed('generation failed: nsfw', true);
+    });
+    for (let i = 1; i < READ_FAILURE_LIMIT; i++) await t.tick();
+    expect((await t.task(0))?.status).toBe('running');
+    await t.tick();
+    expect(reads).toBe(READ_FAILURE_LIMIT);
+    expect(await t.task(0)).toMatchObject({ status: 'failed', error: { type: 'upstream_error', code: 'upstream_read_failed', message: 'generation failed: nsfw' } });
+    for (let i = 0; i < 3; i++) await t.tick();
+    expect((await t.task(1))?.status).toBe('running');
+    expect(t.canceled).toEqual([]);
+  });
+
+  it('takes a 4xx refusal of one task for permanent, but not one about the channel’s key, credit or rate', () => {
+    expect(TaskReadFailed.of(new PermanentUpstreamError('expired job', 400)).permanent).toBe(true);
+    expect(TaskReadFailed.of(new PermanentUpstreamError('moderated', 403)).permanent).toBe(true);
+    for (const status of [401, 402, 429]) expect(TaskReadFailed.of(new PermanentUpstreamError('key', status)).permanent).toBe(false);
+    expect(TaskReadFailed.of(new RetryableUpstreamError('server_error', 500)).permanent).toBe(false);
+    expect(TaskReadFailed.of(new PermanentUpstreamError('not JSON', 502)).permanent).toBe(false);
   });
 
   it('never cancels upstream, on a timeout, a task the upstream reported finished or whose last read failed', async () => {
