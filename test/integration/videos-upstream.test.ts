@@ -102,7 +102,7 @@ describe('videos the upstream reports as a URL', () => {
   });
 
   it('fetches a URL on another host than the channel’s without the channel’s key', async () => {
-    const prompt = 'on a cdn --sim-odd --sim-nocontent --sim-foreign';
+    const prompt = 'on a cdn --sim-odd --sim-nocontent --sim-foreign --sim-bytes 3000000';
     const v = await client.videos.create({ prompt });
     await video(client, v.id, ['completed']);
     const up = [...sim().videos.values()].find((x) => x.prompt === prompt)!;

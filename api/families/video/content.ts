@@ -63,6 +63,8 @@ async function openVideoUrl(start: URL, channel: Channel, base: Record<string, s
       via = pinnedTo(await resolveTarget(url, allowPrivate, 'ARCHIVE_ALLOW_PRIVATE'));
     }
     const res = await fetch(url, { headers, signal, dispatcher: via, redirect: 'manual' });
+    // A pool of its own closes once its one request (the body included) is done.
+    if (via !== dispatcher) void via.close().catch(() => undefined);
     const location = res.headers.get('location');
     if (res.status < 300 || res.status >= 400 || !location) return res;
     await res.body?.cancel().catch(() => undefined);
