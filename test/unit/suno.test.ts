@@ -92,6 +92,8 @@ describe('what an upstream Suno task means for relayq’s task', () => {
     const failed = changeFor(u({ status: 'FAILURE', data: [clip('error', { metadata: { error_message: 'moderated' } })] }), entry, 5);
     expect(failed).toMatchObject({ status: 'failed', patch: { error: { type: 'upstream_error', message: 'moderated' } } });
     expect(changeFor(u({ status: 'FAILURE', failReason: 'time out' }), entry, 5)?.patch).toMatchObject({ error: { message: 'time out' } });
+    const typed = changeFor(u({ status: 'FAILURE', data: [clip('error', { metadata: { error_type: 'moderation', error_message: null } })] }), entry, 5);
+    expect(typed?.patch).toMatchObject({ error: { message: 'upstream clip failed (moderation)' } });
   });
 
   it('keeps following a SUCCESS until every clip is complete with audio; fails lyrics without text and a SUCCESS with a fail_reason', () => {
