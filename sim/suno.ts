@@ -27,7 +27,8 @@ declare module './types.js' {
  * suno-api's DB row with an integer `id`, no `progress`, `fail_reason` null, times and clip
  * durations as strings, statuses in Suno's lower-case clip vocabulary, `data` as JSON text),
  * `--sim-malformed` (until it finishes: a numeric status, unreadable progress and data, plus an
- * item without `task_id` in the batch).
+ * item without `task_id` in the batch), `--sim-signed` (media links carry an `X-Amz-Signature`
+ * query that changes on every read, as presigned CDN links do; the image link exists from the start).
  */
 type Fate = 'normal' | 'stuck' | 'fail' | 'lost';
 
@@ -42,6 +43,7 @@ export interface SimSunoTask {
   fate: Fate;
   odd: boolean;
   malformed: boolean;
+  signed: boolean;
   clipIds: string[];
 }
 
@@ -54,7 +56,7 @@ const unix = (ms: number) => Math.floor(ms / 1000);
 function fateOf(text: string) {
   const ms = /--sim-ms\s+(\d+)/.exec(text);
   const fate: Fate = /--sim-stuck/.test(text) ? 'stuck' : /--sim-fail/.test(text) ? 'fail' : /--sim-lost/.test(text) ? 'lost' : 'normal';
-  return { fate, ms: ms ? Number(ms[1]) : null, odd: text.includes('--sim-odd'), malformed: text.includes('--sim-malformed') };
+  return { fate, ms: ms ? Number(ms[1]) : null, odd: text.includes('--sim-odd'), malformed: text.includes('--sim-malformed'), signed: text.includes('--sim-signed') };
 }
 
 export function createSimSuno(opts: { durationMs: number; key: string; faults: Faults; log: (e: { method: string; path: string; ids?: number; body?: unknown }) => void; baseOf: (req: FastifyRequest) => string }) {
@@ -75,13 +77,14 @@ export function createSimSuno(opts: { durationMs: number; key: string; faults: F
     const done = state === 'complete';
     const failed = state === 'error';
     const duration = done ? 151.42 : null;
+    const sign = (url: string) => (t.signed && url ? `${url}?X-Amz-Signature=${randomUUID()}` : url);
     return {
       id,
       title: str(t.request.title) || 'Simulated Song',
       status: state,
       audio_url: failed ? '' : done ? `${base}/sim/suno/${id}.mp3` : state === 'streaming' ? `${base}/sim/suno/stream?item_id=${id}` : '',
       video_url: done ? `${base}/sim/suno/${id}.mp4` : '',
-      image_url: state === 'submitted' ? '' : `${base}/sim/suno/image_${id}.jpeg`,
+      image_url: state === 'submitted' && !t.signed ? '' : sign(`${base}/sim/suno/image_${id}.jpeg`),
       image_large_url: state === 'submitted' ? '' : `${base}/sim/suno/image_large_${id}.jpeg`,
       is_video_pending: !done,
       model_name: 'chirp-v3',
@@ -162,10 +165,10 @@ export function createSimSuno(opts: { durationMs: number; key: string; faults: F
       const parent = tasks.get(str(b.task_id));
       if (!parent || parent.account !== account || !parent.clipIds.includes(extendOf)) return reply.status(400).send(refuse('task not exist'));
     }
-    const { fate, ms, odd, malformed } = fateOf([b.prompt, b.gpt_description_prompt, b.tags, b.title].map(str).join(' '));
+    const { fate, ms, odd, malformed, signed } = fateOf([b.prompt, b.gpt_description_prompt, b.tags, b.title].map(str).join(' '));
     const id = action === 'MUSIC' ? randomUUID().replace(/-/g, '') : randomUUID();
     const clipIds = action === 'MUSIC' ? [randomUUID(), randomUUID()] : [];
-    tasks.set(id, { id, account, action, request: b, submitAt: Date.now(), durationMs: ms ?? opts.durationMs, fate, odd, malformed, clipIds });
+    tasks.set(id, { id, account, action, request: b, submitAt: Date.now(), durationMs: ms ?? opts.durationMs, fate, odd, malformed, signed, clipIds });
     return ok(id);
   }
 

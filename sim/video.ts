@@ -20,7 +20,13 @@ declare module './types.js' {
  * `--sim-lost` (vanishes halfway: 404), `--sim-ms <n>` (its own duration), `--sim-bytes <n>`
  * (size of its MP4), `--sim-odd` (answered the way relays spell it: create answers only
  * `{task_id, status:"pending"}`, retrieve wraps `{code:0, data:{…}}` with `status:"processing"`/
- * `"succeeded"`, progress `"42%"`, numeric `seconds`, ISO `expires_at` and a `video_url`).
+ * `"succeeded"`, progress `"42%"`, numeric `seconds`, ISO `expires_at` and a `video_url`),
+ * `--sim-readfail` (every retrieve of it answers 500 server_error, the others are unaffected),
+ * `--sim-readhang` (every retrieve of it never answers). Where its media are (for relays that
+ * report the result as a URL and have no content route): `--sim-nocontent` (`/videos/{id}/content`
+ * answers 404), `--sim-url <field>` (the odd shape reports the MP4's URL, served at
+ * `/sim/video/{id}.mp4`, as `video_url` (the default), `result_url` or `metadata.url`),
+ * `--sim-foreign` (that URL names the simulator as `localhost`, another host than the channel's).
  * Fault route groups: `video.create` (create and remix), `video.retrieve`, `video.content`,
  * `video.delete`.
  */
@@ -38,6 +44,10 @@ export interface SimVideo {
   durationMs: number;
   fate: Fate;
   odd: boolean;
+  /** How retrieving it goes wrong, for this video alone. */
+  readFault: 'fail' | 'hang' | null;
+  /** Where the odd shape reports its URL, whether that URL names another host, whether /content is missing. */
+  media: { field: string; foreign: boolean; noContent: boolean };
   /** Bytes of its `video` variant. */
   bytes: number;
   remixOf: string | null;
@@ -54,6 +64,8 @@ export interface SimVideoHandle {
   contentStarted: number;
   contentFinished: number;
   contentAborted: number;
+  /** Requests for the media URLs (`/sim/video/{id}.mp4`), with the authorization they carried. */
+  mediaRequests: { path: string; authorization: string | null }[];
 }
 
 const SIZES = new Set(['720x1280', '1280x720', '1024x1792', '1792x1024']);
@@ -84,13 +96,15 @@ function drained(res: NodeJS.WritableStream): Promise<void> {
 
 const lengthOf = (v: SimVideo, variant: string) => (variant === 'video' ? v.bytes : variant === 'thumbnail' ? 2048 : 8192);
 
-function fateOf(prompt: string): { fate: Fate; ms: number | null; bytes: number | null; odd: boolean } {
+function fateOf(prompt: string): { fate: Fate; ms: number | null; bytes: number | null; odd: boolean; readFault: SimVideo['readFault']; media: SimVideo['media'] } {
   const num = (flag: string) => {
     const m = new RegExp(`--sim-${flag}\\s+(\\d+)`).exec(prompt);
     return m ? Number(m[1]) : null;
   };
   const fate: Fate = /--sim-stuck/.test(prompt) ? 'stuck' : /--sim-fail/.test(prompt) ? 'fail' : /--sim-lost/.test(prompt) ? 'lost' : 'normal';
-  return { fate, ms: num('ms'), bytes: num('bytes'), odd: /--sim-odd/.test(prompt) };
+  const readFault = /--sim-readfail/.test(prompt) ? 'fail' : /--sim-readhang/.test(prompt) ? 'hang' : null;
+  const media = { field: /--sim-url\s+(\S+)/.exec(prompt)?.[1] ?? 'video_url', foreign: /--sim-foreign/.test(prompt), noContent: /--sim-nocontent/.test(prompt) };
+  return { fate, ms: num('ms'), bytes: num('bytes'), odd: /--sim-odd/.test(prompt), readFault, media };
 }
 
 /** The video as the API shows it now, or null when it is gone (deleted, lost). */
@@ -110,9 +124,11 @@ function stateOf(v: SimVideo, now: number) {
 }
 
 /** The relay spelling of a video (see `--sim-odd`). */
-function oddly(state: NonNullable<ReturnType<typeof stateOf>>, base: string) {
+function oddly(state: NonNullable<ReturnType<typeof stateOf>>, base: string, media: SimVideo['media']) {
   const status = state.status === 'in_progress' ? 'processing' : state.status === 'completed' ? 'succeeded' : state.status;
   const done = state.status === 'completed';
+  const url = `${media.foreign ? base.replace('127.0.0.1', 'localhost') : base}/sim/video/${state.id}.mp4`;
+  const located = media.field === 'metadata.url' ? { metadata: { url } } : { [media.field]: url };
   return {
     code: 0,
     data: {
@@ -121,13 +137,13 @@ function oddly(state: NonNullable<ReturnType<typeof stateOf>>, base: string) {
       progress: `${state.progress}%`,
       seconds: Number(state.seconds),
       expires_at: state.expires_at ? new Date(state.expires_at * 1000).toISOString() : null,
-      ...(done ? { video_url: `${base}/sim/video/${state.id}.mp4` } : {}),
+      ...(done ? located : {}),
     },
   };
 }
 
 export function createSimVideo(ctx: SimContext) {
-  const handle: SimVideoHandle = { videos: new Map(), contentGate: null, contentStarted: 0, contentFinished: 0, contentAborted: 0 };
+  const handle: SimVideoHandle = { videos: new Map(), contentGate: null, contentStarted: 0, contentFinished: 0, contentAborted: 0, mediaRequests: [] };
   const durationMs = ctx.options.videoDurationMs ?? 3000;
   const err = (reply: FastifyReply, status: number, message: string, param: string | null, code: string | null) =>
     reply.status(status).send({ error: { message, type: 'invalid_request_error', param, code } });
@@ -174,6 +190,8 @@ export function createSimVideo(ctx: SimContext) {
       durationMs: fate.ms ?? durationMs,
       fate: fate.fate,
       odd: fate.odd,
+      readFault: fate.readFault,
+      media: fate.media,
       bytes: fate.bytes ?? 256 * 1024,
       remixOf: parent?.id ?? null,
       deleted: false,
@@ -211,6 +229,15 @@ export function createSimVideo(ctx: SimContext) {
     handle.contentFinished++;
   }
 
+  /** The MP4 at the URL the odd shape reports (any key or none: a CDN link). */
+  async function media(req: FastifyRequest, reply: FastifyReply) {
+    handle.mediaRequests.push({ path: req.url, authorization: req.headers.authorization ?? null });
+    const v = handle.videos.get((req.params as { file: string }).file.replace(/\.mp4$/, ''));
+    const state = v ? stateOf(v, Date.now()) : null;
+    if (!v || state?.status !== 'completed') return reply.status(404).send('not found');
+    return content(req, reply, v, 'video');
+  }
+
   async function register(app: FastifyInstance) {
     app.addContentTypeParser('multipart/form-data', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
 
@@ -239,9 +266,15 @@ export function createSimVideo(ctx: SimContext) {
     app.get('/videos/:id', async (req, reply) => {
       if (await guard('video.retrieve', req, reply)) return reply;
       const v = find(req);
+      if (v?.readFault === 'fail') return reply.status(500).send({ error: { message: 'The server had an error processing your request.', type: 'server_error', param: null, code: 'server_error' } });
+      if (v?.readFault === 'hang') {
+        // Held open until the client gives up.
+        reply.hijack();
+        return new Promise<void>((resolve) => req.raw.on('close', resolve));
+      }
       const state = v ? stateOf(v, Date.now()) : null;
       if (!v || !state) return notFound(reply, (req.params as { id: string }).id);
-      return v.odd ? oddly(state, ctx.baseOf(req)) : state;
+      return v.odd ? oddly(state, ctx.baseOf(req), v.media) : state;
     });
 
     app.delete('/videos/:id', async (req, reply) => {
@@ -256,7 +289,7 @@ export function createSimVideo(ctx: SimContext) {
       if (await guard('video.content', req, reply)) return reply;
       const v = find(req);
       const state = v ? stateOf(v, Date.now()) : null;
-      if (!v || !state) return notFound(reply, (req.params as { id: string }).id);
+      if (!v || !state || v.media.noContent) return notFound(reply, (req.params as { id: string }).id);
       const variant = (req.query as { variant?: string }).variant ?? 'video';
       if (!VARIANT_TYPES[variant]) return err(reply, 400, `Invalid value: '${variant}'. Supported values are: 'video', 'thumbnail', and 'spritesheet'.`, 'variant', 'invalid_value');
       if (state.status !== 'completed') return err(reply, 400, `Video is not ready yet (status ${state.status}).`, null, 'video_not_ready');
@@ -264,7 +297,7 @@ export function createSimVideo(ctx: SimContext) {
     });
   }
 
-  return { register, handle };
+  return { register, media, handle };
 }
 
 export default defineSimFamily<SimVideoHandle>({
@@ -276,6 +309,7 @@ export default defineSimFamily<SimVideoHandle>({
     return {
       async register(app) {
         await app.register(async (scope) => sim.register(scope), { prefix: '/v1' });
+        app.get('/sim/video/:file', (req, reply) => sim.media(req, reply));
       },
       isWorkCall: (method, url) => method === 'POST' && url.startsWith('/v1/videos'),
       handle: sim.handle,

@@ -10,6 +10,7 @@ import type { RedisClient } from '../shared/redis.js';
 import { errorOf, isTerminal, type TaskBase } from '../shared/tasks/model.js';
 import type { TaskChange, TaskStore } from '../shared/tasks/store.js';
 import type { Archiver } from './archive.js';
+import { boundedRead, READ_FAILURE_LIMIT, TaskReadFailed } from './tracker-reads.js';
 
 /**
  * How a family's long-running upstream work is followed: read many upstream tasks at once, say
@@ -33,14 +34,31 @@ export interface TrackerAdapter<U = unknown> {
   parallelReads?: number;
   /**
    * Reads these upstream tasks from a channel, in one request where the protocol allows it (else
-   * one by one). Ids it does not report are absent from the map (they may be lost upstream).
-   * @throws on a failed read (the tasks are kept as they were and polled again next tick).
+   * one by one, each read's failure kept to its own task: a TaskReadFailed under its id). Ids it
+   * does not report are absent from the map (they may be lost upstream). `signal` fires when the
+   * read took the channel's timeout (UPSTREAM_TIMEOUT_SECONDS or the channel's own), wall clock.
+   * @throws on a failed read of the whole batch (its tasks are kept as they were and polled again
+   * next tick; a batch of one task takes the error as that task's, see TaskReadFailed.of).
    */
-  read(channel: Channel, upstreamIds: string[]): Promise<Map<string, U>>;
+  read(channel: Channel, upstreamIds: string[], signal: AbortSignal): Promise<Map<string, U | TaskReadFailed>>;
   /** Cancels upstream work (best effort). */
   cancel(channel: Channel, upstreamId: string): Promise<void>;
-  /** What of an upstream task relayq copies: a change is written only when this changes. */
+  /**
+   * What of an upstream task counts as progress: a change is written, and the no-progress clock
+   * restarts, only when this changes. It holds what the task shows (status, progress, outputs by
+   * identity), never what changes on every read (signed URL query strings, expiry times).
+   */
   fingerprint(u: U): string;
+  /**
+   * Whether the upstream reports the task's result as made; such a task is never canceled
+   * upstream, even when relayq fails it (its media stay the user's). Unset: never.
+   */
+  finished?(u: U): boolean;
+  /**
+   * What a task the upstream calls done still waits for (its result is not whole yet), or null;
+   * a task that then makes no progress for `timeoutMs` fails with this as its reason.
+   */
+  waiting?(u: U): string | null;
   /** What an upstream task's state means for relayq's; null when there is nothing to write. */
   changeFor(u: U, entry: Inflight, now: number): TaskChange | null;
   /** An upstream task with no progress this long fails (ms). */
@@ -52,7 +70,7 @@ export interface TrackerAdapter<U = unknown> {
 }
 
 export interface TrackerDeps {
-  config: Pick<Config, 'QUEUE_PREFIX' | 'QUEUE_SHARDS'>;
+  config: Pick<Config, 'QUEUE_PREFIX' | 'QUEUE_SHARDS' | 'UPSTREAM_TIMEOUT_SECONDS'>;
   redis: RedisClient;
   store: TaskStore;
   registry: ChannelRegistry;
@@ -147,18 +165,56 @@ export function createTracker<U>(deps: TrackerDeps, adapter: TrackerAdapter<U>):
     return !ended;
   }
 
-  async function follow(p: Placement, id: string, entry: Inflight, u: U | undefined, polled: boolean, now: number) {
-    if (u !== undefined) {
+  /** The entry after a successful read: nothing missing or failing any more. */
+  const seen = (entry: Inflight): Inflight => {
+    const { readFailures: _f, readFailed: _r, ...rest } = entry;
+    return { ...rest, missingSince: null };
+  };
+  const unseen = (entry: Inflight) => entry.missingSince !== null || entry.readFailed !== undefined || entry.readFailures !== undefined;
+
+  /**
+   * A failed read of one task: counted when permanent (READ_FAILURE_LIMIT in a row fail the task
+   * with the upstream's message), remembered either way (its upstream state is unknown now).
+   * Returns the entry to go on with, or null when the task ended.
+   */
+  async function readFailed(p: Placement, id: string, entry: Inflight, err: TaskReadFailed, now: number): Promise<Inflight | null> {
+    const failures = (entry.readFailures ?? 0) + (err.permanent ? 1 : 0);
+    if (failures >= READ_FAILURE_LIMIT) {
+      log.warn({ taskId: id, channel: entry.channel, failures, err: err.message }, 'upstream keeps answering this task with an error');
+      // No upstream cancel: relayq does not know what the upstream holds.
+      await apply(p, id, entry, { status: 'failed', patch: { completed_at: now, error: errorOf('upstream_error', 'upstream_read_failed', err.message) } });
+      return null;
+    }
+    if (entry.readFailed && failures === (entry.readFailures ?? 0)) return entry;
+    const next = { ...entry, readFailed: true, ...(failures > 0 ? { readFailures: failures } : {}) };
+    await inflight.put(p, id, next);
+    return next;
+  }
+
+  async function follow(p: Placement, id: string, entry: Inflight, u: U | TaskReadFailed | undefined, polled: boolean, now: number) {
+    if (u instanceof TaskReadFailed) {
+      const next = await readFailed(p, id, entry, u, now);
+      if (!next) return;
+      entry = next;
+    } else if (u !== undefined) {
+      if (!entry.done && adapter.finished?.(u)) {
+        entry = { ...entry, done: true };
+        await inflight.put(p, id, entry);
+      }
       const fp = adapter.fingerprint(u);
       if (fp !== entry.fingerprint) {
         const change = adapter.changeFor(u, entry, now);
         const tracking = change ? await apply(p, id, entry, change) : true;
         // Not written: the fingerprint stays, so the next tick sees the change again.
         if (tracking === 'later') return;
-        if (tracking) await inflight.put(p, id, { ...entry, fingerprint: fp, changedAt: now, missingSince: null });
+        if (tracking) {
+          const { waiting: _w, ...rest } = seen(entry);
+          const waiting = adapter.waiting?.(u);
+          await inflight.put(p, id, { ...rest, fingerprint: fp, changedAt: now, ...(waiting ? { waiting } : {}) });
+        }
         return;
       }
-      if (entry.missingSince !== null) await inflight.put(p, id, { ...entry, missingSince: null });
+      if (unseen(entry)) await inflight.put(p, id, (entry = seen(entry)));
     } else if (polled && entry.missingSince === null) {
       await inflight.put(p, id, { ...entry, missingSince: now });
       return;
@@ -170,10 +226,14 @@ export function createTracker<U>(deps: TrackerDeps, adapter: TrackerAdapter<U>):
       // A task the upstream no longer returns gets that reason, whichever limit came first.
       const message = missing
         ? `upstream no longer reports this task (missing for ${Math.round((now - entry.missingSince!) / 1000)} s)`
-        : `upstream made no progress for ${formatDuration(adapter.timeoutMs)}`;
+        : entry.waiting
+          ? `${entry.waiting} (no progress for ${formatDuration(adapter.timeoutMs)})`
+          : `upstream made no progress for ${formatDuration(adapter.timeoutMs)}`;
       log.warn({ taskId: id, channel: entry.channel, missing }, 'upstream task timed out');
       await apply(p, id, entry, { status: 'failed', patch: { completed_at: now, error: errorOf('timeout', missing ? 'upstream_lost' : 'upstream_timeout', message) } });
-      await cancelUpstream(entry.channel, entry.upstreamId);
+      // Stopped upstream only when relayq knows it is still unfinished there: a finished one holds
+      // the user's result, and one whose last read failed may have finished meanwhile.
+      if (!entry.done && !entry.readFailed) await cancelUpstream(entry.channel, entry.upstreamId);
     }
   }
 
@@ -214,14 +274,18 @@ export function createTracker<U>(deps: TrackerDeps, adapter: TrackerAdapter<U>):
       await Promise.all(wait.map(([p, id, entry]) => follow(p, id, entry, undefined, false, now)));
       const batches: (typeof read)[] = [];
       for (let i = 0; i < read.length; i += adapter.batchSize) batches.push(read.slice(i, i + adapter.batchSize));
+      const timeoutMs = (channel.timeoutSeconds ?? config.UPSTREAM_TIMEOUT_SECONDS) * 1000;
       await eachLimited(batches, adapter.parallelReads ?? 1, async (batch) => {
-        let found: Map<string, U> | null = null;
+        let found: Map<string, U | TaskReadFailed> | null = null;
+        let failure: TaskReadFailed | null = null;
         try {
-          found = await adapter.read(channel, batch.map(([, , e]) => e.upstreamId));
+          found = await boundedRead(channel, timeoutMs, (signal) => adapter.read(channel, batch.map(([, , e]) => e.upstreamId), signal));
         } catch (err) {
           log.warn({ err, channel: name, tasks: batch.length }, 'upstream poll failed');
+          // A read of one task failed for that task; a batch's failure says nothing about any one of them.
+          failure = batch.length === 1 ? TaskReadFailed.of(err) : new TaskReadFailed(err instanceof Error ? err.message : String(err), false);
         }
-        await Promise.all(batch.map(([p, id, entry]) => follow(p, id, entry, found?.get(entry.upstreamId), found !== null, now)));
+        await Promise.all(batch.map(([p, id, entry]) => follow(p, id, entry, found?.get(entry.upstreamId) ?? failure ?? undefined, found !== null, now)));
       });
     }
   }

@@ -14,6 +14,14 @@ export interface Inflight {
   changedAt: number;
   /** Since when successful polls have not returned the task, epoch ms; null while it is seen. */
   missingSince: number | null;
+  /** Reads in a row that the upstream answered with an error about this task alone (absent: none). */
+  readFailures?: number;
+  /** Whether the last read of this task failed, so relayq does not know its upstream state now. */
+  readFailed?: boolean;
+  /** Whether the upstream reported the task's result as made: it is never canceled upstream then. */
+  done?: boolean;
+  /** What the task waits for although the upstream called it done, said when it times out. */
+  waiting?: string;
 }
 
 /** Work to cancel upstream: the channel that holds it and the upstream's id. */

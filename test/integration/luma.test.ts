@@ -100,6 +100,24 @@ describe('Luma generations', () => {
     expect((await s.call('GET', `/v1/tasks/${body.id}`)).body.error).toMatchObject({ type: 'upstream_error', code: 'upstream_failed', message: 'Your prompt was flagged by our content moderation' });
   });
 
+  it('fails at once, with the upstream’s reason, a generation completed without a video but with a failure_reason', async () => {
+    simLuma(s).reshape = (g) => (g.state === 'completed' ? { ...g, video: null, assets: null, failure_reason: 'nsfw detected' } : g);
+    const { body } = await s.call('POST', '/luma/generations', { body: { user_prompt: 'moderated at the end' } });
+    const done = await lumaUntil(s.call, body.id, ['failed', 'completed']);
+    expect(done).toMatchObject({ state: 'failed', failure_reason: 'nsfw detected' });
+    expect((await s.call('GET', `/v1/tasks/${body.id}`)).body.error).toMatchObject({ type: 'upstream_error', code: 'upstream_failed', message: 'nsfw detected' });
+  });
+
+  it('fails a generation whose reads the upstream keeps answering with an error about it, with that error, before the no-progress timeout', async () => {
+    const prompt = 'refused reads --sim-ms 20000';
+    const { body } = await s.call('POST', '/luma/generations', { body: { user_prompt: prompt } });
+    await upstreamOf(s, prompt);
+    s.sim.faults.add({ route: 'luma-fetch', kind: 'body', body: { code: 500, message: 'generation failed: nsfw', data: null } });
+    const done = await lumaUntil(s.call, body.id, ['failed', 'completed']);
+    expect(done).toMatchObject({ state: 'failed', failure_reason: 'generation failed: nsfw' });
+    expect((await s.call('GET', `/v1/tasks/${body.id}`)).body.error).toMatchObject({ type: 'upstream_error', code: 'upstream_read_failed' });
+  });
+
   it('fails a generation the upstream stops reporting', async () => {
     const { body } = await s.call('POST', '/luma/generations', { body: { user_prompt: 'vanishing --sim-lost' } });
     const done = await lumaUntil(s.call, body.id, ['failed', 'completed']);

@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { defaultChannel } from '../../shared/channels/config.js';
 import type { SimSuno } from '../../sim/suno.js';
+import { readSse } from '../support/sse.js';
 import { KEYS, startStack, waitFor, type Call, type Stack } from '../support/stack.js';
 
 async function sunoUntil(call: Call, id: string, statuses: string[], timeoutMs = 15_000) {
@@ -100,6 +101,55 @@ describe('Suno upstream answers', () => {
     const id = (await s.call('POST', '/suno/submit/lyrics', { body: { prompt: 'slow words' } })).body.data;
     expect(await sunoUntil(s.call, id, ['SUCCESS', 'FAILURE'])).toMatchObject({ status: 'SUCCESS' });
     expect(s.sim.requests.filter((r) => r.path === '/suno/submit/lyrics').length - before).toBe(1);
+  });
+
+  it('fails a stuck task whose links are re-signed on every read, and writes nothing for a read that changed nothing', async () => {
+    const before = s.sim.requests.filter((r) => r.path === '/suno/fetch').length;
+    const id = (await s.call('POST', '/suno/submit/music', { body: { prompt: 'stuck behind fresh signatures --sim-stuck --sim-signed' } })).body.data;
+    const done = await sunoUntil(s.call, id, ['SUCCESS', 'FAILURE']);
+    expect(done).toMatchObject({ status: 'FAILURE', fail_reason: 'upstream made no progress for 3 s' });
+    // Polled every 100 ms for 3 s: many reads, each with new signatures, and the task's change written once.
+    expect(s.sim.requests.filter((r) => r.path === '/suno/fetch').length - before).toBeGreaterThan(10);
+    const events = await readSse(`${s.api.url}/v1/tasks/${id}/events`, { authorization: `Bearer ${KEYS.acme}` }, (e) => e.event === 'done');
+    expect(events.filter((e) => e.event === 'progress' || e.event === 'output').length).toBeLessThanOrEqual(2);
+  });
+
+  /** Submits `prompt` (long enough to stay unfinished upstream), then answers its polls with `item` (`times` polls, or forever). */
+  async function answered(path: 'music' | 'lyrics', prompt: string, item: (clipIds: string[]) => Record<string, unknown>, times?: number) {
+    const id = (await s.call('POST', `/suno/submit/${path}`, { body: { prompt } })).body.data;
+    const up = await waitFor(async () => [...simSuno(s).tasks.values()].find((t) => t.request.prompt === prompt));
+    s.sim.faults.add({ route: 'suno-fetch', kind: 'body', body: { code: 'success', message: '', data: [{ task_id: up.id, action: path.toUpperCase(), ...item(up.clipIds) }] }, ...(times ? { times } : {}) });
+    return id;
+  }
+  const clipsAs = (ids: string[], status: string, audio: (id: string) => string) => ids.map((id) => ({ id, status, audio_url: audio(id), metadata: { error_message: null } }));
+
+  it('follows a SUCCESS whose clips are still streaming until every clip is complete with its mp3', async () => {
+    const prompt = 'early success --sim-ms 700';
+    const id = await answered('music', prompt, (ids) => ({ status: 'SUCCESS', fail_reason: '', data: clipsAs(ids, 'streaming', (c) => `https://audiopipe.suno.ai/?item_id=${c}`) }), 6);
+    const done = await sunoUntil(s.call, id, ['SUCCESS', 'FAILURE']);
+    expect(done.status).toBe('SUCCESS');
+    expect(done.data).toHaveLength(2);
+    for (const c of done.data) expect(c).toMatchObject({ status: 'complete', audio_url: expect.stringMatching(/\.mp3$/) });
+  });
+
+  it('fails a SUCCESS whose clips never get an audio URL, saying so', async () => {
+    const id = await answered('music', 'silent success --sim-ms 20000', (ids) => ({ status: 'SUCCESS', fail_reason: '', data: clipsAs(ids, 'complete', () => '') }));
+    const done = await sunoUntil(s.call, id, ['SUCCESS', 'FAILURE']);
+    expect(done).toMatchObject({ status: 'FAILURE', fail_reason: 'upstream reported SUCCESS but 2 of 2 clips never completed with an audio URL (no progress for 3 s)' });
+  });
+
+  it.each([
+    ['lyrics in error', { id: 'l1', status: 'error', text: '' }, 'upstream lyrics generation ended in error'],
+    ['lyrics in error with a reason', { id: 'l1', status: 'error', text: '', error_message: 'lyrics blocked by moderation' }, 'lyrics blocked by moderation'],
+    ['no lyrics text', {}, 'upstream reported SUCCESS with lyrics without text'],
+  ])('fails a lyrics SUCCESS with %s, with the upstream’s reason', async (what, data, reason) => {
+    const id = await answered('lyrics', `words ${what} --sim-ms 20000`, () => ({ status: 'SUCCESS', fail_reason: '', data }));
+    expect(await sunoUntil(s.call, id, ['SUCCESS', 'FAILURE'])).toMatchObject({ status: 'FAILURE', fail_reason: reason });
+  });
+
+  it('fails a SUCCESS that carries a fail_reason, with that reason', async () => {
+    const id = await answered('music', 'paid but refused --sim-ms 20000', (ids) => ({ status: 'SUCCESS', fail_reason: 'insufficient credits', data: clipsAs(ids, 'complete', (c) => `https://cdn1.suno.ai/${c}.mp3`) }));
+    expect(await sunoUntil(s.call, id, ['SUCCESS', 'FAILURE'])).toMatchObject({ status: 'FAILURE', fail_reason: 'insufficient credits' });
   });
 
   it('fails a SUCCESS that carries no clip', async () => {

@@ -54,7 +54,7 @@ describe('tracker read budget', () => {
     const queues = createQueues({ redis, prefix: p, shards: 1 });
     const store = createTaskStore({ redis, queues, config: { ...config, QUEUE_PREFIX: p } });
     const registry = createChannelRegistry([defaultChannel({ name: 'one', type: 'openai', baseUrl: 'http://127.0.0.1:9', key: '' })]);
-    const tracker = createTracker({ config: { QUEUE_PREFIX: p, QUEUE_SHARDS: 1 }, redis, store, registry, log: createLogger('silent') }, adapter);
+    const tracker = createTracker({ config: { QUEUE_PREFIX: p, QUEUE_SHARDS: 1, UPSTREAM_TIMEOUT_SECONDS: 60 }, redis, store, registry, log: createLogger('silent') }, adapter);
     const ids = ['a', 'b', 'c', 'd', 'e'].map((x) => `${queue}_${x.repeat(20)}`);
     for (const id of ids) await tracker.track({ id, tenant: 'acme' }, { queue, shard: 0 }, 'one', `up-${id.slice(-1)}`);
     // One round per call: the loop's lock (held for one interval) is let go between rounds.

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSim, type Sim } from '../../sim/server.js';
-import type { SimVideoHandle } from '../../sim/video.js';
+import { simVideoBytes, type SimVideoHandle } from '../../sim/video.js';
 import { KEYS, startStack, waitFor, type Stack } from '../support/stack.js';
 
 const video = (c: OpenAI, id: string, statuses: string[]) =>
@@ -52,6 +52,83 @@ describe('videos the upstream loses or stalls', () => {
   it('keeps a slow video that keeps progressing', async () => {
     const v = await client.videos.create({ prompt: 'slow but steady --sim-ms 2500' });
     expect(await video(client, v.id, ['completed', 'failed'])).toMatchObject({ status: 'completed' });
+  });
+});
+
+/** Videos read one by one: a video whose reads fail or hang must hold none of the others back. */
+describe('videos whose upstream reads fail', () => {
+  let s: Stack;
+  let client: OpenAI;
+  beforeAll(async () => {
+    s = await startStack({ sim: { videoDurationMs: 400 }, env: { UPSTREAM_TASK_TIMEOUT_SECONDS: '3', UPSTREAM_TIMEOUT_SECONDS: '1' } });
+    client = new OpenAI({ baseURL: `${s.api.url}/v1`, apiKey: KEYS.acme, maxRetries: 0 });
+  });
+  afterAll(() => s.close());
+  const upstreamOf = (prompt: string) => [...(s.sim.handles.video as SimVideoHandle).videos.values()].find((x) => x.prompt === prompt)!;
+
+  it.each([
+    ['keep failing', '--sim-readfail'],
+    ['never answer', '--sim-readhang'],
+  ])('completes the other videos while one video’s reads %s, and never deletes a video upstream it could not read', async (what, flag) => {
+    const bad = await client.videos.create({ prompt: `poisoned ${flag}` });
+    const good = [];
+    for (const n of [1, 2, 3]) good.push(await client.videos.create({ prompt: `neighbour ${n} of ${what}` }));
+    for (const v of good) expect(await video(client, v.id, ['completed', 'failed'])).toMatchObject({ status: 'completed', error: null });
+    expect((await video(client, bad.id, ['completed', 'failed'])).error).toMatchObject({ code: 'upstream_timeout' });
+    expect(upstreamOf(`poisoned ${flag}`).deleted).toBe(false);
+    for (const n of [1, 2, 3]) expect(upstreamOf(`neighbour ${n} of ${what}`).deleted).toBe(false);
+  });
+});
+
+/** Relays that report a finished video as a URL and have no content route: the download comes from that URL. */
+describe('videos the upstream reports as a URL', () => {
+  let s: Stack;
+  let client: OpenAI;
+  beforeAll(async () => {
+    s = await startStack({ sim: { videoDurationMs: 200 }, env: { ARCHIVE_ALLOW_PRIVATE: 'true' } });
+    client = new OpenAI({ baseURL: `${s.api.url}/v1`, apiKey: KEYS.acme, maxRetries: 0 });
+  });
+  afterAll(() => s.close());
+  const sim = () => s.sim.handles.video as SimVideoHandle;
+
+  it.each(['video_url', 'result_url', 'metadata.url'])('downloads a video whose upstream has no /content from the URL it reported as %s', async (field) => {
+    const prompt = `by url ${field} --sim-odd --sim-nocontent --sim-url ${field}`;
+    const v = await client.videos.create({ prompt });
+    await video(client, v.id, ['completed']);
+    const up = [...sim().videos.values()].find((x) => x.prompt === prompt)!;
+    const bytes = Buffer.from(await (await client.videos.downloadContent(v.id)).arrayBuffer());
+    expect(bytes.equals(simVideoBytes(up.id, 'video', up.bytes))).toBe(true);
+    expect(sim().mediaRequests.some((r) => r.path === `/sim/video/${up.id}.mp4`)).toBe(true);
+  });
+
+  it('fetches a URL on another host than the channel’s without the channel’s key', async () => {
+    const prompt = 'on a cdn --sim-odd --sim-nocontent --sim-foreign --sim-bytes 3000000';
+    const v = await client.videos.create({ prompt });
+    await video(client, v.id, ['completed']);
+    const up = [...sim().videos.values()].find((x) => x.prompt === prompt)!;
+    const bytes = Buffer.from(await (await client.videos.downloadContent(v.id)).arrayBuffer());
+    expect(bytes.equals(simVideoBytes(up.id, 'video', up.bytes))).toBe(true);
+    expect(sim().mediaRequests.filter((r) => r.path === `/sim/video/${up.id}.mp4`)).toEqual([{ path: `/sim/video/${up.id}.mp4`, authorization: null }]);
+  });
+});
+
+/** The URL an upstream reports is checked like any other target relayq fetches for a client. */
+describe('video URLs on private addresses', () => {
+  let s: Stack;
+  let client: OpenAI;
+  beforeAll(async () => {
+    s = await startStack({ sim: { videoDurationMs: 200 } });
+    client = new OpenAI({ baseURL: `${s.api.url}/v1`, apiKey: KEYS.acme, maxRetries: 0 });
+  });
+  afterAll(() => s.close());
+
+  it('refuses to fetch a reported URL on another host that resolves to a private address', async () => {
+    const v = await client.videos.create({ prompt: 'to the metadata service --sim-odd --sim-nocontent --sim-foreign' });
+    await video(client, v.id, ['completed']);
+    const r = await s.call('GET', `/v1/videos/${v.id}/content`);
+    expect(r.status).toBe(502);
+    expect(r.body.error).toMatchObject({ code: 'video_url_refused', message: expect.stringMatching(/private|loopback/) });
+    expect((s.sim.handles.video as SimVideoHandle).mediaRequests).toEqual([]);
   });
 });
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { newSunoTask } from '../../shared/families/suno/task.js';
 import { readEnvelope, readFetchList, readStatus, readUpstreamTask, submittedId } from '../../shared/families/suno/upstream.js';
-import { sunoOutput, toSunoTask } from '../../shared/families/suno/view.js';
+import { sunoOutput, sunoStatusOf, toSunoTask } from '../../shared/families/suno/view.js';
 import { changeFor } from '../../worker/families/suno/adapter.js';
 
 const entry = { tenant: 't', channel: 'suno-a', upstreamId: 'up-1', fingerprint: '', changedAt: 0, missingSince: null };
@@ -92,6 +92,17 @@ describe('what an upstream Suno task means for relayq’s task', () => {
     const failed = changeFor(u({ status: 'FAILURE', data: [clip('error', { metadata: { error_message: 'moderated' } })] }), entry, 5);
     expect(failed).toMatchObject({ status: 'failed', patch: { error: { type: 'upstream_error', message: 'moderated' } } });
     expect(changeFor(u({ status: 'FAILURE', failReason: 'time out' }), entry, 5)?.patch).toMatchObject({ error: { message: 'time out' } });
+    const typed = changeFor(u({ status: 'FAILURE', data: [clip('error', { metadata: { error_type: 'moderation', error_message: null } })] }), entry, 5);
+    expect(typed?.patch).toMatchObject({ error: { message: 'upstream clip failed (moderation)' } });
+  });
+
+  it('keeps following a SUCCESS until every clip is complete with audio; fails lyrics without text and a SUCCESS with a fail_reason', () => {
+    const streaming = changeFor(u({ status: 'SUCCESS', data: [clip('complete'), clip('streaming')] }), entry, 5);
+    expect(streaming).toMatchObject({ status: 'running', patch: { progress: 99, upstream: { status: 'SUCCESS' } } });
+    expect(sunoStatusOf({ status: 'running', upstream: { channel: 'c', id: 'u', status: 'SUCCESS' } })).toBe('IN_PROGRESS');
+    expect(changeFor(u({ status: 'SUCCESS', data: [clip('complete', { audio_url: '' })] }), entry, 5)?.status).toBe('running');
+    expect(changeFor(u({ status: 'SUCCESS', data: { id: 'l', status: 'complete', text: '' } }), entry, 5)?.status).toBe('failed');
+    expect(changeFor(u({ status: 'SUCCESS', data: [clip('complete')], failReason: 'refunded' }), entry, 5)).toMatchObject({ status: 'failed', patch: { error: { message: 'refunded' } } });
   });
 
   it('writes nothing for a status it does not know', () => {

@@ -51,7 +51,7 @@ export function videoRoutes(deps: FamilyRouteDeps) {
   const { config, store, submitter } = deps;
   const followDeps = { signals: deps.signals, prefix: config.QUEUE_PREFIX, shutdown: deps.shutdown };
   const inflight = createInflight({ redis: deps.redis, prefix: config.QUEUE_PREFIX });
-  const contentDeps = { registry: deps.registry, timeoutSeconds: config.UPSTREAM_TIMEOUT_SECONDS, shutdown: deps.shutdown };
+  const contentDeps = { registry: deps.registry, timeoutSeconds: config.UPSTREAM_TIMEOUT_SECONDS, shutdown: deps.shutdown, allowPrivate: config.ARCHIVE_ALLOW_PRIVATE };
 
   /** A video this principal may see; 404 for anything else (another tenant's, another family's, a deleted one). */
   async function visibleVideo(req: FastifyRequest): Promise<VideoTask> {

@@ -136,9 +136,11 @@ export const videoUrlOf = (g: Pick<UpstreamGeneration, 'video'>): string | null 
 
 /**
  * The state relayq reports for an upstream generation: `completed` only once a video URL exists
- * (upstreams say `completed` a while before the link is there); an unknown state stays unknown.
+ * (upstreams say `completed` a while before the link is there), but `failed` at once when a
+ * `completed` without video gives a `failure_reason` (a moderated generation); an unknown state
+ * stays unknown.
  */
-export function effectiveState(g: Pick<UpstreamGeneration, 'state' | 'video'>): UpstreamState | null {
-  if (g.state === 'completed' && !videoUrlOf(g)) return 'processing';
+export function effectiveState(g: Pick<UpstreamGeneration, 'state' | 'video' | 'failure_reason'>): UpstreamState | null {
+  if (g.state === 'completed' && !videoUrlOf(g)) return g.failure_reason ? 'failed' : 'processing';
   return g.state;
 }

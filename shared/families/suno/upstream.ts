@@ -138,12 +138,14 @@ export function statusFromClips(clips: Json[]): SunoStatus | null {
   return pending ? readStatus(pending.status) : 'SUCCESS';
 }
 
-/** The first clip's error message (`metadata.error_message`), where suno-api takes a failure's reason from. */
+/**
+ * The first clip's error message (`metadata.error_message`), where suno-api takes a failure's
+ * reason from; else the first `metadata.error_type` (`moderation`, …) a clip names.
+ */
 export function clipError(data: unknown): string | null {
-  for (const c of clipsOf(data)) {
-    const m = isObject(c.metadata) ? c.metadata.error_message : undefined;
-    if (typeof m === 'string' && m.trim() !== '') return m;
-  }
+  const metas = clipsOf(data).map((c) => (isObject(c.metadata) ? c.metadata : {}));
+  for (const m of metas) if (typeof m.error_message === 'string' && m.error_message.trim() !== '') return m.error_message;
+  for (const m of metas) if (typeof m.error_type === 'string' && m.error_type.trim() !== '') return `upstream clip failed (${m.error_type})`;
   return null;
 }
 

@@ -23,13 +23,13 @@ export interface SunoTaskObject {
 
 /**
  * The status a Suno client sees. A running task shows the upstream's own phase (SUBMITTED, QUEUED,
- * IN_PROGRESS). No Suno source has a canceled state, and clients stop polling only on SUCCESS or
+ * IN_PROGRESS; a SUCCESS whose clips are not all complete yet is still IN_PROGRESS). No Suno source has a canceled state, and clients stop polling only on SUCCESS or
  * FAILURE, so a canceled task is a FAILURE (its `fail_reason` says it was canceled).
  */
 export function sunoStatusOf(task: Pick<SunoTask, 'status' | 'upstream'>): SunoStatus {
   const running = (): SunoStatus => {
     const s = readStatus(task.upstream?.status);
-    return s === 'QUEUED' || s === 'IN_PROGRESS' ? s : 'SUBMITTED';
+    return s === 'QUEUED' || s === 'IN_PROGRESS' ? s : s === 'SUCCESS' ? 'IN_PROGRESS' : 'SUBMITTED';
   };
   const map: Record<TaskStatus, () => SunoStatus> = {
     queued: () => 'NOT_START',

@@ -4,7 +4,8 @@
  * spellings: new-api's first `/v1/videos` answered only `{"task_id": …}`; vendors behind new-api
  * report `status: "processing"` and add `video_url`; new-api's Sora adaptor reads `pending` and
  * `cancelled`; Azure reports `preprocessing`/`running`/`succeeded`; some wrap the object as
- * `{code, data: {...}}`. A field of an unexpected type is read as "not given"; only a missing id
+ * `{code, data: {...}}`. The result's URL comes as `video_url` or `url` (vendors), `result_url`
+ * (new-api's unified task shape) or `metadata.url` (Kling through new-api). A field of an unexpected type is read as "not given"; only a missing id
  * makes an answer unusable.
  */
 
@@ -113,6 +114,6 @@ export function readUpstreamVideo(body: unknown): UpstreamVideo | null {
     seconds: text(raw.seconds),
     size: text(raw.size),
     expires_at: unixSeconds(raw.expires_at),
-    video_url: text(raw.video_url) ?? text(raw.url),
+    video_url: text(raw.video_url) ?? text(raw.url) ?? text(raw.result_url) ?? (isObject(raw.metadata) ? text(raw.metadata.url) : null),
   };
 }

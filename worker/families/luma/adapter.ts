@@ -3,18 +3,21 @@ import type { Config } from '../../../shared/config.js';
 import { lumaFamily } from '../../../shared/families/luma/family.js';
 import { effectiveState, videoUrlOf, type UpstreamGeneration } from '../../../shared/families/luma/protocol.js';
 import type { LumaGeneration, LumaTask } from '../../../shared/families/luma/task.js';
+import { urlIdentity } from '../../../shared/fingerprint.js';
 import type { Inflight } from '../../../shared/protocols/inflight.js';
 import { errorOf } from '../../../shared/tasks/model.js';
 import type { TaskChange } from '../../../shared/tasks/store.js';
 import type { TrackerAdapter } from '../../tracker.js';
+import { TaskReadFailed } from '../../tracker-reads.js';
 import type { LumaClient } from './client.js';
 
 /** Generations read per channel per tick (Luma-API reads one at a time), and at once. */
 const READS_PER_TICK = 100;
 const PARALLEL_READS = 8;
 
+/** What shows progress: state, progress, reason and the media by what they name (signed links are re-signed on every read). */
 const fingerprintOf = (g: UpstreamGeneration) =>
-  [effectiveState(g), g.rawState, videoUrlOf(g), g.video?.download_url, g.failure_reason, g.thumbnail?.url, g.last_frame?.url, g.progress].join('|');
+  [effectiveState(g), g.rawState, urlIdentity(videoUrlOf(g)), urlIdentity(g.video?.download_url), g.failure_reason, urlIdentity(g.thumbnail?.url), urlIdentity(g.last_frame?.url), g.progress].join('|');
 
 /** What of an upstream generation relayq keeps (the media as the upstream gave them, never its ids). */
 export function generationOf(g: UpstreamGeneration, state: LumaGeneration['state']): LumaGeneration {
@@ -69,15 +72,20 @@ export function lumaTrackerAdapter(config: Pick<Config, 'UPSTREAM_TASK_TIMEOUT_S
     batchSize: 1,
     readsPerTick: READS_PER_TICK,
     parallelReads: PARALLEL_READS,
-    async read(channel, ids) {
-      const found = new Map<string, UpstreamGeneration>();
+    async read(channel, ids, signal) {
+      const found = new Map<string, UpstreamGeneration | TaskReadFailed>();
       for (const id of ids) {
-        const g = await client(channel).get(id);
-        if (g) found.set(id, g);
+        try {
+          const g = await client(channel).get(id, signal);
+          if (g) found.set(id, g);
+        } catch (err) {
+          found.set(id, TaskReadFailed.of(err));
+        }
       }
       return found;
     },
     cancel: async () => undefined,
+    finished: (g) => effectiveState(g) === 'completed',
     fingerprint: fingerprintOf,
     changeFor,
     timeoutMs,

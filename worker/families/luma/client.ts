@@ -1,9 +1,10 @@
 import type { Channel } from '../../../shared/channels/config.js';
-import { PermanentUpstreamError } from '../../../shared/errors.js';
+import { PermanentUpstreamError, RetryableUpstreamError } from '../../../shared/errors.js';
 import { readGeneration, type UpstreamGeneration } from '../../../shared/families/luma/protocol.js';
 import type { Logger } from '../../../shared/logger.js';
 import { faultError, faultIn, looseFault } from '../../upstream/faults.js';
 import { requestJson } from '../../upstream/http.js';
+import { TaskReadFailed } from '../../tracker-reads.js';
 
 /**
  * A client of one Luma-API-compatible upstream (`baseUrl` is the server root; relayq calls the
@@ -16,12 +17,21 @@ export function createLumaClient(channel: Channel, timeoutMs: number, log?: Logg
   const call = (path: string, method: 'GET' | 'POST', json?: unknown, signal?: AbortSignal) =>
     requestJson(`${channel.baseUrl}${path}`, { method, json, headers, timeoutMs, signal, keepBigIntegers: true });
 
-  /** The generation an answer holds; throws what a 2xx without one says (or that it is malformed). */
-  function generationIn(raw: unknown, what: string): UpstreamGeneration {
+  /**
+   * The generation an answer holds; throws what a 2xx without one says (or that it is malformed).
+   * With `aboutOne`, an error the upstream gave in a 2xx about that one generation (Luma-API
+   * relays wrap a failed generation as `200 {code: 500, message, data: null}`) is the
+   * generation's own, permanent TaskReadFailed, unless it says the upstream is busy (429, 503, 504).
+   */
+  function generationIn(raw: unknown, what: string, aboutOne = false): UpstreamGeneration {
     const g = readGeneration(raw);
     if (g) return g;
     const fault = faultIn(raw) ?? looseFault(raw);
-    if (fault) throw faultError(fault);
+    if (fault) {
+      const err = faultError(fault);
+      const busy = err instanceof RetryableUpstreamError && [429, 503, 504].includes(err.status ?? 0);
+      throw aboutOne && !busy ? new TaskReadFailed(fault.message, true, { cause: err }) : err;
+    }
     log?.warn({ channel: channel.name, got: raw !== null && typeof raw === 'object' ? Object.keys(raw).slice(0, 20) : typeof raw }, 'upstream Luma answer without a generation id');
     throw new PermanentUpstreamError(`malformed upstream response (${what} without a generation id)`);
   }
@@ -41,6 +51,7 @@ export function createLumaClient(channel: Channel, timeoutMs: number, log?: Logg
     /**
      * `GET {base}/luma/generations/{id}`; null when the upstream answers 404 (it does not know the
      * generation, or no longer does).
+     * @throws TaskReadFailed for an error about this generation in a 2xx answer, else as http.ts classifies.
      */
     async get(upstreamId: string, signal?: AbortSignal): Promise<UpstreamGeneration | null> {
       let raw: unknown;
@@ -50,7 +61,7 @@ export function createLumaClient(channel: Channel, timeoutMs: number, log?: Logg
         if (err instanceof PermanentUpstreamError && err.status === 404) return null;
         throw err;
       }
-      return generationIn(raw, 'fetch answered');
+      return generationIn(raw, 'fetch answered', true);
     },
   };
 }

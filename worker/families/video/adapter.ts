@@ -3,16 +3,19 @@ import type { Config } from '../../../shared/config.js';
 import { videoFamily } from '../../../shared/families/video/family.js';
 import type { VideoReport, VideoTask } from '../../../shared/families/video/task.js';
 import type { UpstreamVideo } from '../../../shared/families/video/upstream.js';
+import { urlIdentity } from '../../../shared/fingerprint.js';
 import type { Inflight } from '../../../shared/protocols/inflight.js';
 import type { TaskChange } from '../../../shared/tasks/store.js';
 import type { TrackerAdapter } from '../../tracker.js';
+import { TaskReadFailed } from '../../tracker-reads.js';
 import type { VideoClient } from './client.js';
 
 /**
- * The Videos API has no batch read: each video is one `GET /videos/{id}`. A batch is read in
- * parallel; at most READS_PER_TICK videos per channel per tick are read, the others wait their turn.
+ * The Videos API has no batch read: each video is one `GET /videos/{id}`, read on its own (one
+ * video whose read fails or hangs holds no other), PARALLEL_READS at once; at most READS_PER_TICK
+ * videos per channel per tick are read, the others wait their turn.
  */
-const BATCH = 10;
+const PARALLEL_READS = 10;
 const READS_PER_TICK = 50;
 
 /** What of the upstream's video relayq copies onto the task. */
@@ -20,7 +23,8 @@ export function reportOf(u: UpstreamVideo): VideoReport {
   return { model: u.model, seconds: u.seconds, size: u.size, expires_at: u.expires_at, video_url: u.video_url };
 }
 
-const fingerprintOf = (u: UpstreamVideo) => JSON.stringify([u.status, u.progress, u.error, u.model, u.seconds, u.size, u.expires_at, u.video_url]);
+/** What shows progress: the expiry and a link's signature change without the video changing. */
+const fingerprintOf = (u: UpstreamVideo) => JSON.stringify([u.status, u.progress, u.error, u.model, u.seconds, u.size, urlIdentity(u.video_url)]);
 
 /**
  * What an upstream video's state means for the task; null when there is nothing to write (a
@@ -55,14 +59,21 @@ export function videoTrackerAdapter(config: Pick<Config, 'UPSTREAM_TASK_TIMEOUT_
   return {
     family: videoFamily.name,
     queues: videoFamily.queues.map((q) => q.name),
-    batchSize: BATCH,
+    batchSize: 1,
     readsPerTick: READS_PER_TICK,
-    /** @throws when one read failed other than by a 404: the batch is kept as it was and read again. */
-    async read(channel, ids) {
-      const found = await Promise.all(ids.map((id) => client(channel).retrieve(id)));
-      return new Map(found.flatMap((u, i) => (u ? [[ids[i]!, u] as const] : [])));
+    parallelReads: PARALLEL_READS,
+    /** A video whose read failed other than by a 404 is reported failed alone (it stays as it was). */
+    async read(channel, ids, signal) {
+      const found = await Promise.allSettled(ids.map((id) => client(channel).retrieve(id, signal)));
+      const out = new Map<string, UpstreamVideo | TaskReadFailed>();
+      found.forEach((r, i) => {
+        if (r.status === 'rejected') out.set(ids[i]!, TaskReadFailed.of(r.reason));
+        else if (r.value) out.set(ids[i]!, r.value);
+      });
+      return out;
     },
     cancel: (channel, id) => client(channel).remove(id),
+    finished: (u) => u.status === 'completed',
     fingerprint: fingerprintOf,
     changeFor,
     timeoutMs,
