@@ -10,6 +10,7 @@ import { parsePrefer, sdkRetryCount } from '../../prefer.js';
 import { replyAccepted } from '../../replay.js';
 import { closedSignal } from '../../sse.js';
 import { callHash, idempotencyKeyOf } from '../../submit.js';
+import { abandonOf } from '../../token-relay.js';
 import type { FamilyRouteDeps } from '../types.js';
 import { docs } from './docs.js';
 import { markTask, replyUnfinishedMessage, replyWithMessage } from './reply.js';
@@ -79,7 +80,9 @@ export function anthropicRoutes(deps: FamilyRouteDeps) {
     markTask(reply, task.id);
     if (pref.mode === 'async') return replyAccepted(req, reply, task, ahead, replayed ? 200 : 202);
     // A replayed task answers as it was made (an Idempotency-Key names the first call).
-    if (task.family === 'anthropic' ? task.anthropic.stream : request.stream) return streamMessage(req, reply, sseDeps, task, pref);
+    if (task.family === 'anthropic' ? task.anthropic.stream : request.stream) {
+      return streamMessage(req, reply, sseDeps, task, pref, abandonOf({ pref, idempotencyKey, task, cancel: deps.cancel, graceMs: config.STREAM_ABANDON_GRACE_MS }));
+    }
     const done = await waitForTask(task.id, pref.waitMs, closedSignal(req));
     if (done) return replyWithMessage(reply, store, done);
     if (pref.mode === 'wait') return replyAccepted(req, reply, (await store.get(task.id)) ?? task, ahead, replayed ? 200 : 202);
