@@ -156,11 +156,13 @@ describe('Suno routing', () => {
   });
   afterAll(() => s.close());
 
-  it('routes by the request’s mv against a channel’s models', async () => {
+  it('routes by the request’s mv against a channel’s models, whatever its case, forwarding mv as sent', async () => {
     const v3 = (await s.call('POST', '/suno/submit/music', { body: { prompt: 'old model', mv: 'chirp-v3-5' } })).body.data;
     const v4 = (await s.call('POST', '/suno/submit/music', { body: { prompt: 'new model', mv: 'chirp-v4' } })).body.data;
-    for (const id of [v3, v4]) await sunoUntil(s.call, id, ['SUCCESS']);
-    const account = (prompt: string) => [...simSuno(s).tasks.values()].find((t) => t.request.prompt === prompt)?.account;
-    expect([account('old model'), account('new model')]).toEqual(['sk-suno-v3', 'sk-suno-any']);
+    const upper = (await s.call('POST', '/suno/submit/music', { body: { prompt: 'shouted model', mv: 'CHIRP-V3-5' } })).body.data;
+    for (const id of [v3, v4, upper]) await sunoUntil(s.call, id, ['SUCCESS']);
+    const upstream = (prompt: string) => [...simSuno(s).tasks.values()].find((t) => t.request.prompt === prompt);
+    expect([upstream('old model')?.account, upstream('new model')?.account, upstream('shouted model')?.account]).toEqual(['sk-suno-v3', 'sk-suno-any', 'sk-suno-v3']);
+    expect(upstream('shouted model')?.request.mv).toBe('CHIRP-V3-5');
   });
 });
