@@ -18,7 +18,7 @@ describe('abandoned streams', () => {
   /** Upstream calls the simulator is still answering. */
   const upstreamInFlight = async () => ((await (await fetch(`${s.sim.url}/_sim/stats`)).json()) as { inFlight: number }).inFlight;
   beforeAll(async () => {
-    s = await startStack({ env: { STREAM_ABANDON_GRACE_MS: '1500' } });
+    s = await startStack({ env: { STREAM_ABANDON_GRACE_MS: '1500', WEBHOOK_ALLOW_PRIVATE: 'true' } });
   });
   afterEach(() => s.sim.faults.clear());
   afterAll(() => s.close());
@@ -99,11 +99,12 @@ describe('abandoned streams', () => {
     expect(anthropicCalls()).toBe(before + 1);
   });
 
-  it('never cancels a stream call made with an Idempotency-Key or Prefer: wait when its client leaves', async () => {
-    s.sim.faults.add({ ...long('openai'), chunks: 30, times: 2 });
+  it('never cancels a stream call made with an Idempotency-Key, Prefer: wait or a webhook when its client leaves', async () => {
+    s.sim.faults.add({ ...long('openai'), chunks: 30, times: 3 });
     const keyed = await leaveAfter('/v1/chat/completions', { ...chat('keep me'), stream: true }, 3, { 'idempotency-key': `abandon-${Date.now()}` });
     const waiting = await leaveAfter('/v1/chat/completions', { ...chat('keep me too'), stream: true }, 3, { prefer: 'wait=30' });
-    expect((await until(keyed, 'succeeded')).output.choices[0].finish_reason).toBe('stop');
-    expect((await until(waiting, 'succeeded')).output.choices[0].finish_reason).toBe('stop');
+    // Nothing listens there: the delivery fails, the task does not care.
+    const hooked = await leaveAfter('/v1/chat/completions', { ...chat('keep me three'), stream: true }, 3, { 'x-webhook-url': 'http://127.0.0.1:9/hook' });
+    for (const id of [keyed, waiting, hooked]) expect((await until(id, 'succeeded')).output.choices[0].finish_reason).toBe('stop');
   });
 });
