@@ -94,6 +94,21 @@ describe('Suno upstream answers', () => {
     expect(calls).toBe(1);
   });
 
+  it('keeps every digit of a numeric task id past 2^53 that a submit answered', async () => {
+    s.sim.faults.add({ route: 'suno-submit', kind: 'body', body: '{"code":"success","message":"","data":12345678901234567890}', times: 1 });
+    const id = (await s.call('POST', '/suno/submit/music', { body: { prompt: 'big id' } })).body.data;
+    // Submitted with its upstream id, or failed for lack of one.
+    const upstream = await waitFor(async () => {
+      const key = (await s.keys()).find((k) => k.endsWith(`:task:${id}`));
+      const raw = key ? await s.redis.hget(key, 'upstream') : null;
+      const up = raw ? (JSON.parse(raw) as { id: string | null } | null) : null;
+      if (up?.id) return { id: up.id };
+      const task = (await s.call('GET', `/v1/tasks/${id}`)).body;
+      return task.status === 'failed' ? { id: null, error: task.error.message as string } : null;
+    });
+    expect(upstream).toEqual({ id: '12345678901234567890' });
+  });
+
   it('waits for a lyrics submit past UPSTREAM_TIMEOUT_SECONDS: suno-api answers it only once the lyrics are done', async () => {
     s.sim.faults.add({ route: 'suno-submit', kind: 'latency', ms: 1500, times: 1 });
     const before = s.sim.requests.filter((r) => r.path === '/suno/submit/lyrics').length;
