@@ -5,6 +5,8 @@ import type { RedisClient } from '../redis.js';
 
 /** How long (s) a count of readers outlives its last change. */
 const READERS_TTL_SECONDS = 24 * 3600;
+// In one step, so a reader counted in between is never deleted with the key.
+const DETACH_LUA = "local n = redis.call('DECR', KEYS[1]) if n <= 0 then redis.call('DEL', KEYS[1]) end return n";
 
 /** One entry of a token stream: a chunk to relay as it came, or the end of a complete answer. */
 export type TokenEntry = { id: string; kind: 'data'; data: string } | { id: string; kind: 'end' };
@@ -47,9 +49,9 @@ export function createTokenStreams(deps: { redis: RedisClient; prefix: string; t
       const res = await storeCall(() => redis.multi().incr(key).expire(key, READERS_TTL_SECONDS).exec());
       return Number(res?.[0]?.[1] ?? 0);
     },
-    /** Uncounts a client that stopped reading; resolves to how many still read. */
+    /** Uncounts a client that stopped reading; resolves to how many still read (the count goes at 0). */
     async detach(taskId: string): Promise<number> {
-      return Number(await storeCall(() => redis.decr(keysOf(taskId).readers(taskId))));
+      return Number(await storeCall(() => redis.eval(DETACH_LUA, 1, keysOf(taskId).readers(taskId))));
     },
     /** How many clients read the stream now. */
     async readers(taskId: string): Promise<number> {
