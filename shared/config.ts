@@ -106,6 +106,12 @@ const fields = z.object({
   WORKER_QUEUES: csv.pipe(z.array(z.enum(QUEUE_NAMES))).default([...QUEUE_NAMES]),
   TASK_RETENTION_SECONDS: int(60).default(604800),
   SYNC_WAIT_SECONDS: int(0, 3600).default(600),
+  /**
+   * A plain streaming call (no `Prefer`, no Idempotency-Key, no webhook) whose client left while no
+   * other client reads its answer: its task is canceled (the upstream call aborted) after this many
+   * ms, unless a reader came back meanwhile (an SDK retry joining it). 0 never cancels.
+   */
+  STREAM_ABANDON_GRACE_MS: int(0, 600_000).default(3000),
   MAX_BODY_BYTES: int(1024).default(26214400),
   MAX_QUEUE_DEPTH: int(1).default(100000),
   RATE_LIMIT_PER_MINUTE: int(1).default(600),

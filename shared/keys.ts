@@ -13,6 +13,7 @@ import type { Placement } from './ids.js';
  *   <prefix>:{mj}:events:<id>          list of the task's changes (SSE, webhooks, waiting calls)
  *   <prefix>:{mj}:history:<id>         the same, folded when the task finished (status changes only)
  *   <prefix>:{mj}:tokens:<id>          stream of a streaming completion's chunks
+ *   <prefix>:{mj}:readers:<id>         how many clients are reading that stream now (all API nodes)
  *   <prefix>:{mj}:idem:<t>:<hash>      Idempotency-Key → task id, 24 h
  *   <prefix>:{text}:call:<t>:<hash>    a plain OpenAI call's hash → task id, for SDK retries to join
  *   <prefix>:{mj}:webhook-due          zset of task ids with webhook events to deliver, by when
@@ -40,6 +41,7 @@ export function keyspace(prefix: string, p: Placement) {
     events: (id: string) => `${base}:events:${id}`,
     history: (id: string) => `${base}:history:${id}`,
     tokens: (id: string) => `${base}:tokens:${id}`,
+    readers: (id: string) => `${base}:readers:${id}`,
     idempotency: (tenant: string, keyHash: string) => `${base}:idem:${tenant}:${keyHash}`,
     recentCall: (tenant: string, callHash: string) => `${base}:call:${tenant}:${callHash}`,
     webhookDue: `${base}:webhook-due`,

@@ -153,6 +153,19 @@ function createSimAnthropic(ctx: SimContext) {
       return { data: [{ type: 'model', id: 'claude-sim', display_name: 'Claude (simulated)', created_at: '2025-01-01T00:00:00Z' }], has_more: false, first_id: 'claude-sim', last_id: 'claude-sim' };
     });
 
+    // A count of the request's text in words (deterministic, not Anthropic's tokenizer).
+    app.post('/v1/messages/count_tokens', async (req, reply) => {
+      ctx.log({ method: req.method, path: req.url, body: req.body });
+      calls.push({ apiKey: one(req, 'x-api-key'), version: one(req, 'anthropic-version'), beta: one(req, 'anthropic-beta'), body: req.body });
+      if (!authorized(req)) return reply.status(401).send(error('authentication_error', 'invalid x-api-key'));
+      if (await ctx.faults.apply('anthropic', req, reply)) return reply;
+      const b = (req.body ?? {}) as Json;
+      for (const field of ['model', 'messages']) {
+        if (b[field] === undefined) return reply.status(400).send(error('invalid_request_error', `${field}: Field required`));
+      }
+      return { input_tokens: words(JSON.stringify(b.messages)).length };
+    });
+
     app.post('/v1/messages', async (req, reply) => {
       ctx.log({ method: req.method, path: req.url, body: req.body });
       calls.push({ apiKey: one(req, 'x-api-key'), version: one(req, 'anthropic-version'), beta: one(req, 'anthropic-beta'), body: req.body });

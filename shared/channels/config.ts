@@ -140,8 +140,15 @@ export function defaultChannel(fields: Pick<Channel, 'name' | 'type' | 'baseUrl'
   return { ...fields, baseUrl: fields.baseUrl.replace(/\/+$/, ''), models: null, kinds: null, priority: 0, weight: 1, concurrency: null, rpm: null, timeoutSeconds: null, enabled: true };
 }
 
-/** Whether a channel serves a model: exact names, or prefixes written `gpt-4o*`. */
+/**
+ * Whether a channel serves a model: exact names, or prefixes written `gpt-4o*`, in any case
+ * (clients spell the same model `chirp-v3-5` and `CHIRP-V3-5`; the name goes upstream as sent).
+ */
 export function servesModel(channel: Pick<Channel, 'models'>, model: string | null): boolean {
   if (!channel.models || model === null) return true;
-  return channel.models.some((m) => (m.endsWith('*') ? model.startsWith(m.slice(0, -1)) : m === model));
+  const name = model.toLowerCase();
+  return channel.models.some((m) => {
+    const served = m.toLowerCase();
+    return served.endsWith('*') ? name.startsWith(served.slice(0, -1)) : served === name;
+  });
 }

@@ -61,6 +61,17 @@ describe('Anthropic upstream answers', () => {
     expect((await s.call('GET', `/v1/tasks/${response.headers.get('x-relayq-task-id')}`)).body.status).toBe('succeeded');
   });
 
+  it('ends a stream soon after the stop reason when the upstream then keeps the connection open without message_stop', async () => {
+    // The last part comes far past the test's own time limit: only the relay can end this stream.
+    const open = sse(hello);
+    s.sim.faults.add({ ...open, parts: [...open.parts, { text: ': still here\n\n', delayMs: 60_000 }] });
+    const { data, response } = await sdk.messages.create({ ...ask('open stop'), stream: true }).withResponse();
+    const types: string[] = [];
+    for await (const e of data) types.push(e.type);
+    expect(types.slice(-2)).toEqual(['message_delta', 'message_stop']);
+    expect(await s.call('GET', `/v1/tasks/${response.headers.get('x-relayq-task-id')}`)).toMatchObject({ body: { status: 'succeeded', output: { stop_reason: 'end_turn', content: [{ text: 'Hello world' }] } } });
+  });
+
   it('calls again when a stream ends before any content, and fails a stream cut after content with an error event', async () => {
     s.sim.faults.add({ route: 'anthropic', kind: 'stream', endAfter: 0, times: 1 });
     const before = calls();

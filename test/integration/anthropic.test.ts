@@ -129,7 +129,7 @@ describe('Anthropic messages through the official SDK', () => {
     const broken = await s.call('POST', '/v1/messages', { body: '{"model": "claude-sim", ' });
     expect(broken.status).toBe(400);
     expect(broken.body).toEqual({ type: 'error', error: { type: 'invalid_request_error', message: 'body: is not valid JSON' } });
-    const err = await sdk.messages.countTokens({ model: 'claude-sim', messages: [{ role: 'user', content: 'x' }] }).catch((e: unknown) => e);
+    const err = await sdk.messages.batches.list().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(Anthropic.NotFoundError);
     expect((err as InstanceType<typeof Anthropic.NotFoundError>).error).toMatchObject({ type: 'error', error: { type: 'not_found_error' } });
   });
@@ -197,5 +197,27 @@ describe('Anthropic messages through the official SDK', () => {
     expect(e.headers?.get('x-should-retry')).toBe('false');
     expect(e.error).toMatchObject({ type: 'error', error: { type: 'overloaded_error', message: expect.stringContaining('Overloaded') } });
     expect(calls()).toBe(before + 2);
+  });
+  it("counts tokens at once through the anthropic channel, with the channel key and the client's version and beta, creating no task", async () => {
+    const before = (await s.call('GET', '/v1/tasks?limit=1')).body.data[0]?.id;
+    const body = { model: 'claude-sim', messages: [{ role: 'user' as const, content: 'count these four words' }] };
+    const counted = await sdk.messages.countTokens(body, { headers: { 'anthropic-beta': 'token-counting-2024-11-01' } });
+    expect(counted.input_tokens).toBeGreaterThan(0);
+    expect(sim().calls.at(-1)).toMatchObject({ apiKey: UPSTREAM_KEY, beta: 'token-counting-2024-11-01', body });
+    expect((await s.call('GET', '/v1/tasks?limit=1')).body.data[0]?.id).toBe(before);
+  });
+
+  it("relays a count the upstream refused in Anthropic's format without the channel key, and a refused channel key as the relay's 502", async () => {
+    s.sim.faults.add({ route: 'anthropic', kind: 'body', status: 400, body: { type: 'error', error: { type: 'invalid_request_error', message: `messages.0: bad block (key ${UPSTREAM_KEY})` } }, times: 1 });
+    const e = (await sdk.messages.countTokens({ model: 'claude-sim', messages: [{ role: 'user', content: 'x' }] }).catch((err: unknown) => err)) as InstanceType<typeof Anthropic.APIError>;
+    expect(e).toBeInstanceOf(Anthropic.BadRequestError);
+    expect(e.error).toMatchObject({ type: 'error', error: { type: 'invalid_request_error', message: 'messages.0: bad block (key [redacted])' } });
+    s.sim.faults.add({ route: 'anthropic', kind: 'body', status: 401, body: { type: 'error', error: { type: 'authentication_error', message: 'invalid x-api-key' } }, times: 1 });
+    const denied = (await sdk.messages.countTokens({ model: 'claude-sim', messages: [{ role: 'user', content: 'x' }] }).catch((err: unknown) => err)) as InstanceType<typeof Anthropic.APIError>;
+    expect(denied.status).toBe(502);
+    expect(denied.error).toMatchObject({ type: 'error', error: { type: 'api_error', message: expect.stringContaining('refused its key') } });
+    const missing = await s.call('POST', '/v1/messages/count_tokens', { body: { model: 'claude-sim' } });
+    expect(missing.status).toBe(400);
+    expect(missing.body).toMatchObject({ type: 'error', error: { type: 'invalid_request_error', message: expect.stringContaining('messages') } });
   });
 });

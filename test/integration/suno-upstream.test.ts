@@ -95,6 +95,21 @@ describe('Suno upstream answers', () => {
     expect(calls).toBe(1);
   });
 
+  it('keeps every digit of a numeric task id past 2^53 that a submit answered', async () => {
+    s.sim.faults.add({ route: 'suno-submit', kind: 'body', body: '{"code":"success","message":"","data":12345678901234567890}', times: 1 });
+    const id = (await s.call('POST', '/suno/submit/music', { body: { prompt: 'big id' } })).body.data;
+    // Submitted with its upstream id, or failed for lack of one.
+    const upstream = await waitFor(async () => {
+      const key = (await s.keys()).find((k) => k.endsWith(`:task:${id}`));
+      const raw = key ? await s.redis.hget(key, 'upstream') : null;
+      const up = raw ? (JSON.parse(raw) as { id: string | null } | null) : null;
+      if (up?.id) return { id: up.id };
+      const task = (await s.call('GET', `/v1/tasks/${id}`)).body;
+      return task.status === 'failed' ? { id: null, error: task.error.message as string } : null;
+    });
+    expect(upstream).toEqual({ id: '12345678901234567890' });
+  });
+
   it('waits for a lyrics submit past UPSTREAM_TIMEOUT_SECONDS: suno-api answers it only once the lyrics are done', async () => {
     s.sim.faults.add({ route: 'suno-submit', kind: 'latency', ms: 1500, times: 1 });
     const before = s.sim.requests.filter((r) => r.path === '/suno/submit/lyrics').length;
@@ -206,11 +221,13 @@ describe('Suno routing', () => {
   });
   afterAll(() => s.close());
 
-  it('routes by the request’s mv against a channel’s models', async () => {
+  it('routes by the request’s mv against a channel’s models, whatever its case, forwarding mv as sent', async () => {
     const v3 = (await s.call('POST', '/suno/submit/music', { body: { prompt: 'old model', mv: 'chirp-v3-5' } })).body.data;
     const v4 = (await s.call('POST', '/suno/submit/music', { body: { prompt: 'new model', mv: 'chirp-v4' } })).body.data;
-    for (const id of [v3, v4]) await sunoUntil(s.call, id, ['SUCCESS']);
-    const account = (prompt: string) => [...simSuno(s).tasks.values()].find((t) => t.request.prompt === prompt)?.account;
-    expect([account('old model'), account('new model')]).toEqual(['sk-suno-v3', 'sk-suno-any']);
+    const upper = (await s.call('POST', '/suno/submit/music', { body: { prompt: 'shouted model', mv: 'CHIRP-V3-5' } })).body.data;
+    for (const id of [v3, v4, upper]) await sunoUntil(s.call, id, ['SUCCESS']);
+    const upstream = (prompt: string) => [...simSuno(s).tasks.values()].find((t) => t.request.prompt === prompt);
+    expect([upstream('old model')?.account, upstream('new model')?.account, upstream('shouted model')?.account]).toEqual(['sk-suno-v3', 'sk-suno-any', 'sk-suno-v3']);
+    expect(upstream('shouted model')?.request.mv).toBe('CHIRP-V3-5');
   });
 });

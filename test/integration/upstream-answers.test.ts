@@ -57,6 +57,29 @@ describe('upstream answers judged, through the openai SDK', () => {
     expect(chatCalls()).toBe(before + 1);
   });
 
+  it('ends a stream whose choices finished and whose usage came when the upstream then keeps the connection open in silence', async () => {
+    const head = '"id":"c3","object":"chat.completion.chunk","created":1,"model":"sim-chat"';
+    const parts = [
+      { text: `data: {${head},"choices":[{"index":0,"delta":{"role":"assistant","content":"held"},"finish_reason":null}]}\n\n` },
+      { text: `data: {${head},"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}\n\n` },
+      // The usage the call asked for comes later than the quiet grace: the relay waits for it.
+      { text: `data: {${head},"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":1,"total_tokens":4}}\n\n`, delayMs: 2500 },
+      // Far past the test's own time limit: only the relay can end this stream.
+      { text: 'data: [DONE]\n\n', delayMs: 60_000 },
+    ];
+    s.sim.faults.add({ route: 'openai', kind: 'body', contentType: 'text/event-stream', parts, times: 1 });
+    const { data: stream, response } = await client.chat.completions.create({ ...ask('open end'), stream: true, stream_options: { include_usage: true } }).withResponse();
+    let text = '';
+    let usage: unknown = null;
+    for await (const c of stream) {
+      text += c.choices[0]?.delta?.content ?? '';
+      if (c.usage) usage = c.usage;
+    }
+    expect(text).toBe('held');
+    expect(usage).toMatchObject({ total_tokens: 4 });
+    expect(await taskOf(response)).toMatchObject({ status: 'succeeded', attempts: 1, output: { usage: { total_tokens: 4 } } });
+  });
+
   it('fails a chat call answered 200 text/html (a proxy page), never replaying the page as a success', async () => {
     s.sim.faults.add({ route: 'openai', kind: 'body', contentType: 'text/html; charset=utf-8', body: '<!DOCTYPE html><html><head><title>Welcome to nginx!</title></head><body>hi</body></html>' });
     const err = await rejection(client.chat.completions.create(ask('hello')));

@@ -3,6 +3,7 @@ import { readUpstreamVideo } from '../../shared/families/video/upstream.js';
 import { toVideoObject } from '../../shared/families/video/view.js';
 import { newVideoTask } from '../../shared/families/video/task.js';
 import { changeFor } from '../../worker/families/video/adapter.js';
+import { judgeVideo } from '../../worker/families/video/client.js';
 
 const entry = { tenant: 'acme', channel: 'one', upstreamId: 'video_up', fingerprint: '', changedAt: 0, missingSince: null };
 
@@ -10,6 +11,10 @@ describe('upstream video objects, read leniently', () => {
   it('reads an OpenAI Video object as it is', () => {
     const v = readUpstreamVideo({ id: 'video_68e1', object: 'video', model: 'sora-2', status: 'in_progress', progress: 42, created_at: 1760000000, completed_at: null, expires_at: null, prompt: 'cat', seconds: '8', size: '1280x720', remixed_from_video_id: null, error: null });
     expect(v).toEqual({ id: 'video_68e1', status: 'in_progress', progress: 42, error: null, model: 'sora-2', seconds: '8', size: '1280x720', expires_at: null, video_url: null });
+  });
+
+  it('keeps every digit of a numeric id past 2^53', () => {
+    expect(judgeVideo(Buffer.from('{"task_id": 12345678901234567890, "status": "pending", "progress": 0}'))).toMatchObject({ id: '12345678901234567890', status: 'queued', progress: 0 });
   });
 
   it('reads the first new-api answer, which named the task only as task_id', () => {

@@ -1,5 +1,5 @@
 import { routeDoc } from '../../openapi.js';
-import { messageBody } from './schemas.js';
+import { countTokensBody, messageBody } from './schemas.js';
 
 /** The OpenAPI documentation of the Anthropic Messages route. */
 export const docs = {
@@ -15,6 +15,17 @@ export const docs = {
         example: { id: 'msg_57bc726b', type: 'message', role: 'assistant', model: 'claude-sonnet-4-5', content: [{ type: 'text', text: 'Hello!' }], stop_reason: 'end_turn', stop_sequence: null, usage: { input_tokens: 1, output_tokens: 2 } },
       },
       400: { description: 'Refused, in Anthropic\'s error format.', example: { type: 'error', error: { type: 'invalid_request_error', message: 'max_tokens: Field required' } } },
+    },
+  }),
+  countTokens: routeDoc({
+    summary: 'Count the tokens of a message',
+    description:
+      'Anthropic\'s token count, asked of the highest-priority anthropic channel serving `model` at once (no task). `anthropic-version` and `anthropic-beta` are forwarded; 404 when no channel serves the model.',
+    body: countTokensBody,
+    example: { model: 'claude-sonnet-4-5', messages: [{ role: 'user', content: 'Hello' }] },
+    responses: {
+      200: { description: 'The count.', example: { input_tokens: 9 } },
+      404: { description: 'No channel serves the model.', example: { type: 'error', error: { type: 'not_found_error', message: 'no channel counts tokens for model claude-x' } } },
     },
   }),
 };

@@ -10,10 +10,12 @@ import { parsePrefer, sdkRetryCount } from '../../prefer.js';
 import { replyAccepted } from '../../replay.js';
 import { closedSignal } from '../../sse.js';
 import { callHash, idempotencyKeyOf } from '../../submit.js';
+import { abandonOf } from '../../token-relay.js';
 import type { FamilyRouteDeps } from '../types.js';
 import { docs } from './docs.js';
 import { markTask, replyUnfinishedMessage, replyWithMessage } from './reply.js';
-import { messageBody } from './schemas.js';
+import { countTokens } from './count-tokens.js';
+import { countTokensBody, messageBody } from './schemas.js';
 import { streamMessage } from './stream.js';
 
 declare module 'fastify' {
@@ -42,6 +44,7 @@ export function anthropicRoutes(deps: FamilyRouteDeps) {
   const { config, store, submitter } = deps;
   const followDeps = { signals: deps.signals, prefix: config.QUEUE_PREFIX, shutdown: deps.shutdown };
   const sseDeps = { ...followDeps, redis: deps.redis, store };
+  const countDeps = { registry: deps.registry, timeoutSeconds: config.UPSTREAM_TIMEOUT_SECONDS };
 
   /** The finished task; undefined when `ms` passed, the client left or the API is shutting down. */
   async function waitForTask(id: string, ms: number, closed: AbortSignal): Promise<Task | undefined> {
@@ -79,7 +82,9 @@ export function anthropicRoutes(deps: FamilyRouteDeps) {
     markTask(reply, task.id);
     if (pref.mode === 'async') return replyAccepted(req, reply, task, ahead, replayed ? 200 : 202);
     // A replayed task answers as it was made (an Idempotency-Key names the first call).
-    if (task.family === 'anthropic' ? task.anthropic.stream : request.stream) return streamMessage(req, reply, sseDeps, task, pref);
+    if (task.family === 'anthropic' ? task.anthropic.stream : request.stream) {
+      return streamMessage(req, reply, sseDeps, task, pref, abandonOf({ pref, idempotencyKey, task, cancel: deps.cancel, graceMs: config.STREAM_ABANDON_GRACE_MS }));
+    }
     const done = await waitForTask(task.id, pref.waitMs, closedSignal(req));
     if (done) return replyWithMessage(reply, store, done);
     if (pref.mode === 'wait') return replyAccepted(req, reply, (await store.get(task.id)) ?? task, ahead, replayed ? 200 : 202);
@@ -103,6 +108,12 @@ export function anthropicRoutes(deps: FamilyRouteDeps) {
       if (raw.length > config.BLOB_MAX_BYTES) throw new TooLargeError('body', `is larger than BLOB_MAX_BYTES (${config.BLOB_MAX_BYTES} bytes)`);
       const request: AnthropicRequest = { model: body.model, stream: body.stream === true, version: header(req, 'anthropic-version'), beta: header(req, 'anthropic-beta') };
       return submitAndAnswer(req, reply, request, raw);
+    });
+
+    app.post('/v1/messages/count_tokens', { schema: docs.countTokens }, async (req, reply) => {
+      const body = parse(countTokensBody, req.body);
+      const raw = req.rawBody ?? Buffer.from(JSON.stringify(req.body));
+      return countTokens(req, reply, countDeps, raw, body.model, { version: header(req, 'anthropic-version'), beta: header(req, 'anthropic-beta') });
     });
   };
 }

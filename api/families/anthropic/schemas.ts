@@ -44,3 +44,15 @@ export const messageBody = z.looseObject(
 );
 
 export type MessageBody = z.infer<typeof messageBody>;
+
+/**
+ * The body of `POST /v1/messages/count_tokens` (`MessageCountTokensParams`): a Messages body
+ * without `max_tokens`, checked only for `model` (routing) and `messages`.
+ */
+export const countTokensBody = z.looseObject(
+  {
+    model: str.min(1, 'String should have at least 1 character'),
+    messages: z.array(z.looseObject({ role: str.min(1, 'String should have at least 1 character'), content }, msg('a valid dictionary')), msg('a valid list')),
+  },
+  msg('a valid dictionary'),
+);

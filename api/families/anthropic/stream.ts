@@ -5,7 +5,7 @@ import type { Task } from '../../../shared/tasks/model.js';
 import type { Preference } from '../../prefer.js';
 import { replyAccepted } from '../../replay.js';
 import { openEventStream, type SseDeps } from '../../sse.js';
-import { relayTokens } from '../../token-relay.js';
+import { relayTokens, type Abandon } from '../../token-relay.js';
 import { replyUnfinishedMessage, replyWithMessage, taskErrorBody } from './reply.js';
 
 /** An Anthropic `error` event: the SDKs raise it as an APIError from the stream. */
@@ -22,11 +22,12 @@ const errorFrame = (body: unknown) => `event: error\ndata: ${JSON.stringify(body
  * upstream's own refusal, or Anthropic's error envelope), and no event within `pref.waitMs` gives
  * the 202 task for `Prefer: wait`, or the retryable "still running" error for a plain call. A
  * started stream that a cancel, an upstream break or this node's shutdown ends gets an `error`
- * event, never a clean end.
+ * event, never a clean end. With `abandon`, a client that leaves (Claude Code's ESC, a stop
+ * button) as the last reader cancels the task, so the upstream stops generating.
  */
-export async function streamMessage(req: FastifyRequest, reply: FastifyReply, deps: SseDeps, task: Task, pref: Preference) {
+export async function streamMessage(req: FastifyRequest, reply: FastifyReply, deps: SseDeps, task: Task, pref: Preference, abandon?: Abandon) {
   const write = (frame: string) => reply.raw.write(`${frame}\n\n`);
-  const end = await relayTokens(req, reply, deps, task, pref.waitMs, write);
+  const end = await relayTokens(req, reply, deps, task, pref.waitMs, write, abandon);
 
   if (end.kind === 'done') return reply.raw.end();
   if (end.kind === 'waited') {

@@ -17,6 +17,7 @@ import { replyAccepted, replyUnfinished, replyWithTask } from '../../replay.js';
 import { closedSignal } from '../../sse.js';
 import { streamTokens } from './stream.js';
 import { callHash, idempotencyKeyOf } from '../../submit.js';
+import { abandonOf } from '../../token-relay.js';
 import type { FamilyRouteDeps } from '../types.js';
 import { docs } from './docs.js';
 import * as s from './schemas.js';
@@ -75,7 +76,7 @@ export function openaiRoutes(deps: FamilyRouteDeps) {
     });
     req.log.info({ taskId: task.id, kind: ep.kind, ahead, replayed, stream, mode: pref.mode }, replayed ? 'task joined' : 'task accepted');
     if (pref.mode === 'async') return replyAccepted(req, reply, task, ahead, replayed ? 200 : 202);
-    if (stream) return streamTokens(req, reply, sseDeps, task, pref);
+    if (stream) return streamTokens(req, reply, sseDeps, task, pref, abandonOf({ pref, idempotencyKey, task, cancel: deps.cancel, graceMs: config.STREAM_ABANDON_GRACE_MS }));
     const done = await waitForTask(task.id, pref.waitMs, closedSignal(req));
     if (done) return replyWithTask(reply, store, done);
     if (pref.mode === 'wait') return replyAccepted(req, reply, (await store.get(task.id)) ?? task, ahead, replayed ? 200 : 202);

@@ -4,7 +4,7 @@ import type { Task } from '../../../shared/tasks/model.js';
 import type { Preference } from '../../prefer.js';
 import { replyAccepted, replyUnfinished, replyWithTask } from '../../replay.js';
 import { openEventStream, type SseDeps } from '../../sse.js';
-import { relayTokens } from '../../token-relay.js';
+import { relayTokens, type Abandon } from '../../token-relay.js';
 
 /** An OpenAI-style SSE error event: the SDKs raise it as an APIError from the stream. */
 const errorEvent = (error: { message: string; type: string; code: string | null; param?: string | null }) => `data: ${JSON.stringify({ error: { param: null, ...error } })}\n\n`;
@@ -19,11 +19,13 @@ const errorEvent = (error: { message: string; type: string; code: string | null;
  * upstream's own refusal, or an error envelope), and no chunk within `pref.waitMs` gives the
  * 202 task for `Prefer: wait`, or the retryable "still running" error for a plain call. A
  * started stream runs to its end; a cancel, an upstream break or this node's shutdown (after
- * its grace period) ends it with an error event, never with a clean end.
+ * its grace period) ends it with an error event, never with a clean end. With `abandon`, a
+ * client that leaves (a stop button) as the last reader cancels the task, so the upstream stops
+ * generating.
  */
-export async function streamTokens(req: FastifyRequest, reply: FastifyReply, deps: SseDeps, task: Task, pref: Preference) {
+export async function streamTokens(req: FastifyRequest, reply: FastifyReply, deps: SseDeps, task: Task, pref: Preference, abandon?: Abandon) {
   const write = (data: string) => reply.raw.write(`data: ${data}\n\n`);
-  const end = await relayTokens(req, reply, deps, task, pref.waitMs, write);
+  const end = await relayTokens(req, reply, deps, task, pref.waitMs, write, abandon);
 
   if (end.kind === 'done') {
     write('[DONE]');

@@ -76,7 +76,7 @@ export function videoRoutes(deps: FamilyRouteDeps) {
       return { fields: parse(form, values), blob: { type: contentType, data: req.body } };
     }
     const fields = parse(json, req.body);
-    const data = rawJson.get(req) ?? Buffer.from(JSON.stringify(req.body ?? {}));
+    const data = s.textFieldsOf(req.body, rawJson.get(req) ?? Buffer.from(JSON.stringify(req.body ?? {})));
     if (data.length > config.BLOB_MAX_BYTES) throw new TooLargeError('body', `is larger than BLOB_MAX_BYTES (${config.BLOB_MAX_BYTES} bytes)`);
     return { fields, blob: { type: 'application/json', data } };
   }

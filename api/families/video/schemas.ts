@@ -14,7 +14,10 @@ const msg = (what: string) => ({
 const str = z.string(msg('a string'));
 const prompt = str.trim().min(1, 'must not be blank');
 
-/** `seconds` is text in the API (`"8"`); a number is accepted too and forwarded as sent. */
+/**
+ * `seconds` is text in the API (`"8"`); a number is accepted too and forwarded as that text
+ * (textFieldsOf), since OpenAI refuses `"seconds": 8` as the wrong type.
+ */
 const seconds = z.union([str.min(1, 'must not be empty'), z.number().int().positive()], msg('a number of seconds, such as "8"'));
 
 /** `POST /v1/videos` as JSON. `input_reference` is an image URL or data URL, or `{file_id?, image_url?}`. */
@@ -50,3 +53,21 @@ export const listQuery = z.object({
   limit: z.coerce.number({ error: 'must be a number' }).int('must be an integer').min(1, 'must be at least 1').max(100, 'must be at most 100').default(20),
   order: z.enum(['asc', 'desc'], { error: 'must be asc or desc' }).default('desc'),
 });
+
+/** Fields the API types as text that JSON clients also send as numbers. */
+const TEXT_FIELDS = ['seconds'] as const;
+
+/**
+ * The JSON body to forward: `raw` as it came, unless a field the API types as text
+ * (TEXT_FIELDS) came as a number; then `body` again with those fields as text (`8` → `"8"`),
+ * every other field and the field order kept.
+ */
+export function textFieldsOf(body: unknown, raw: Buffer): Buffer {
+  if (!body || typeof body !== 'object' || Array.isArray(body)) return raw;
+  const fields = body as Record<string, unknown>;
+  const numeric = TEXT_FIELDS.filter((name) => typeof fields[name] === 'number');
+  if (numeric.length === 0) return raw;
+  const fixed = { ...fields };
+  for (const name of numeric) fixed[name] = String(fields[name]);
+  return Buffer.from(JSON.stringify(fixed));
+}

@@ -8,6 +8,7 @@ import { isTerminal } from '../../../shared/tasks/model.js';
 import type { TaskStore } from '../../../shared/tasks/store.js';
 import { blameOf, type ChannelRunner } from '../../channels/run.js';
 import type { Processor } from '../../dispatch.js';
+import { endWhenQuiet } from '../../upstream/sse.js';
 import type { AnthropicClient, Answer, ForwardedHeaders } from './client.js';
 import { createEventJudge, judgeMessage } from './judge.js';
 
@@ -62,7 +63,9 @@ export function createAnthropicRequest(deps: AnthropicDeps): Processor<'anthropi
     // answer to the client: a second upstream call would append another Message to it.
     const relayed = await tokens.length(task.id);
     if (relayed > 0) throw new PermanentUpstreamError(`the stream was cut after ${relayed} events when its worker stopped; half a stream cannot be resumed: call again`, 502);
-    const opened = await client.stream(body, fwd, signal);
+    // Aborted by the relay itself when the upstream stays silent after the stop reason.
+    const quiet = new AbortController();
+    const opened = await client.stream(body, fwd, AbortSignal.any([signal, quiet.signal]));
     if (opened.kind === 'whole') {
       const answer = judgeMessage(opened.answer);
       for (const event of eventsOf(JSON.parse(answer.body.toString('utf8')) as Json)) await tokens.chunk(task.id, frameOf(event));
@@ -77,7 +80,9 @@ export function createAnthropicRequest(deps: AnthropicDeps): Processor<'anthropi
     };
     let reading = true;
     try {
-      for await (const ev of opened.events) {
+      // A relay that sends the stop reason, then neither message_stop nor the end of the
+      // connection, would hold the client until the idle timeout: the Message is whole already.
+      for await (const ev of endWhenQuiet(opened.events, () => judge.complete(), () => quiet.abort())) {
         reading = false;
         const step = judge.event(ev);
         if (step === 'end') break;

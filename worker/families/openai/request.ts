@@ -15,6 +15,7 @@ import type { Blobs, TaskStore } from '../../../shared/tasks/store.js';
 import { blameOf, type ChannelRunner } from '../../channels/run.js';
 import type { Processor } from '../../dispatch.js';
 import type { OpenAiClient, UpstreamAnswer } from './client.js';
+import { endWhenQuiet } from '../../upstream/sse.js';
 import { createStreamJudge, expectationOf, judgeAnswer } from './judge.js';
 
 export interface OpenAiDeps {
@@ -100,6 +101,16 @@ function carriesContent(chunk: Json): boolean {
   });
 }
 
+/** Whether a JSON request body asks for the usage chunk at the end of a stream (`stream_options.include_usage`). */
+function asksForUsage(body: Buffer): boolean {
+  try {
+    const parsed = JSON.parse(body.toString('utf8')) as { stream_options?: { include_usage?: unknown } } | null;
+    return parsed?.stream_options?.include_usage === true;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Runs one OpenAI-style task: forwards the request as it came, keeps the upstream's answer byte
  * for byte (the `response` blob, replayed by sync calls and `/content`) and, for `stream: true`,
@@ -123,14 +134,16 @@ export function createOpenAiRequest(deps: OpenAiDeps): Processor<'text.request' 
     if (relayed > 0) throw new PermanentUpstreamError(`the stream was cut after ${relayed} chunks when its worker stopped; half a stream cannot be resumed: call again`, 502);
     const endpoint = task.openai!.endpoint;
     const kind: StreamKind = endpoint === 'completions' ? 'text' : 'chat';
-    const opened = await client.stream(endpoint, body, signal);
+    // Aborted by the relay itself when the upstream stays silent after the answer is whole.
+    const quiet = new AbortController();
+    const opened = await client.stream(endpoint, body, AbortSignal.any([signal, quiet.signal]));
     if (opened.kind === 'whole') {
       const answer = judgeAnswer(kind, opened.answer);
       for (const chunk of chunksOf(JSON.parse(answer.body.toString('utf8')) as Json, kind)) await tokens.chunk(task.id, JSON.stringify(chunk));
       return answer;
     }
     const judge = createStreamJudge(kind);
-    const whole = (): UpstreamAnswer => ({ status: 200, contentType: 'application/json', body: Buffer.from(JSON.stringify(judge.end(opened.head()))) });
+    const answer = (): UpstreamAnswer => ({ status: 200, contentType: 'application/json', body: Buffer.from(JSON.stringify(judge.end(opened.head()))) });
     const held: string[] = [];
     let sent = 0;
     const send = async (data: string) => {
@@ -142,23 +155,30 @@ export function createOpenAiRequest(deps: OpenAiDeps): Processor<'text.request' 
       for (const h of held.splice(0)) await tokens.chunk(task.id, h);
       return answer;
     };
+    // The usage chunk, when the call asked for one, comes after every choice finished.
+    const wantsUsage = asksForUsage(body);
+    let usage = false;
+    const whole = () => judge.complete() && (usage || !wantsUsage);
     let reading = true;
     try {
-      for await (const event of opened.events) {
+      // An upstream that finished every choice, then neither sends [DONE] nor closes, would hold
+      // the client until the idle timeout.
+      for await (const event of endWhenQuiet(opened.events, whole, () => quiet.abort())) {
         reading = false;
         const step = judge.event(event);
         if (step === 'done') break;
         if (step) {
+          if (step.chunk.usage) usage = true;
           if (sent === 0 && !carriesContent(step.chunk)) held.push(step.data);
           else await send(step.data);
         }
         reading = true;
       }
-      return await finish(whole());
+      return await finish(answer());
     } catch (err) {
       if (err instanceof CanceledError) throw err;
       // A connection that drops or goes quiet after every choice finished lost nothing.
-      if (reading && err instanceof RetryableUpstreamError && judge.complete()) return await finish(whole());
+      if (reading && err instanceof RetryableUpstreamError && judge.complete()) return await finish(answer());
       if (sent === 0) throw err;
       const upstream = err instanceof RetryableUpstreamError || err instanceof PermanentUpstreamError ? err : null;
       const Final = blameOf(err) === 'unwell' ? CutShortError : PermanentUpstreamError;

@@ -24,8 +24,9 @@ export interface SunoChannel {
  */
 export function createSunoClient(channel: SunoChannel, timeoutMs: number, log?: Logger) {
   const headers: Record<string, string> = channel.key ? { authorization: `Bearer ${channel.key}` } : {};
+  // Task ids may be integers past 2^53 (`"data": 12345678901234567890`): they arrive as text, every digit kept.
   const call = (path: string, json: unknown, signal?: AbortSignal, headersTimeoutMs?: number) =>
-    requestJson(`${channel.baseUrl}${path}`, { method: 'POST', json, headers, timeoutMs, headersTimeoutMs, signal });
+    requestJson(`${channel.baseUrl}${path}`, { method: 'POST', json, headers, timeoutMs, headersTimeoutMs, signal, keepBigIntegers: true });
   // Only the field and the JSON type of the value: values may hold lyrics or links.
   const odd =
     (where: string): Odd =>

@@ -1,7 +1,7 @@
 import { PermanentUpstreamError } from '../../../shared/errors.js';
 import { readUpstreamVideo, type UpstreamVideo } from '../../../shared/families/video/upstream.js';
 import { faultError, faultIn, looseFault } from '../../upstream/faults.js';
-import { checkStatus, readBody, send } from '../../upstream/http.js';
+import { checkStatus, quoteBigIntegers, readBody, send } from '../../upstream/http.js';
 
 export interface VideoChannel {
   name: string;
@@ -24,7 +24,8 @@ export function judgeVideo(body: Buffer): UpstreamVideo {
   const text = body.toString('utf8');
   let parsed: unknown;
   try {
-    parsed = JSON.parse(text);
+    // A numeric id past 2^53 (`"task_id": 12345678901234567890`) keeps every digit, as text.
+    parsed = JSON.parse(quoteBigIntegers(text));
   } catch {
     throw new PermanentUpstreamError(`upstream answered with a body that is not JSON where a video object was expected ("${snippet(text)}")`, 502);
   }
