@@ -28,7 +28,13 @@ export function openEventStream(reply: FastifyReply, taskId: string): void {
 /** An AbortSignal that fires when the client goes away. */
 export function closedSignal(req: FastifyRequest): AbortSignal {
   const ac = new AbortController();
-  req.raw.socket.once('close', () => ac.abort());
+  const socket = req.raw.socket;
+  const onClose = () => ac.abort();
+  socket.once('close', onClose);
+  // A keep-alive connection carries many requests: the listener goes with this request's answer
+  // (else every request on the connection adds one, and Node warns of a leak past ten).
+  const res = (socket as { _httpMessage?: NodeJS.EventEmitter | null })._httpMessage;
+  res?.once('close', () => socket.removeListener('close', onClose));
   return ac.signal;
 }
 
