@@ -50,6 +50,6 @@ export async function streamMessage(req: FastifyRequest, reply: FastifyReply, de
   if (end.kind === 'left') return end.started ? reply.raw.end() : undefined;
   // This API node is shutting down and its grace period is over.
   if (!end.started) return pref.mode === 'wait' ? replyAccepted(req, reply, (await deps.store.get(task.id)) ?? task) : replyUnfinishedMessage(reply, task, { reason: 'shutdown' });
-  reply.raw.write(errorFrame(anthropicError('api_error', `this relayq node is shutting down mid-stream; the answer continues on task ${task.id}: GET /v1/tasks/${task.id}`, task.id)));
+  reply.raw.write(errorFrame(anthropicError('api_error', `this relayq node is shutting down mid-stream; call again, or read task ${task.id} (GET /v1/tasks/${task.id}), which finishes if another worker holds it`, task.id)));
   return reply.raw.end();
 }

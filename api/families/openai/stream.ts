@@ -57,7 +57,7 @@ export async function streamTokens(req: FastifyRequest, reply: FastifyReply, dep
   // This API node is shutting down and its grace period is over.
   if (!end.started) return pref.mode === 'wait' ? replyAccepted(req, reply, (await deps.store.get(task.id)) ?? task) : replyUnfinished(reply, task, { reason: 'shutdown' });
   reply.raw.write(
-    errorEvent({ message: `this relayq node is shutting down mid-stream; the answer continues on task ${task.id}: GET /v1/tasks/${task.id}`, type: 'service_unavailable', code: 'shutting_down' }),
+    errorEvent({ message: `this relayq node is shutting down mid-stream; call again, or read task ${task.id} (GET /v1/tasks/${task.id}), which finishes if another worker holds it`, type: 'service_unavailable', code: 'shutting_down' }),
   );
   return reply.raw.end();
 }
