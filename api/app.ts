@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import cors from '@fastify/cors';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { ChannelRegistry } from '../shared/channels/registry.js';
 import { createChannelState } from '../shared/channels/state.js';
 import type { Config } from '../shared/config.js';
@@ -69,7 +69,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     bodyLimit: config.MAX_BODY_BYTES,
     requestIdHeader: 'x-request-id',
     // One log line per request (below), not Fastify's two ("incoming request", "request completed").
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     // Requests that arrive while closing get the family's own 503 (the onRequest hook below).
     return503OnClosing: false,
     // Ids of any length reach the routes, which answer in their family's format (an URL over
