@@ -70,3 +70,13 @@ describe('the code cites only documents in the repository', () => {
     expect(OUTSIDE.some(([, re]) => re.test(line))).toBe(true);
   });
 });
+
+describe('docs/configuration.md', () => {
+  it('names every setting relayq reads', async () => {
+    const { loadConfig } = await import('../../shared/config.js');
+    const doc = readFileSync(join(ROOT, 'docs', 'configuration.md'), 'utf8');
+    const settings = Object.keys(loadConfig({})).filter((k) => /^[A-Z][A-Z0-9_]+$/.test(k));
+    expect(settings.length).toBeGreaterThan(30);
+    expect(settings.filter((k) => !doc.includes(`\`${k}\``))).toEqual([]);
+  });
+});
