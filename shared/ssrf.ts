@@ -71,7 +71,7 @@ export async function resolveTarget(url: URL, allowPrivate: boolean, setting = '
   if (!allowPrivate) {
     for (const a of answers) {
       const reason = blockedReason(a.address);
-      if (reason) throw new BlockedTargetError(`target refused: ${host} resolves to ${reason} (set ${setting}=true to allow)`);
+      if (reason) throw new BlockedTargetError(`target refused: ${host === a.address ? reason : `${host} resolves to ${reason}`} (set ${setting}=true to allow)`);
     }
   }
   const first = answers[0]!;

@@ -84,7 +84,10 @@ export function queueBoardRoutes(deps: {
       board.setBasePath(BOARD_PATH);
       const queues = QUEUE_NAMES.flatMap((name) =>
         placements(name, deps.shards).map(
-          (p) => new BullMQAdapter(deps.queues.get(p), p.shard === 0 ? { displayName: name } : { displayName: `${name} (shard ${p.shard})`, prefix: `shard${p.shard}-` }),
+          // Read-only: a job removed, emptied or cleaned from here would leave its task queued
+          // for ever (relayq's task and its job are one unit), and a retried one would run again
+          // for a task that already ended.
+          (p) => new BullMQAdapter(deps.queues.get(p), { readOnlyMode: true, allowRetries: false, ...(p.shard === 0 ? { displayName: name } : { displayName: `${name} (shard ${p.shard})`, prefix: `shard${p.shard}-` }) }),
         ),
       );
       createBullBoard({ queues, serverAdapter: board, options: { uiConfig: { boardTitle: 'relayq' } } });

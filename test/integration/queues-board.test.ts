@@ -29,6 +29,14 @@ describe('queue dashboard at /admin/queues', () => {
     expect(names).toEqual([...QUEUE_NAMES, ...QUEUE_NAMES.map((q) => `shard1-${q}`)].sort());
   });
 
+  it('is read-only: no job can be removed, cleaned or retried from it (that would strand its task)', async () => {
+    const res = await get('/admin/queues/api/queues', { authorization: `Bearer ${KEYS.admin}` });
+    const body = (await res.json()) as { queues: { name: string; readOnlyMode: boolean; allowRetries: boolean }[] };
+    expect(body.queues.every((q) => q.readOnlyMode && !q.allowRetries)).toBe(true);
+    const put = await fetch(`${s.api.url}/admin/queues/api/queues/mj/pause`, { method: 'PUT', headers: { authorization: `Bearer ${KEYS.admin}` } });
+    expect(put.status).toBeGreaterThanOrEqual(400);
+  });
+
   it('sends a browser without a session to the sign-in form', async () => {
     const res = await get('/admin/queues/', { accept: 'text/html' });
     expect(res.status).toBe(303);

@@ -222,7 +222,7 @@ describe('S3 blob store and output archiving, end to end', () => {
     const r = await s.call('POST', '/mj/submit/imagine', { body: { prompt: 'a private lighthouse' } });
     const id: string = r.body.result;
     const [refused] = await strict.copy(id, [`${s.sim.url}/sim/image/x.png`], log);
-    expect(refused).toMatchObject({ url: null, error: 'target refused: 127.0.0.1 resolves to 127.0.0.1 is a loopback, private, link-local, metadata or reserved address (set ARCHIVE_ALLOW_PRIVATE=true to allow)' });
+    expect(refused).toMatchObject({ url: null, error: 'target refused: 127.0.0.1 is a loopback, private, link-local, metadata or reserved address (set ARCHIVE_ALLOW_PRIVATE=true to allow)' });
     const small = createArchiver({ store, redis: s.redis, prefix: s.config.QUEUE_PREFIX, config: { ARCHIVE_MAX_BYTES: 1024, ARCHIVE_TIMEOUT_SECONDS: 5, ARCHIVE_ALLOW_PRIVATE: true }, publicUrl: s.api.url });
     const [tooBig] = await small.copy(id, [`${s.sim.url}/sim/suno/clip.mp4`], log);
     expect(tooBig).toEqual({ source_url: `${s.sim.url}/sim/suno/clip.mp4`, url: null, error: 'larger than 1024 bytes' });
