@@ -34,7 +34,7 @@ export const API_METRICS = {
   channelInFlight: 'relayq_channel_in_flight',
 } as const;
 
-const STATES: readonly ChannelView['state'][] = ['healthy', 'cooling_down', 'open', 'disabled'];
+const STATES: readonly ChannelView['state'][] = ['healthy', 'cooling_down', 'open', 'half_open', 'disabled'];
 const HTTP_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600];
 
 /**

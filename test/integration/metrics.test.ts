@@ -116,6 +116,10 @@ describe('GET /metrics', () => {
     expect(value(after, 'relayq_http_request_duration_seconds_count', { route: '/v1/tasks/:id', method: 'GET', status_code: '200' })).toBeGreaterThanOrEqual(1);
     expect(after.some((x) => x.labels.route?.includes(r.body.id))).toBe(false);
     expect(value(after, 'relayq_channel_state', { channel: 'default-openai', state: 'healthy' })).toBe(1);
+    // Every state /admin/channels can report has its series (0 when the channel is not in it).
+    for (const state of ['cooling_down', 'open', 'half_open', 'disabled']) {
+      expect(after.filter((x) => x.name === 'relayq_channel_state' && x.labels.channel === 'default-openai' && x.labels.state === state).map((x) => x.value), state).toEqual([0]);
+    }
     expect(value(after, 'relayq_queue_jobs', { queue: 'text', shard: '0', state: 'waiting' })).toBe(0);
   });
 
