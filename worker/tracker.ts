@@ -1,6 +1,7 @@
 import type { Channel } from '../shared/channels/config.js';
 import type { ChannelRegistry } from '../shared/channels/registry.js';
 import type { Config } from '../shared/config.js';
+import { RetryableUpstreamError } from '../shared/errors.js';
 import type { Placement } from '../shared/ids.js';
 import { globalKeys, placements } from '../shared/keys.js';
 import { createLockedLoop } from '../shared/loop.js';
@@ -281,7 +282,8 @@ export function createTracker<U>(deps: TrackerDeps, adapter: TrackerAdapter<U>):
         try {
           found = await boundedRead(channel, timeoutMs, (signal) => adapter.read(channel, batch.map(([, , e]) => e.upstreamId), signal));
         } catch (err) {
-          log.warn({ err, channel: name, tasks: batch.length }, 'upstream poll failed');
+          // A failing upstream fails every poll: its message, not a stack each time.
+          log.warn({ channel: name, tasks: batch.length, err: err instanceof RetryableUpstreamError ? err.message : err }, 'upstream poll failed');
           // A read of one task failed for that task; a batch's failure says nothing about any one of them.
           failure = batch.length === 1 ? TaskReadFailed.of(err) : new TaskReadFailed(err instanceof Error ? err.message : String(err), false);
         }
