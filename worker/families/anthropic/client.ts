@@ -1,6 +1,6 @@
 import { DEFAULT_ANTHROPIC_VERSION } from '../../../shared/families/anthropic/task.js';
-import { bodyChunks, checkStatus, readBody, send, type RequestOptions } from '../../upstream/http.js';
-import { sseEvents, type SseEvent } from '../../upstream/sse.js';
+import { checkStatus, readBody, send, type RequestOptions } from '../../upstream/http.js';
+import { openStream, type StreamOpening } from '../../upstream/stream-opening.js';
 
 export interface AnthropicChannel {
   name: string;
@@ -23,15 +23,7 @@ export interface ForwardedHeaders {
   beta: string | null;
 }
 
-/**
- * What a stream request got: the events of a `text/event-stream` answer as they arrive, with the
- * start of the body (to read an error sent there as plain JSON), or the whole body of any other
- * 2xx answer (an upstream that ignored `stream`, or sent its error as JSON).
- */
-export type StreamOpening = { kind: 'events'; events: AsyncIterable<SseEvent>; head: () => string } | { kind: 'whole'; answer: Answer };
-
-/** Bytes kept from the start of an event stream. */
-const HEAD_BYTES = 4096;
+export type { StreamOpening } from '../../upstream/stream-opening.js';
 
 /**
  * A client of one Anthropic-compatible upstream: `POST {baseUrl}/v1/messages` with the body as the
@@ -69,26 +61,7 @@ export function createAnthropicClient(channel: AnthropicChannel, timeoutMs: numb
      * its events as they arrive (the idle timeout applies between pieces, never to the whole).
      */
     async stream(body: Buffer, fwd: ForwardedHeaders, signal: AbortSignal | undefined): Promise<StreamOpening> {
-      const opts = { headers: headers(fwd, 'text/event-stream'), body, timeoutMs, signal };
-      const { res, idle } = await send(url('messages'), opts);
-      const contentType = res.headers.get('content-type') ?? '';
-      if (!res.ok || !/^text\/event-stream\b/i.test(contentType)) {
-        const bytes = await readBody(res, opts, idle);
-        checkStatus(res, bytes);
-        return { kind: 'whole', answer: { status: res.status, contentType: contentType || 'application/octet-stream', body: bytes } };
-      }
-      const head: Buffer[] = [];
-      let kept = 0;
-      async function* keepingHead() {
-        for await (const chunk of bodyChunks(res, opts, idle)) {
-          if (kept < HEAD_BYTES) {
-            head.push(Buffer.from(chunk.subarray(0, HEAD_BYTES - kept)));
-            kept += Math.min(chunk.length, HEAD_BYTES - kept);
-          }
-          yield chunk;
-        }
-      }
-      return { kind: 'events', events: sseEvents(keepingHead()), head: () => Buffer.concat(head).toString('utf8') };
+      return openStream(url('messages'), { headers: headers(fwd, 'text/event-stream'), body, timeoutMs, signal });
     },
 
     /** The model list (`GET {baseUrl}/v1/models`): a cheap call that tells whether the channel answers. */

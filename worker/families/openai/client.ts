@@ -1,6 +1,6 @@
-import { bodyChunks, checkStatus, readBody, send } from '../../upstream/http.js';
+import { checkStatus, readBody, send } from '../../upstream/http.js';
 import type { Answer } from './judge.js';
-import { sseEvents, type SseEvent } from '../../upstream/sse.js';
+import { openStream, type StreamOpening } from '../../upstream/stream-opening.js';
 
 export interface OpenAiChannel {
   name: string;
@@ -12,14 +12,7 @@ export interface OpenAiChannel {
 /** An upstream's 2xx answer as it came: status, content type, bytes. */
 export type UpstreamAnswer = Answer;
 
-/**
- * What a stream request got: the events of a `text/event-stream` answer as they arrive, or the
- * whole body of any other 2xx answer (an upstream that ignored `stream`, or sent an error as JSON).
- */
-export type StreamOpening = { kind: 'events'; events: AsyncIterable<SseEvent>; head: () => string } | { kind: 'whole'; answer: UpstreamAnswer };
-
-/** Bytes kept from the start of an event stream, to read an error sent there as plain JSON. */
-const HEAD_BYTES = 4096;
+export type { StreamOpening } from '../../upstream/stream-opening.js';
 
 /**
  * A client of one OpenAI-compatible upstream: requests are forwarded as they came. Non-2xx answers
@@ -57,26 +50,7 @@ export function createOpenAiClient(channel: OpenAiChannel, timeoutMs: number, an
      * its events as they arrive (the idle timeout applies between pieces, never to the whole).
      */
     async stream(endpoint: string, body: Buffer, signal: AbortSignal | undefined): Promise<StreamOpening> {
-      const opts = { headers: { ...headers(true), accept: 'text/event-stream' }, body, timeoutMs, signal };
-      const { res, idle } = await send(`${channel.baseUrl}/${endpoint}`, opts);
-      const contentType = res.headers.get('content-type') ?? '';
-      if (!res.ok || !/^text\/event-stream\b/i.test(contentType)) {
-        const bytes = await readBody(res, opts, idle);
-        checkStatus(res, bytes);
-        return { kind: 'whole', answer: { status: res.status, contentType: contentType || 'application/octet-stream', body: bytes } };
-      }
-      const head: Buffer[] = [];
-      let kept = 0;
-      async function* keepingHead() {
-        for await (const chunk of bodyChunks(res, opts, idle)) {
-          if (kept < HEAD_BYTES) {
-            head.push(Buffer.from(chunk.subarray(0, HEAD_BYTES - kept)));
-            kept += Math.min(chunk.length, HEAD_BYTES - kept);
-          }
-          yield chunk;
-        }
-      }
-      return { kind: 'events', events: sseEvents(keepingHead()), head: () => Buffer.concat(head).toString('utf8') };
+      return openStream(`${channel.baseUrl}/${endpoint}`, { headers: { ...headers(true), accept: 'text/event-stream' }, body, timeoutMs, signal });
     },
 
     async models(): Promise<UpstreamAnswer> {
