@@ -7,6 +7,7 @@ import type { TokenStreams } from '../../../shared/protocols/tokens.js';
 import { isTerminal } from '../../../shared/tasks/model.js';
 import type { TaskStore } from '../../../shared/tasks/store.js';
 import { blameOf, type ChannelRunner } from '../../channels/run.js';
+import { callForTask } from '../../channels/task-call.js';
 import type { Processor } from '../../dispatch.js';
 import { endWhenQuiet } from '../../upstream/sse.js';
 import type { AnthropicClient, Answer, ForwardedHeaders } from './client.js';
@@ -119,25 +120,10 @@ export function createAnthropicRequest(deps: AnthropicDeps): Processor<'anthropi
     if (!request) throw new ValidationError('request', 'the stored request is missing (expired?)');
     const { model, stream: streaming, version, beta } = task.anthropic;
     const prior = task.channel_attempts ?? [];
-    let running = false;
-    const { value: answer, attempts } = await deps.channels.call(
-      { type: anthropicFamily.channelType, kind: task.kind, model },
-      {
-        avoid: prior.filter((a) => a.outcome !== 'succeeded').map((a) => a.channel),
-        onAttempt: (a) => store.annotate(task.id, { channel_attempts: [...prior, ...a] }),
-        log,
-      },
-      async (channel) => {
-        // The task runs once a channel took it: while it waits for one it stays queued.
-        if (!running) {
-          const started = await store.update(task, { status: 'running', from: ['queued', 'running'], patch: { started_at: task.started_at ?? Date.now(), attempts: job.attemptsMade + 1 } });
-          if (!started?.applied) throw new CanceledError();
-          running = true;
-        }
-        const client = deps.client(channel);
-        return streaming ? stream(task, client, request.data, { version, beta }, signal) : judgeMessage(await client.create(request.data, { version, beta }, signal));
-      },
-    );
+    const { value: answer, attempts } = await callForTask(deps, task, job.attemptsMade + 1, { type: anthropicFamily.channelType, kind: task.kind, model }, log, async (channel) => {
+      const client = deps.client(channel);
+      return streaming ? stream(task, client, request.data, { version, beta }, signal) : judgeMessage(await client.create(request.data, { version, beta }, signal));
+    });
     await store.putBlobs(task.id, { response: { type: answer.contentType, data: answer.body } });
     await store.update(task, {
       status: 'succeeded',

@@ -13,6 +13,7 @@ import type { TokenStreams } from '../../../shared/protocols/tokens.js';
 import { isTerminal } from '../../../shared/tasks/model.js';
 import type { Blobs, TaskStore } from '../../../shared/tasks/store.js';
 import { blameOf, type ChannelRunner } from '../../channels/run.js';
+import { callForTask } from '../../channels/task-call.js';
 import type { Processor } from '../../dispatch.js';
 import type { OpenAiClient, UpstreamAnswer } from './client.js';
 import { endWhenQuiet } from '../../upstream/sse.js';
@@ -194,29 +195,14 @@ export function createOpenAiRequest(deps: OpenAiDeps): Processor<'text.request' 
     const blobs = await store.blobs(task.id);
     const { body, contentType } = await requestBody(task, blobs);
     const prior = task.channel_attempts ?? [];
-    let running = false;
     // A refusal keeps its upstream answer: the dispatcher writes it with the failure. A 2xx is
     // judged first: an error or a page where the answer belongs fails the task.
-    const { value: answer, attempts } = await deps.channels.call(
-      { type: 'openai', kind: task.kind, model: openai.model },
-      {
-        avoid: prior.filter((a) => a.outcome !== 'succeeded').map((a) => a.channel),
-        onAttempt: (a) => store.annotate(task.id, { channel_attempts: [...prior, ...a] }),
-        log,
-      },
-      async (channel) => {
-        // The task runs once a channel took it: while it waits for one it stays queued.
-        if (!running) {
-          const started = await store.update(task, { status: 'running', from: ['queued', 'running'], patch: { started_at: task.started_at ?? Date.now(), attempts: job.attemptsMade + 1 } });
-          if (!started?.applied) throw new CanceledError();
-          running = true;
-        }
-        const client = deps.client(channel);
-        return openai.stream
-          ? stream(task, client, body, signal)
-          : judgeAnswer(expectationOf(openai.endpoint, formField(task, blobs, 'response_format')), await client.call(openai.endpoint, body, signal, contentType));
-      },
-    );
+    const { value: answer, attempts } = await callForTask(deps, task, job.attemptsMade + 1, { type: 'openai', kind: task.kind, model: openai.model }, log, async (channel) => {
+      const client = deps.client(channel);
+      return openai.stream
+        ? stream(task, client, body, signal)
+        : judgeAnswer(expectationOf(openai.endpoint, formField(task, blobs, 'response_format')), await client.call(openai.endpoint, body, signal, contentType));
+    });
     // Image URLs expire upstream within hours: with ARCHIVE_OUTPUTS the answer names relayq's copies.
     const { answer: kept, archived } = deps.archiver && openai.endpoint.startsWith('images/') ? await archiveImages(deps.archiver, task.id, answer, log) : { answer, archived: [] };
     await store.putBlobs(task.id, { response: { type: kept.contentType, data: kept.body } });
