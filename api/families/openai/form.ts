@@ -1,5 +1,6 @@
-import { TooLargeError, ValidationError } from '../../../shared/errors.js';
-import { MultipartError, parseMultipart, type FormPart } from '../../../shared/multipart.js';
+import { ValidationError } from '../../../shared/errors.js';
+import type { FormPart } from '../../../shared/multipart.js';
+import { uploadParts } from '../../upload-form.js';
 
 /** The plain fields of a form as a route's schema reads them: a string per name, an array when the name repeats. */
 export type FormValues = Record<string, string | string[]>;
@@ -20,17 +21,7 @@ const isFile = (part: FormPart, files: FormFiles) => part.filename !== null || f
  *   TooLargeError (413) naming the largest part when the body is over `maxBytes` (BLOB_MAX_BYTES).
  */
 export function readForm(body: Buffer, contentType: string, files: FormFiles, maxBytes: number): FormValues {
-  let parts: FormPart[];
-  try {
-    parts = parseMultipart(body, contentType);
-  } catch (err) {
-    if (err instanceof MultipartError) throw new ValidationError('body', `is not valid multipart/form-data: ${err.message}`);
-    throw err;
-  }
-  if (body.length > maxBytes) {
-    const largest = parts.reduce<FormPart | null>((max, p) => (!max || p.data.length > max.data.length ? p : max), null);
-    throw new TooLargeError(largest?.name ?? 'body', `makes the upload larger than BLOB_MAX_BYTES (${maxBytes} bytes)`);
-  }
+  const parts = uploadParts(body, contentType, maxBytes);
   const [first, ...aliases] = files.required;
   if (first && !parts.some((p) => files.required.includes(p.name))) {
     throw new ValidationError(first, `is required (a file${aliases.length ? `; also accepted as ${aliases.join(', ')}` : ''})`);

@@ -1,5 +1,5 @@
-import { TooLargeError, ValidationError } from '../../../shared/errors.js';
-import { MultipartError, parseMultipart, type FormPart } from '../../../shared/multipart.js';
+import { ValidationError } from '../../../shared/errors.js';
+import { uploadParts } from '../../upload-form.js';
 
 /** A multipart body's plain fields (the last value of each name) and the names of its file parts. */
 export interface VideoForm {
@@ -16,17 +16,7 @@ export interface VideoForm {
  *   largest part when the body is over `maxBytes` (BLOB_MAX_BYTES).
  */
 export function readVideoForm(body: Buffer, contentType: string, maxBytes: number): VideoForm {
-  let parts: FormPart[];
-  try {
-    parts = parseMultipart(body, contentType);
-  } catch (err) {
-    if (err instanceof MultipartError) throw new ValidationError('body', `is not valid multipart/form-data: ${err.message}`);
-    throw err;
-  }
-  if (body.length > maxBytes) {
-    const largest = parts.reduce<FormPart | null>((max, p) => (!max || p.data.length > max.data.length ? p : max), null);
-    throw new TooLargeError(largest?.name ?? 'body', `makes the upload larger than BLOB_MAX_BYTES (${maxBytes} bytes)`);
-  }
+  const parts = uploadParts(body, contentType, maxBytes);
   const values: Record<string, string> = {};
   const files: string[] = [];
   for (const part of parts) {
