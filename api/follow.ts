@@ -1,5 +1,7 @@
 import { globalKeys } from '../shared/keys.js';
 import type { Signals } from '../shared/signals.js';
+import { isTerminal, type Task } from '../shared/tasks/model.js';
+import type { TaskStore } from '../shared/tasks/store.js';
 
 export interface FollowDeps {
   signals: Signals;
@@ -45,4 +47,22 @@ export async function follow<T>(deps: FollowDeps, taskId: string, ms: number, st
     closed.removeEventListener('abort', onClose);
     await stop();
   }
+}
+
+/**
+ * The task once it has ended; undefined when `ms` (ms, ≤ 0: no wait at all) passed, the client
+ * left (`closed`) or the API is shutting down first. For `Prefer: wait=N` and sync answers.
+ */
+export async function waitForEnd(deps: FollowDeps & { store: Pick<TaskStore, 'get'> }, id: string, ms: number, closed?: AbortSignal): Promise<Task | undefined> {
+  if (ms <= 0) return undefined;
+  return follow(
+    deps,
+    id,
+    ms,
+    async () => {
+      const t = await deps.store.get(id);
+      return t && isTerminal(t.status) ? t : undefined;
+    },
+    { closed },
+  );
 }

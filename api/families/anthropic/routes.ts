@@ -2,9 +2,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { TooLargeError, ValidationError } from '../../../shared/errors.js';
 import { anthropicRequest } from '../../../shared/families/anthropic/jobs.js';
 import { newAnthropicTask, type AnthropicRequest } from '../../../shared/families/anthropic/task.js';
-import { isTerminal, type Task } from '../../../shared/tasks/model.js';
 import { parse } from '../../errors.js';
-import { follow } from '../../follow.js';
+import { waitForEnd } from '../../follow.js';
 import { webhookOf } from '../../http-url.js';
 import { parsePrefer, sdkRetryCount } from '../../prefer.js';
 import { replyAccepted } from '../../replay.js';
@@ -46,20 +45,6 @@ export function anthropicRoutes(deps: FamilyRouteDeps) {
   const sseDeps = { ...followDeps, redis: deps.redis, store };
   const countDeps = { registry: deps.registry, timeoutSeconds: config.UPSTREAM_TIMEOUT_SECONDS };
 
-  /** The finished task; undefined when `ms` passed, the client left or the API is shutting down. */
-  async function waitForTask(id: string, ms: number, closed: AbortSignal): Promise<Task | undefined> {
-    if (ms <= 0) return undefined;
-    return follow(
-      followDeps,
-      id,
-      ms,
-      async () => {
-        const t = await store.get(id);
-        return t && isTerminal(t.status) ? t : undefined;
-      },
-      { closed },
-    );
-  }
 
   async function submitAndAnswer(req: FastifyRequest, reply: FastifyReply, request: AnthropicRequest, raw: Buffer) {
     const webhook = webhookOf(req.headers, config.WEBHOOK_ALLOW_PRIVATE);
@@ -85,7 +70,7 @@ export function anthropicRoutes(deps: FamilyRouteDeps) {
     if (task.family === 'anthropic' ? task.anthropic.stream : request.stream) {
       return streamMessage(req, reply, sseDeps, task, pref, abandonOf({ pref, idempotencyKey, task, cancel: deps.cancel, graceMs: config.STREAM_ABANDON_GRACE_MS }));
     }
-    const done = await waitForTask(task.id, pref.waitMs, closedSignal(req));
+    const done = await waitForEnd({ ...followDeps, store }, task.id, pref.waitMs, closedSignal(req));
     if (done) return replyWithMessage(reply, store, done);
     if (pref.mode === 'wait') return replyAccepted(req, reply, (await store.get(task.id)) ?? task, ahead, replayed ? 200 : 202);
     return replyUnfinishedMessage(reply, task, deps.shutdown.aborted ? { reason: 'shutdown' } : { reason: 'timeout', waitedMs: pref.waitMs });

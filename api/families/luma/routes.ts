@@ -3,10 +3,10 @@ import { NotFoundError, TooLargeError, ValidationError } from '../../../shared/e
 import { lumaFamily } from '../../../shared/families/luma/family.js';
 import { LUMA_QUEUE, newLumaTask, type LumaKind, type LumaTask } from '../../../shared/families/luma/task.js';
 import { toLumaGeneration } from '../../../shared/families/luma/view.js';
-import { isTerminal, type Task, type WebhookTarget } from '../../../shared/tasks/model.js';
+import type { WebhookTarget } from '../../../shared/tasks/model.js';
 import { canSee } from '../../auth.js';
 import { parse } from '../../errors.js';
-import { follow } from '../../follow.js';
+import { waitForEnd } from '../../follow.js';
 import { checkWebhookTarget, webhookOf } from '../../http-url.js';
 import { parsePrefer } from '../../prefer.js';
 import { taskHeader } from '../../replay.js';
@@ -15,9 +15,6 @@ import { idempotencyKeyOf } from '../../submit.js';
 import type { FamilyRouteDeps } from '../types.js';
 import { docs } from './docs.js';
 import { generationBody, taskIdParams, type GenerationBody } from './schemas.js';
-
-/** The task when it is finished; undefined otherwise (a `follow` step). */
-const finished = (t: Task | null) => (t && isTerminal(t.status) ? t : undefined);
 
 /** The body that goes upstream: the client's, with `prompt` as `user_prompt` and relayq's own fields taken out. */
 function upstreamBody(b: GenerationBody): Record<string, unknown> {
@@ -74,7 +71,7 @@ export function lumaRoutes(deps: FamilyRouteDeps) {
     });
     req.log.info({ taskId: task.id, kind, ahead, replayed }, replayed ? 'task replayed' : 'task accepted');
     // The task as answered: as created, or (Prefer: wait) once finished or the wait is over.
-    const done = pref.mode === 'wait' ? await follow(followDeps, task.id, pref.waitMs, async () => finished(await store.get(task.id)), { closed: closedSignal(req) }) : undefined;
+    const done = pref.mode === 'wait' ? await waitForEnd({ ...followDeps, store }, task.id, pref.waitMs, closedSignal(req)) : undefined;
     const current = done ?? (pref.mode === 'wait' ? await visibleTask(req, task.id) : task);
     if (current.family !== lumaFamily.name) throw new NotFoundError(`generation not found: ${task.id}`);
     taskHeader(reply, task.id);

@@ -5,13 +5,12 @@ import { requestJobOf } from '../../../shared/families/openai/jobs.js';
 import { createModelsCache } from '../../../shared/families/openai/models-cache.js';
 import type { OpenAiTask } from '../../../shared/families/openai/task.js';
 import { ENDPOINTS, type EndpointPath } from '../../../shared/families/openai/endpoints.js';
-import { isTerminal, type Task } from '../../../shared/tasks/model.js';
 import { newTask } from '../../../shared/tasks/new.js';
 import type { Blobs } from '../../../shared/tasks/store.js';
 import { readForm } from './form.js';
 import { parse } from '../../errors.js';
 import { webhookOf } from '../../http-url.js';
-import { follow } from '../../follow.js';
+import { waitForEnd } from '../../follow.js';
 import { parsePrefer, sdkRetryCount } from '../../prefer.js';
 import { replyAccepted, replyUnfinished, replyWithTask } from '../../replay.js';
 import { closedSignal } from '../../sse.js';
@@ -36,20 +35,6 @@ export function openaiRoutes(deps: FamilyRouteDeps) {
 
   const sseDeps = { ...followDeps, redis: deps.redis, store };
 
-  /** Waits for the task to finish; undefined when `ms` passed, the client left or the API is shutting down. */
-  async function waitForTask(id: string, ms: number, closed: AbortSignal): Promise<Task | undefined> {
-    if (ms <= 0) return undefined;
-    return follow(
-      followDeps,
-      id,
-      ms,
-      async () => {
-        const t = await store.get(id);
-        return t && isTerminal(t.status) ? t : undefined;
-      },
-      { closed },
-    );
-  }
 
   /**
    * Creates the task and answers as the call asked (see api/prefer.ts): a plain call gets the
@@ -77,7 +62,7 @@ export function openaiRoutes(deps: FamilyRouteDeps) {
     req.log.info({ taskId: task.id, kind: ep.kind, ahead, replayed, stream, mode: pref.mode }, replayed ? 'task joined' : 'task accepted');
     if (pref.mode === 'async') return replyAccepted(req, reply, task, ahead, replayed ? 200 : 202);
     if (stream) return streamTokens(req, reply, sseDeps, task, pref, abandonOf({ pref, idempotencyKey, task, cancel: deps.cancel, graceMs: config.STREAM_ABANDON_GRACE_MS }));
-    const done = await waitForTask(task.id, pref.waitMs, closedSignal(req));
+    const done = await waitForEnd({ ...followDeps, store }, task.id, pref.waitMs, closedSignal(req));
     if (done) return replyWithTask(reply, store, done);
     if (pref.mode === 'wait') return replyAccepted(req, reply, (await store.get(task.id)) ?? task, ahead, replayed ? 200 : 202);
     return replyUnfinished(reply, task, deps.shutdown.aborted ? { reason: 'shutdown' } : { reason: 'timeout', waitedMs: pref.waitMs });
