@@ -1,21 +1,12 @@
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { sleep, startLasting, type Child } from './procs.js';
 
-/** A free TCP port on 127.0.0.1 (asked of the kernel, then released). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
+/** A free TCP port on 127.0.0.1: the one the test support asks the kernel for. */
+export { freePort } from '../../test/support/redis.js';
+import { freePort } from '../../test/support/redis.js';
 
 /** The harness's own redis-server: its URL, a client for inspection, and how to stop it. */
 export interface BenchRedis {
