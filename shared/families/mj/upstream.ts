@@ -1,3 +1,4 @@
+import { parseProgress, type Odd } from '../../progress.js';
 import type { MjButton, MjImage } from './task.js';
 
 /**
@@ -6,7 +7,7 @@ import type { MjButton, MjImage } from './task.js';
  * is reported through `odd` and read as "not given", never dropping the task. Only a missing or
  * unusable id makes an item unusable.
  */
-export type Odd = (field: string, value: unknown) => void;
+export type { Odd };
 
 /** An upstream task as relayq uses it. `progress` is 0–100; `status` is upper case. */
 export interface UpstreamTask {
@@ -42,26 +43,7 @@ export function readId(v: unknown): string | null {
   return null;
 }
 
-/**
- * Progress as a number 0–100, floored, from the forms upstreams send: `"45%"` (midjourney-proxy),
- * `45`, `45.5`, `"45"`, `"45.5%"`, `" 45 %"`. Values are percentages (`0.45` is 0 %, not 45 %):
- * a fraction misread as a percentage would jump ahead. Blank, null and unreadable give null.
- */
-export function parseProgress(p: unknown, odd?: Odd): number | null {
-  if (nothing(p)) return null;
-  let n = NaN;
-  if (typeof p === 'number') n = p;
-  else if (typeof p === 'string') {
-    const m = /^\s*(-?\d+(?:\.\d+)?)\s*%?\s*$/.exec(p);
-    if (m) n = Number(m[1]);
-  }
-  if (!Number.isFinite(n)) {
-    odd?.('progress', p);
-    return null;
-  }
-  if (n < 0 || n > 100) odd?.('progress', p);
-  return Math.floor(Math.min(100, Math.max(0, n)));
-}
+export { parseProgress };
 
 /**
  * Status names hosted MJ APIs spell differently (nano-gpt answers `FAILED`, `PENDING`, `RUNNING`

@@ -1,3 +1,4 @@
+import { parseProgress, type Odd } from '../../progress.js';
 /**
  * suno-api answers read field by field. The upstreams differ: Suno-API/Suno-API (the server
  * new-api's Suno channel targets) answers its DB rows (`id` an integer row id, `task_id` the task,
@@ -6,7 +7,7 @@
  * is read on its own: a field of an unexpected type is reported through `odd` and read as "not
  * given", never dropping the item. Only a missing `task_id` makes an item unusable.
  */
-export type Odd = (field: string, value: unknown) => void;
+export type { Odd };
 
 /** A Suno task status as relayq uses it (suno-api's vocabulary; `UNKNOWN` and the like are read as none). */
 export type SunoStatus = 'NOT_START' | 'SUBMITTED' | 'QUEUED' | 'IN_PROGRESS' | 'SUCCESS' | 'FAILURE';
@@ -70,24 +71,6 @@ export function readStatus(v: unknown, odd: Odd = () => undefined): SunoStatus |
   return s ?? null;
 }
 
-/**
- * Progress 0–100 from `"45%"`, `45`, `"45"`, `45.5`; percentages, floored and clamped. Blank,
- * null and unreadable give null.
- */
-export function readProgress(v: unknown, odd: Odd = () => undefined): number | null {
-  if (nothing(v)) return null;
-  let n = NaN;
-  if (typeof v === 'number') n = v;
-  else if (typeof v === 'string') {
-    const m = /^\s*(-?\d+(?:\.\d+)?)\s*%?\s*$/.exec(v);
-    if (m) n = Number(m[1]);
-  }
-  if (!Number.isFinite(n)) {
-    odd('progress', v);
-    return null;
-  }
-  return Math.floor(Math.min(100, Math.max(0, n)));
-}
 
 function readText(field: string, v: unknown, odd: Odd): string | null {
   if (nothing(v)) return null;
@@ -158,7 +141,7 @@ export function readUpstreamTask(raw: unknown, odd: Odd = () => undefined): Suno
   return {
     id,
     status: nothing(raw.status) ? statusFromClips(clipsOf(data)) : readStatus(raw.status, odd),
-    progress: readProgress(raw.progress, odd),
+    progress: parseProgress(raw.progress, odd),
     failReason: readText('fail_reason', raw.fail_reason, odd),
     data,
   };
