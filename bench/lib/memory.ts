@@ -32,6 +32,8 @@ interface TaskBytes {
   byKind: Record<string, number>;
   /** Growth of keys shared by all tasks (tenant indexes, queue keys), per task. */
   sharedPerTask: number;
+  /** The same by key (the figure's prefix left out), per task; keys that grew by under 1 B per task left out. */
+  sharedByKey: Record<string, number>;
   /** The whole event log of a finished task, kept one hour beside its folded history: bytes per task on top of perTask in that hour. */
   firstHourExtraPerTask: number;
   /** INFO used_memory growth per task, a cross-check that includes allocator overhead. */
@@ -107,11 +109,17 @@ async function measureTasks(ctx: BenchContext, s: StackEnv, n: number, submit: {
   }
   const isShared = (k: string) => owner(k) === null && !k.includes(':blobs:');
   const shared = sum(after, isShared) - sum(before, isShared);
+  const sharedByKey: Record<string, number> = {};
+  for (const [key, bytes] of after) {
+    const grew = (bytes - (before.get(key) ?? 0)) / n;
+    if (isShared(key) && Math.abs(grew) >= 1) sharedByKey[key.slice(s.prefix.length + 1)] = round(grew, 0);
+  }
   const used = (await usedMemory(redis)) - used0;
   return {
     perTask: round((perTaskKeys + shared) / n, 0),
     byKind: Object.fromEntries(Object.entries(byKind).map(([k, v]) => [k, round(v, 0)])),
     sharedPerTask: round(shared / n, 0),
+    sharedByKey,
     firstHourExtraPerTask: round(firstHour / n, 0),
     usedMemoryPerTask: round(used / n, 0),
     ttlSeconds,
