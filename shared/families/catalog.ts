@@ -29,10 +29,13 @@ export const TASK_QUEUES: readonly string[] = FAMILIES.flatMap((f) => f.queues.m
 
 const byKind = new Map<string, FamilyDef>(FAMILIES.flatMap((f) => f.kinds.map((k) => [k, f] as const)));
 const byName = new Map<string, FamilyDef>(FAMILIES.map((f) => [f.name, f]));
+const byQueue = new Map<string, FamilyDef>(FAMILIES.flatMap((f) => f.queues.map((q) => [q.name, f] as const)));
 
 /** The family of a task kind; undefined for a kind no family has (a record from a removed family). */
 export const familyOfKind = (kind: string): FamilyDef | undefined => byKind.get(kind);
 export const familyNamed = (name: string): FamilyDef | undefined => byName.get(name);
+/** The family whose tasks a queue holds (a task id names its queue); undefined for the core's queues. */
+export const familyOfQueue = (queue: string): FamilyDef | undefined => byQueue.get(queue);
 
 type UnionToIntersection<U> = (U extends unknown ? (x: U) => void : never) extends (x: infer I) => void ? I : never;
 type FamilyJobs = UnionToIntersection<All[FamilyName]['jobs']>;

@@ -1,5 +1,6 @@
 import type { Config } from '../config.js';
 import type { JobContract } from '../jobs/contract.js';
+import type { StoredForm } from '../tasks/forms.js';
 import type { TaskBase, TaskPatch } from '../tasks/model.js';
 
 /**
@@ -49,8 +50,14 @@ export interface FamilyDef<Name extends string = string, Kind extends string = s
     urls(task: T): string[];
     replace(task: T, urlOf: (url: string) => string | null): TaskPatch<T>;
   };
-  /** Fills a task read from Redis: defaults for fields an older record lacks. */
+  /**
+   * Fills a task read from Redis: defaults for fields an older record lacks. A new record leaves
+   * out the family's fields that hold what `complete` puts back (their default), so it must put
+   * back each one on its own, whatever the other fields hold.
+   */
   complete?(task: T): T;
+  /** Compact stored forms of some of its task's fields, by field (shared/tasks/forms.ts). */
+  storedForms?: Record<string, StoredForm>;
   /** Type only: the family's task. */
   readonly task?: T;
 }

@@ -9,9 +9,12 @@ import type { Queues } from '../queues.js';
 import type { MetricsRecorder } from '../metrics.js';
 import type { RedisClient } from '../redis.js';
 import { createRedisBlobStore, type BlobInfo, type BlobReader, type BlobStore, type Blobs, type ByteRange } from '../blobs.js';
-import { familyOfKind } from '../families/catalog.js';
+import { familyOfKind, familyOfQueue } from '../families/catalog.js';
+import type { FamilyDef } from '../families/types.js';
 import { redact } from '../redact.js';
+import { defaultsForm, listForm, type StoredForm } from './forms.js';
 import { isTerminal, type Task, type TaskPatch, type TaskStatus } from './model.js';
+import { baseFields } from './new.js';
 
 const UPDATE_LUA = readFileSync(new URL('./update.lua', import.meta.url), 'utf8');
 
@@ -107,10 +110,54 @@ export interface TaskStore {
   blobs(id: string): Promise<Blobs>;
 }
 
-/** A task (or patch) as hash fields, one JSON value each; `family` is never stored (the kind says it). */
-function encode(obj: Record<string, unknown>): Record<string, string> {
+/** Forms of fields every task has: an upstream call's status and error are mostly null. */
+const BASE_FORMS: Readonly<Record<string, StoredForm>> = {
+  channel_attempts: listForm(defaultsForm(['channel', 'at', 'outcome', 'status', 'error'], { status: null, error: null })),
+};
+
+/** How a family's tasks are stored: the stored forms of its fields, and the JSON of each default a new record leaves out. */
+interface Storage {
+  forms: Readonly<Record<string, StoredForm>>;
+  defaults: ReadonlyMap<string, string>;
+}
+
+const storages = new Map<FamilyDef | undefined, Storage>();
+
+/**
+ * The storage of a family's tasks (undefined: a kind no family has). Defaults are the base fields'
+ * (but `status` and `created_at`, which every record holds) and what the family's `complete` puts
+ * back into a record that lacks its fields.
+ */
+function storageOf(family: FamilyDef | undefined): Storage {
+  let s = storages.get(family);
+  if (!s) {
+    const { status: _status, created_at: _created, ...base } = baseFields(0);
+    const own = family?.complete ? (family.complete({} as never) as unknown as Record<string, unknown>) : {};
+    const defaults = new Map(Object.entries({ ...base, ...own }).map(([k, v]) => [k, JSON.stringify(v)]));
+    s = { forms: { ...BASE_FORMS, ...family?.storedForms }, defaults };
+    storages.set(family, s);
+  }
+  return s;
+}
+
+/**
+ * A task (or patch) as hash fields, one JSON value each, in its field's stored form when that
+ * form is shorter and gives the value back exactly; `family` is never stored (the kind says it).
+ * With `leaveDefaults` (a new record), fields that hold their default are left out: decode puts
+ * them back. A patch writes every field it has, defaults too (they replace what was stored).
+ */
+function encode(obj: Record<string, unknown>, storage: Storage, leaveDefaults = false): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(obj)) if (v !== undefined && k !== 'family') out[k] = JSON.stringify(v);
+  for (const [k, v] of Object.entries(obj)) {
+    if (v === undefined || k === 'family') continue;
+    const json = JSON.stringify(v);
+    if (leaveDefaults && storage.defaults.get(k) === json) continue;
+    out[k] = json;
+    const form = storage.forms[k];
+    if (!form) continue;
+    const packed = JSON.stringify(form.pack(v));
+    if (packed.length < json.length && JSON.stringify(form.unpack(JSON.parse(packed))) === json) out[k] = packed;
+  }
   return out;
 }
 
@@ -121,13 +168,22 @@ function decodePairs(flat: string[]): Task | null {
   return decode(hash);
 }
 
-/** A task from its hash: its family (from the catalog, by kind) and that family's defaults for fields an older record lacks. */
+/**
+ * A task from its hash: its family (from the catalog, by kind), its fields out of their stored
+ * forms, the defaults a record leaves out, and the family's defaults for fields an older record lacks.
+ */
 function decode(hash: Record<string, string>): Task | null {
   if (!hash.id) return null;
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(hash)) out[k] = JSON.parse(v);
-  const family = familyOfKind(String(out.kind));
-  const task = { ...out, family: family?.name ?? 'unknown' } as unknown as Task;
+  const kind = hash.kind ? String(JSON.parse(hash.kind)) : '';
+  const family = familyOfKind(kind);
+  const { forms } = storageOf(family);
+  const out: Record<string, unknown> = baseFields(0);
+  for (const [k, v] of Object.entries(hash)) {
+    const value = JSON.parse(v) as unknown;
+    out[k] = forms[k] ? forms[k].unpack(value) : value;
+  }
+  out.family = family?.name ?? 'unknown';
+  const task = out as unknown as Task;
   return family?.complete ? (family.complete(task) as Task) : task;
 }
 
@@ -203,7 +259,7 @@ return 1`,
     // Upstream failure text may quote a channel's key back: never stored, never shown.
     const error = patch.error as { message?: unknown } | null | undefined;
     const clean = error && typeof error.message === 'string' ? { ...patch, error: { ...error, message: redact(error.message) } } : patch;
-    const fields = Object.entries(encode(clean)).flat();
+    const fields = Object.entries(encode(clean, storageOf(familyOfQueue(p.queue)))).flat();
     return [
       k.task(task.id),
       k.blobs(task.id),
@@ -271,7 +327,7 @@ return 1`,
       const k = ks(p);
       const created = await storeCall(async (): Promise<CreateResult> => {
         const m = await multiFor(p);
-        m.hset(k.task(task.id), encode(task as unknown as Record<string, unknown>));
+        m.hset(k.task(task.id), encode(task as unknown as Record<string, unknown>, storageOf(familyOfKind(task.kind)), true));
         if (opts.blobs) await blobStore.putInputs(task.id, opts.blobs, m);
         m.zadd(k.tenantTasks(task.tenant), task.created_at, task.id);
         m.zadd(k.tenantActive(task.tenant), task.created_at, task.id);
@@ -338,7 +394,7 @@ return 1`,
     async annotate(id, patch) {
       const p = place(id);
       if (!p) return false;
-      const fields = Object.entries(encode(patch)).flat();
+      const fields = Object.entries(encode(patch, storageOf(familyOfQueue(p.queue)))).flat();
       if (fields.length === 0) return false;
       return storeCall(async () => (await redis.relayqTaskAnnotate(ks(p).task(id), ...fields)) === 1);
     },

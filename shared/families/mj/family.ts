@@ -1,6 +1,8 @@
+import { defaultsForm } from '../../tasks/forms.js';
 import { defineFamily } from '../types.js';
+import { compactButtons, expandButtons } from './buttons.js';
 import { mjSeed, mjSubmit } from './jobs.js';
-import { MJ_KINDS, type MjTask } from './task.js';
+import { MJ_KINDS, MJ_REQUEST_DEFAULTS, type MjButton, type MjTask } from './task.js';
 import { toMjTask } from './view.js';
 
 /**
@@ -34,5 +36,14 @@ export const mjFamily = defineFamily<MjTask>()({
     }),
   },
   callbackBody: (task) => toMjTask(task),
+  /**
+   * Stored without the request's defaults and an upstream's null `modalId`; the upstream's button
+   * list as template indices against its message hash (~1 KB → ~70 B for a grid's nine buttons).
+   */
+  storedForms: {
+    mj: defaultsForm([...Object.keys(MJ_REQUEST_DEFAULTS), 'action', 'prompt', 'description'], MJ_REQUEST_DEFAULTS),
+    upstream: defaultsForm(['channel', 'id', 'modalId', 'status'], { modalId: null }),
+    buttons: { pack: (list) => (Array.isArray(list) && list.length > 0 ? compactButtons(list as MjButton[]) : list), unpack: expandButtons },
+  },
   complete: (task) => ({ ...task, image_url: task.image_url ?? null, image_urls: task.image_urls ?? [], buttons: task.buttons ?? [], properties: task.properties ?? {}, modal: task.modal ?? null, seed: task.seed ?? null }),
 });

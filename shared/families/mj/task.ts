@@ -76,17 +76,22 @@ export function newMjTask(fields: Pick<MjTask, 'id' | 'kind' | 'tenant' | 'mj'> 
   return newTask<MjTask>({ family: 'mj', image_url: null, image_urls: [], buttons: [], properties: {}, modal: null, seed: null, ...fields }, now);
 }
 
+/** The defaults of an MJ request's optional fields, in the order a request has them (before the others). */
+export const MJ_REQUEST_DEFAULTS: Readonly<Omit<MjRequest, 'action' | 'prompt' | 'description'>> = {
+  state: null,
+  botType: 'MID_JOURNEY',
+  mode: null,
+  notifyHook: null,
+  parentId: null,
+  customId: null,
+  dimensions: null,
+  link: null,
+};
+
 /** An MJ request with the defaults of every optional field (absent fields keep them). */
 export function newMjRequest(fields: Partial<MjRequest> & Pick<MjRequest, 'action' | 'prompt' | 'description'>): MjRequest {
   return {
-    state: null,
-    botType: 'MID_JOURNEY',
-    mode: null,
-    notifyHook: null,
-    parentId: null,
-    customId: null,
-    dimensions: null,
-    link: null,
+    ...MJ_REQUEST_DEFAULTS,
     ...(Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined)) as typeof fields),
   };
 }
