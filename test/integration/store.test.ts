@@ -5,7 +5,8 @@ import { inject } from 'vitest';
 import { loadConfig } from '../../shared/config.js';
 import { newTaskId } from '../../shared/ids.js';
 import { createQueues, type Queues } from '../../shared/queues.js';
-import { newMjRequest, newMjTask } from '../../shared/families/mj/task.js';
+import { gridButtons } from '../../shared/families/mj/buttons.js';
+import { newMjRequest, newMjTask, type MjTask } from '../../shared/families/mj/task.js';
 import { createRedisBlobStore, type BlobStore } from '../../shared/blobs.js';
 import { createTaskStore, type TaskStore } from '../../shared/tasks/store.js';
 
@@ -35,6 +36,46 @@ describe('task store', () => {
     await store.create(t, { blobs: { image0: blob } });
     expect(await store.get(t.id)).toEqual(t);
     expect((await store.blobs(t.id)).image0).toEqual(blob);
+  });
+
+  it('leaves defaults out of a new record, packs its buttons, and reads it (and its webhook snapshots) back exactly', async () => {
+    const t = { ...make(), webhook: { url: 'https://hooks.example/x', format: 'generic', events: null } };
+    await store.create(t);
+    const key = `${prefix}:{mj}:task:${t.id}`;
+    expect(Object.keys(await redis.hgetall(key)).sort()).toEqual(['created_at', 'id', 'kind', 'mj', 'status', 'tenant', 'webhook']);
+    expect(JSON.parse((await redis.hget(key, 'mj'))!)).toEqual({ action: 'IMAGINE', prompt: 'p', description: '/imagine p' });
+    expect(await store.get(t.id)).toEqual(t);
+    const upstream = { channel: 'c1', id: 'u1', modalId: null, status: 'SUCCESS' };
+    const attempt = { channel: 'c1', at: 5, outcome: 'succeeded' as const, status: null, error: null };
+    await store.update(t, { status: 'running', patch: { started_at: 10, upstream, channel_attempts: [attempt] } });
+    const buttons = gridButtons('f9991782-9293-437c-855c-c2cca3eb69a3');
+    await store.update(t, { status: 'succeeded', patch: { completed_at: 20, progress: 100, image_url: 'https://cdn.example/a.png', buttons } });
+    expect(JSON.parse((await redis.hget(key, 'buttons'))!)).toEqual({ h: 'f9991782-9293-437c-855c-c2cca3eb69a3', b: [0, 1, 2, 3, 4, 5, 6, 7, 8] });
+    const done = { ...t, status: 'succeeded', progress: 100, started_at: 10, completed_at: 20, upstream, channel_attempts: [attempt], image_url: 'https://cdn.example/a.png', buttons };
+    const read = (await store.get(t.id)) as MjTask;
+    expect(read).toEqual(done);
+    expect(JSON.stringify(read.buttons)).toBe(JSON.stringify(buttons));
+    expect(JSON.stringify(read.upstream)).toBe(JSON.stringify(upstream));
+    expect(JSON.stringify(read.channel_attempts)).toBe(JSON.stringify([attempt]));
+    const events = await store.events(t.id, '0');
+    expect(events.at(-1)!.snapshot).toEqual(done);
+    expect(events.at(-2)!.snapshot).toEqual({ ...t, status: 'running', started_at: 10, upstream, channel_attempts: [attempt] });
+  });
+
+  it('reads a record stored before (every field as its plain JSON)', async () => {
+    const t = { ...make(), status: 'succeeded' as const, progress: 100, image_url: 'https://cdn.example/a.png', buttons: gridButtons('abc'), upstream: { channel: 'c1', id: 'u1', modalId: null, status: 'SUCCESS' } };
+    const { family: _family, ...fields } = t;
+    await redis.hset(`${prefix}:{mj}:task:${t.id}`, Object.fromEntries(Object.entries(fields).map(([k, v]) => [k, JSON.stringify(v)])));
+    expect(await store.get(t.id)).toEqual(t);
+  });
+
+  it('writes a change back to a default over what was stored', async () => {
+    const t = make();
+    await store.create(t);
+    await store.update(t, { patch: { image_url: 'https://cdn.example/p.png', progress: 40 } });
+    await store.update(t, { patch: { image_url: null, progress: 0 } });
+    const read = (await store.get(t.id)) as MjTask;
+    expect([read.image_url, read.progress]).toEqual([null, 0]);
   });
 
   it('moves status forward only', async () => {
