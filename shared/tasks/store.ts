@@ -142,14 +142,15 @@ function storageOf(family: FamilyDef | undefined): Storage {
 
 /**
  * A task (or patch) as hash fields, one JSON value each, in its field's stored form when that
- * form is shorter and gives the value back exactly; `family` is never stored (the kind says it).
+ * form is shorter and gives the value back exactly; `family` and `id` are never stored (the kind
+ * says the one, the record's key the other).
  * With `leaveDefaults` (a new record), fields that hold their default are left out: decode puts
  * them back. A patch writes every field it has, defaults too (they replace what was stored).
  */
 function encode(obj: Record<string, unknown>, storage: Storage, leaveDefaults = false): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(obj)) {
-    if (v === undefined || k === 'family') continue;
+    if (v === undefined || k === 'family' || k === 'id') continue;
     const json = JSON.stringify(v);
     if (leaveDefaults && storage.defaults.get(k) === json) continue;
     out[k] = json;
@@ -161,19 +162,20 @@ function encode(obj: Record<string, unknown>, storage: Storage, leaveDefaults = 
   return out;
 }
 
-/** A task from HGETALL's flat `[field, value, …]` form (as the update script snapshots it). */
-function decodePairs(flat: string[]): Task | null {
+/** Task `id` from HGETALL's flat `[field, value, …]` form (as the update script snapshots it). */
+function decodePairs(flat: string[], id: string): Task | null {
   const hash: Record<string, string> = {};
   for (let i = 0; i + 1 < flat.length; i += 2) hash[flat[i]!] = flat[i + 1]!;
-  return decode(hash);
+  return decode(hash, id);
 }
 
 /**
- * A task from its hash: its family (from the catalog, by kind), its fields out of their stored
- * forms, the defaults a record leaves out, and the family's defaults for fields an older record lacks.
+ * Task `id` from its hash (null when there is none): its family (from the catalog, by kind), its
+ * fields out of their stored forms, the defaults a record leaves out, and the family's defaults
+ * for fields an older record lacks. Records stored before hold their `id` too.
  */
-function decode(hash: Record<string, string>): Task | null {
-  if (!hash.id) return null;
+function decode(hash: Record<string, string>, id: string): Task | null {
+  if (!hash.status) return null;
   const kind = hash.kind ? String(JSON.parse(hash.kind)) : '';
   const family = familyOfKind(kind);
   const { forms } = storageOf(family);
@@ -182,6 +184,7 @@ function decode(hash: Record<string, string>): Task | null {
     const value = JSON.parse(v) as unknown;
     out[k] = forms[k] ? forms[k].unpack(value) : value;
   }
+  out.id = id;
   out.family = family?.name ?? 'unknown';
   const task = out as unknown as Task;
   return family?.complete ? (family.complete(task) as Task) : task;
@@ -316,7 +319,7 @@ return 1`,
     if (valid.length === 0) return [];
     return storeCall(async () => {
       const results = await Promise.all(valid.map(({ id, p }) => redis.hgetall(ks(p).task(id))));
-      return results.map(decode).filter((t): t is Task => t !== null);
+      return results.map((hash, i) => decode(hash, valid[i]!.id)).filter((t): t is Task => t !== null);
     });
   }
 
@@ -351,7 +354,7 @@ return 1`,
     async get(id) {
       const p = place(id);
       if (!p) return null;
-      return storeCall(async () => decode(await redis.hgetall(ks(p).task(id))));
+      return storeCall(async () => decode(await redis.hgetall(ks(p).task(id)), id));
     },
 
     async status(id) {
@@ -417,7 +420,7 @@ return 1`,
           const [eid, s, c, k, g, t] = JSON.parse(line) as [string, TaskStatus, number, string, string, string[] | undefined];
           const at = parseEventId(eid);
           if (after && (opts.inclusive ? compareEventIds(at, after) < 0 : compareEventIds(at, after) <= 0)) continue;
-          out.push({ id: eid, status: s, changed: c === 1, fields: k ? k.split(',') : [], progress: g ? Number(g) : null, snapshot: t ? decodePairs(t) : null });
+          out.push({ id: eid, status: s, changed: c === 1, fields: k ? k.split(',') : [], progress: g ? Number(g) : null, snapshot: t ? decodePairs(t, id) : null });
           if (out.length === 1000) break;
         }
         return out;

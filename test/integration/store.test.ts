@@ -42,7 +42,7 @@ describe('task store', () => {
     const t = { ...make(), webhook: { url: 'https://hooks.example/x', format: 'generic', events: null } };
     await store.create(t);
     const key = `${prefix}:{mj}:task:${t.id}`;
-    expect(Object.keys(await redis.hgetall(key)).sort()).toEqual(['created_at', 'id', 'kind', 'mj', 'status', 'tenant', 'webhook']);
+    expect(Object.keys(await redis.hgetall(key)).sort()).toEqual(['created_at', 'kind', 'mj', 'status', 'tenant', 'webhook']);
     expect(JSON.parse((await redis.hget(key, 'mj'))!)).toEqual({ action: 'IMAGINE', prompt: 'p', description: '/imagine p' });
     expect(await store.get(t.id)).toEqual(t);
     const upstream = { channel: 'c1', id: 'u1', modalId: null, status: 'SUCCESS' };
