@@ -12,6 +12,9 @@ export interface StoredForm {
   unpack(stored: unknown): unknown;
 }
 
+/** A default as a value of its own: objects and lists copied (the value read may be changed), anything else as it is. */
+const fresh = (v: unknown): unknown => (typeof v === 'object' && v !== null ? structuredClone(v) : v);
+
 const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /**
@@ -35,7 +38,7 @@ export function defaultsForm(order: readonly string[], defaults: Record<string, 
       const out: Record<string, unknown> = {};
       for (const k of order) {
         if (k in stored) out[k] = stored[k];
-        else if (json.has(k)) out[k] = JSON.parse(json.get(k)!) as unknown;
+        else if (json.has(k)) out[k] = fresh(defaults[k]);
       }
       for (const [k, v] of Object.entries(stored)) if (!named.has(k)) out[k] = v;
       return out;
