@@ -23,6 +23,7 @@ import { registerOpenApi } from './openapi.js';
 import { adminRoutes } from './routes/admin.js';
 import { fileRoutes, isFilePath } from './routes/files.js';
 import { healthRoutes } from './routes/health.js';
+import type { BlobStore } from '../shared/blobs.js';
 import { BOARD_PATH, hasBoardSession, queueBoardRoutes } from './routes/queues-board.js';
 import { taskRoutes } from './routes/tasks.js';
 import { createSubmitter } from './submit.js';
@@ -51,6 +52,8 @@ export interface AppDeps {
   signals: Signals;
   /** This process's cluster-wide metrics recorder (flushed before each /metrics scrape). */
   metrics?: MetricsRecorder;
+  /** The blob store, for readiness (an S3 bucket must answer); the store's own copy does the work. */
+  blobs?: BlobStore;
 }
 
 const OPEN_ROUTES = new Set(['/healthz', '/readyz', '/docs', '/openapi.json', '/admin/login', '/admin/logout']);

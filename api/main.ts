@@ -36,7 +36,7 @@ export async function startApi(config: Config, log: Logger, opts: { registry?: C
   try {
     await connect(redis, redisTarget(config));
     await connect(sub, redisTarget(config));
-    blobs = await openCheckedBlobStore({ redis, config });
+    blobs = await openCheckedBlobStore({ redis, config, log });
   } catch (err) {
     await closeRedis();
     throw err;
@@ -46,7 +46,7 @@ export async function startApi(config: Config, log: Logger, opts: { registry?: C
   const metrics = createMetricsRecorder({ redis, prefix: config.QUEUE_PREFIX, log });
   const store = createTaskStore({ redis, queues, config, metrics, blobs });
   const signals = createSignals({ pub: redis, sub });
-  const app = await buildApp({ config, log, redis, store, queues, signals, registry, metrics });
+  const app = await buildApp({ config, log, redis, store, queues, signals, registry, metrics, blobs });
   const stop = async () => {
     await app.close();
     await metrics.close();

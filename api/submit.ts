@@ -1,15 +1,15 @@
 import { createHash } from 'node:crypto';
-import type { Result } from 'ioredis';
 import type { Config, QueueName } from '../shared/config.js';
-import { ConflictError, QueueFullError, RateLimitedError, StoreUnavailableError, ValidationError } from '../shared/errors.js';
+import { ConflictError, QueueFullError, StoreUnavailableError, ValidationError } from '../shared/errors.js';
 import { newTaskId, type Placement } from '../shared/ids.js';
 import { createEnqueue } from '../shared/jobs/enqueue.js';
 import type { JobData, JobName } from '../shared/jobs/registry.js';
-import { globalKeys, keyspace } from '../shared/keys.js';
+import { keyspace } from '../shared/keys.js';
 import type { Queues } from '../shared/queues.js';
 import type { RedisClient } from '../shared/redis.js';
 import type { Task } from '../shared/tasks/model.js';
 import type { Blobs, JobSpec, TaskStore } from '../shared/tasks/store.js';
+import { createRateLimiter } from './rate-limit.js';
 
 export interface SubmitDeps {
   config: Pick<Config, 'QUEUE_PREFIX' | 'MAX_QUEUE_DEPTH' | 'RATE_LIMIT_PER_MINUTE'> & Config;
@@ -36,15 +36,6 @@ const IDEMPOTENCY_SECONDS = 24 * 3600;
  */
 const DEPTH_TRUST_MS = 250;
 
-// One INCR per submit; the window key gets its TTL when it is created, in the same step.
-const RATE_LUA = "local c = redis.call('INCR', KEYS[1]) if c == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end return c";
-
-declare module 'ioredis' {
-  interface RedisCommander<Context> {
-    relayqRateHit(key: string, ttlSeconds: number): Result<number, Context>;
-  }
-}
-
 /**
  * What identifies "the same call" for an SDK retry: the endpoint and the request's bytes. A
  * multipart body's boundary is random per try, so it is left out. Returns a base64url SHA-256.
@@ -66,21 +57,10 @@ export function callHash(endpoint: string, blobs: Blobs): string {
  */
 export function createSubmitter(deps: SubmitDeps) {
   const { config, redis, store, queues } = deps;
-  const keys = globalKeys(config.QUEUE_PREFIX);
-  redis.defineCommand('relayqRateHit', { numberOfKeys: 1, lua: RATE_LUA });
   const depths = new Map<string, { at: number; depth: number }>();
-
-  async function rateLimit(tenant: string): Promise<void> {
-    const now = Date.now();
-    const window = Math.floor(now / 60000);
-    let count: number;
-    try {
-      count = Number(await redis.relayqRateHit(keys.rate(tenant, window), 61));
-    } catch (err) {
-      throw new StoreUnavailableError(err);
-    }
-    if (count > config.RATE_LIMIT_PER_MINUTE) throw new RateLimitedError(Math.max(1, Math.ceil(((window + 1) * 60000 - now) / 1000)));
-  }
+  const limiter = createRateLimiter({ redis, prefix: config.QUEUE_PREFIX, perMinute: config.RATE_LIMIT_PER_MINUTE });
+  /** Takes one submission from the tenant's RATE_LIMIT_PER_MINUTE (see api/rate-limit.ts); throws RateLimitedError over it. */
+  const rateLimit = (tenant: string) => limiter.take(tenant);
 
   /**
    * Picks the queue's shard (or keeps `at`) and refuses when its backlog is over MAX_QUEUE_DEPTH

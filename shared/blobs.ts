@@ -5,6 +5,7 @@ import { StartupError } from './process.js';
 import { parseTaskId } from './ids.js';
 import { keyspace } from './keys.js';
 import type { RedisClient } from './redis.js';
+import type { Logger } from './logger.js';
 
 /** A binary input or output of a task. */
 export interface Blob {
@@ -194,11 +195,25 @@ export async function openBlobStore(deps: { redis: RedisClient; config: Config }
 }
 
 /**
+ * The S3 settings a configuration gives that have no effect because BLOB_STORE is `redis` (a
+ * forgotten `BLOB_STORE=s3`): their names, [] when none.
+ */
+export function ignoredS3Settings(config: Pick<Config, 'BLOB_STORE' | 'S3_BUCKET' | 'S3_ENDPOINT' | 'S3_ACCESS_KEY_ID' | 'S3_KEY_PREFIX'>): string[] {
+  if (config.BLOB_STORE !== 'redis') return [];
+  const set = { S3_BUCKET: config.S3_BUCKET, S3_ENDPOINT: config.S3_ENDPOINT, S3_ACCESS_KEY_ID: config.S3_ACCESS_KEY_ID, S3_KEY_PREFIX: config.S3_KEY_PREFIX };
+  return Object.entries(set)
+    .filter(([, v]) => Boolean(v))
+    .map(([k]) => k);
+}
+
+/**
  * The configured blob store, checked (an S3 bucket that does not answer stops the start with one
  * line naming the setting to fix).
  * @throws StartupError when the store does not answer.
  */
-export async function openCheckedBlobStore(deps: { redis: RedisClient; config: Config }): Promise<BlobStore> {
+export async function openCheckedBlobStore(deps: { redis: RedisClient; config: Config; log?: Pick<Logger, 'warn'> }): Promise<BlobStore> {
+  const ignored = ignoredS3Settings(deps.config);
+  if (ignored.length > 0) deps.log?.warn({ ignored }, `${ignored.join(', ')} set but BLOB_STORE=redis: blobs stay in Redis and the bucket is not used; set BLOB_STORE=s3 to use it`);
   const store = await openBlobStore(deps);
   try {
     await store.check?.();

@@ -1,17 +1,24 @@
-import { randomBytes } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 import type { QueueName } from './config.js';
 import { QUEUE_NAMES } from './families/catalog.js';
 
 const ALPHABET = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 const RANDOM_LEN = 20; // 62^20 ≈ 2^119: unguessable
 
+/** Cryptographically random bytes, drawn 4 KiB at a time (one call to the CSPRNG per ~100 ids, not per id). */
+const pool = Buffer.alloc(4096);
+let used = pool.length;
+
 function random(len: number): string {
   // Rejection sampling keeps every character equally likely.
   let out = '';
   while (out.length < len) {
-    for (const byte of randomBytes(len * 2)) {
-      if (byte < 248 && out.length < len) out += ALPHABET[byte % 62];
+    if (used === pool.length) {
+      randomFillSync(pool);
+      used = 0;
     }
+    const byte = pool[used++]!;
+    if (byte < 248) out += ALPHABET[byte % 62];
   }
   return out;
 }

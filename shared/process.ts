@@ -1,4 +1,5 @@
 import { pathToFileURL } from 'node:url';
+import { pino } from 'pino';
 import { ChannelFileError } from './channels/config.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { createLogger, type Logger } from './logger.js';
@@ -59,7 +60,9 @@ export async function runMain(role: string, start: (config: Config, log: Logger)
     }
     throw err;
   }
-  const log = createLogger(config.LOG_LEVEL).child({ role });
+  // Lines go out asynchronously (written off the event loop, several at once under load); pino
+  // writes what is left synchronously when the process exits.
+  const log = createLogger(config.LOG_LEVEL, pino.destination({ dest: 1, sync: false })).child({ role });
   let stop: (() => Promise<void>) | null = null;
   let signal: string | null = null;
   const shutdown = () => {

@@ -46,7 +46,7 @@ export async function startWorker(config: Config, log: Logger, opts: { registry?
   try {
     await connect(redis, redisTarget(config));
     await connect(sub, redisTarget(config));
-    blobs = await openCheckedBlobStore({ redis, config });
+    blobs = await openCheckedBlobStore({ redis, config, log });
   } catch (err) {
     await close(sub);
     await close(redis);

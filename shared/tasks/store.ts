@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { Job, SpanKind, type JobsOptions } from 'bullmq';
 import type { Result } from 'ioredis';
 import type { Config, QueueName } from '../config.js';
@@ -18,9 +19,19 @@ import { baseFields } from './new.js';
 
 const UPDATE_LUA = readFileSync(new URL('./update.lua', import.meta.url), 'utf8');
 
+/** BullMQ's own job-add script, from the installed package (so it always matches its version). */
+const BULLMQ_ADD_STANDARD_JOB = (createRequire(import.meta.url)('bullmq/dist/cjs/scripts/addStandardJob-9.js') as { addStandardJob: { content: string } }).addStandardJob.content;
+
+/** create.lua with BullMQ's addStandardJob included as a function (a replacer function: the Lua holds `$`). */
+const CREATE_LUA = readFileSync(new URL('./create.lua', import.meta.url), 'utf8').replace(
+  '--@bullmq-addStandardJob',
+  () => `local function bullmqAddStandardJob(KEYS, ARGV)\n${BULLMQ_ADD_STANDARD_JOB}\nend`,
+);
+
 declare module 'ioredis' {
   interface RedisCommander<Context> {
     relayqTaskUpdate(...args: (string | number)[]): Result<[number, string] | null, Context>;
+    relayqTaskCreate(...args: (string | number | Buffer)[]): Result<[number, number], Context>;
     relayqTaskAnnotate(...args: string[]): Result<number, Context>;
     relayqWebhookIdle(...args: string[]): Result<number, Context>;
   }
@@ -69,12 +80,22 @@ export interface TaskChange<T extends Task = Task> {
   patch?: TaskPatch<T>;
 }
 
+/** What `create` writes with a task. */
+export interface CreateOptions {
+  blobs?: Blobs;
+  job?: JobSpec;
+  /** Keys that name the task (e.g. a call hash), kept `ttlSeconds`; they must carry the task's hash tag. */
+  aliases?: { key: string; ttlSeconds: number }[];
+}
+
 export interface TaskStore {
   /**
-   * Writes the task, its blobs, its index entries, (optionally) its job and `aliases` (keys that
-   * name the task, e.g. a call hash; they must carry the task's hash tag) in one MULTI/EXEC.
+   * Writes the task, its blobs, its index entries, (optionally) its job and `aliases` atomically:
+   * one script (shared/tasks/create.lua) that includes BullMQ's own job add, or for traced queues
+   * and jobs that are not a standard add, one MULTI/EXEC with BullMQ's add queued into it.
+   * @throws StoreUnavailableError when Redis fails; Error when BullMQ refuses the job (nothing written).
    */
-  create(task: Task, opts?: { blobs?: Blobs; job?: JobSpec; aliases?: { key: string; ttlSeconds: number }[] }): Promise<CreateResult>;
+  create(task: Task, opts?: CreateOptions): Promise<CreateResult>;
   get(id: string): Promise<Task | null>;
   /** Only the status (cheap, for loops that watch a task); null when it does not exist. */
   status(id: string): Promise<TaskStatus | null>;
@@ -162,6 +183,9 @@ function encode(obj: Record<string, unknown>, storage: Storage, leaveDefaults = 
   return out;
 }
 
+/** A new task's record (its defaults left out). */
+const encodeNew = (task: Task) => encode(task as unknown as Record<string, unknown>, storageOf(familyOfKind(task.kind)), true);
+
 /** Task `id` from HGETALL's flat `[field, value, …]` form (as the update script snapshots it). */
 function decodePairs(flat: string[], id: string): Task | null {
   const hash: Record<string, string> = {};
@@ -234,6 +258,7 @@ export function createTaskStore(deps: {
   const blobStore = deps.blobs ?? createRedisBlobStore({ redis, prefix: config.QUEUE_PREFIX });
   const prefix = config.QUEUE_PREFIX;
   redis.defineCommand('relayqTaskUpdate', { numberOfKeys: 6, lua: UPDATE_LUA });
+  redis.defineCommand('relayqTaskCreate', { numberOfKeys: 16, lua: CREATE_LUA });
   // Leaves the webhook due set only when the log's last entry is not after the cursor.
   redis.defineCommand('relayqWebhookIdle', {
     numberOfKeys: 3,
@@ -304,6 +329,28 @@ return 1`,
     void queue.trace(SpanKind.PRODUCER, 'add', queue.name, (_span, metadata) => add(metadata)).catch(() => undefined);
   }
 
+  /**
+   * The keys and arguments BullMQ's own `Job.addJob` builds for the job (captured, not sent), for
+   * create.lua to run its addStandardJob script with; null when the job is not a standard add
+   * (delayed, prioritized) or the queue traces (its producer span wraps a real add).
+   */
+  function standardJobCall(p: Placement, taskId: string, job: JobSpec): (string | Buffer)[] | null {
+    const queue = queues.get(p);
+    if (queue.opts.telemetry) return null;
+    let call: { name: string; args: (string | Buffer)[] } | null = null;
+    const capture = {
+      runCommand(name: string, args: (string | Buffer)[]) {
+        call = { name, args };
+        return Promise.resolve(taskId);
+      },
+    };
+    const j = new Job(queue, job.name, job.data, { ...job.options, jobId: taskId }, taskId);
+    // Builds and packs the arguments synchronously (the same code path as Queue.add).
+    void (j.addJob(capture as never) as Promise<unknown>).catch(() => undefined);
+    const got = call as { name: string; args: (string | Buffer)[] } | null;
+    return got && got.name.startsWith('addStandardJob:') && got.args.length === 12 ? got.args : null;
+  }
+
   /** Adds a finished task to the metrics: its kind, outcome and time since creation. */
   async function countFinished(metrics: MetricsRecorder, key: string, status: TaskStatus) {
     const [kind, createdAt] = await redis.hmget(key, 'kind', 'created_at').catch(() => [null, null]);
@@ -323,30 +370,63 @@ return 1`,
     });
   }
 
+  const firstEntry = (task: Task) => JSON.stringify([`${task.created_at}-0`, task.status, 1, '', '']);
+
+  /** The usual creation: one create.lua call (see there) — one round trip, BullMQ's add included. */
+  async function createInScript(task: Task, p: Placement, opts: CreateOptions, jobArgs: (string | Buffer)[] | undefined): Promise<CreateResult> {
+    const k = ks(p);
+    let blobKey = k.blobs(task.id);
+    const blobPairs: (string | Buffer)[] = [];
+    if (opts.blobs) {
+      await blobStore.putInputs(task.id, opts.blobs, {
+        hset(key, fields) {
+          blobKey = key;
+          for (const [f, v] of Object.entries(fields)) blobPairs.push(f, v);
+        },
+      });
+    }
+    const taskPairs = Object.entries(encodeNew(task)).flat();
+    const alias = opts.aliases?.[0];
+    const filler = k.task(task.id);
+    const jobKeys = jobArgs ? [...jobArgs.slice(0, 9), queues.get(p).keys.prioritized ?? filler] : Array<string>(10).fill(filler);
+    const [code, waiting] = await redis.relayqTaskCreate(
+      k.task(task.id), k.tenantTasks(task.tenant), k.tenantActive(task.tenant), k.events(task.id), blobKey, alias?.key ?? filler, ...(jobKeys as string[]),
+      alias ? 1 : 0, taskPairs.length, blobPairs.length, jobArgs ? 1 : 0, task.created_at, task.id, firstEntry(task),
+      ...taskPairs, ...blobPairs, ...(alias ? [alias.ttlSeconds] : []), ...(jobArgs ? jobArgs.slice(9) : []),
+    );
+    if (code < 0) throw new Error(`BullMQ refused the job of task ${task.id} (code ${code})`);
+    return { ahead: jobArgs ? Math.max(0, waiting - 1) : null };
+  }
+
+  /** Creation as a MULTI on BullMQ's connection (its Job.addJob queued into it): traced or non-standard jobs. */
+  async function createInMulti(task: Task, p: Placement, opts: CreateOptions): Promise<CreateResult> {
+    const k = ks(p);
+    const m = await multiFor(p);
+    m.hset(k.task(task.id), encodeNew(task));
+    if (opts.blobs) await blobStore.putInputs(task.id, opts.blobs, m);
+    m.zadd(k.tenantTasks(task.tenant), task.created_at, task.id);
+    m.zadd(k.tenantActive(task.tenant), task.created_at, task.id);
+    m.rpush(k.events(task.id), firstEntry(task));
+    for (const a of opts.aliases ?? []) m.set(a.key, task.id, 'EX', a.ttlSeconds);
+    if (!opts.job) {
+      execOk(await m.exec());
+      return { ahead: null };
+    }
+    stageJob(m, p, task.id, opts.job);
+    const { wait = '', prioritized = '', paused = '' } = queues.get(p).keys;
+    m.llen(wait).zcard(prioritized).llen(paused);
+    const results = execOk(await m.exec());
+    const waiting = results.slice(-3).reduce((sum: number, n) => sum + Number(n), 0);
+    return { ahead: Math.max(0, waiting - 1) };
+  }
+
   return {
     async create(task, opts = {}) {
       const p = place(task.id);
       if (!p) throw new Error(`not a task id: ${task.id}`);
-      const k = ks(p);
-      const created = await storeCall(async (): Promise<CreateResult> => {
-        const m = await multiFor(p);
-        m.hset(k.task(task.id), encode(task as unknown as Record<string, unknown>, storageOf(familyOfKind(task.kind)), true));
-        if (opts.blobs) await blobStore.putInputs(task.id, opts.blobs, m);
-        m.zadd(k.tenantTasks(task.tenant), task.created_at, task.id);
-        m.zadd(k.tenantActive(task.tenant), task.created_at, task.id);
-        m.rpush(k.events(task.id), JSON.stringify([`${task.created_at}-0`, task.status, 1, '', '']));
-        for (const a of opts.aliases ?? []) m.set(a.key, task.id, 'EX', a.ttlSeconds);
-        if (!opts.job) {
-          execOk(await m.exec());
-          return { ahead: null };
-        }
-        stageJob(m, p, task.id, opts.job);
-        const { wait = '', prioritized = '', paused = '' } = queues.get(p).keys;
-        m.llen(wait).zcard(prioritized).llen(paused);
-        const results = execOk(await m.exec());
-        const waiting = results.slice(-3).reduce((sum: number, n) => sum + Number(n), 0);
-        return { ahead: Math.max(0, waiting - 1) };
-      });
+      const aliases = opts.aliases ?? [];
+      const jobArgs = opts.job ? standardJobCall(p, task.id, opts.job) : undefined;
+      const created = await storeCall(() => (jobArgs === null || aliases.length > 1 ? createInMulti(task, p, opts) : createInScript(task, p, opts, jobArgs)));
       deps.metrics?.inc('tasksSubmitted', [task.kind]);
       return created;
     },

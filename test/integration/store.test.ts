@@ -126,6 +126,48 @@ describe('task store', () => {
     expect(await redis.zscore(`${prefix}:{mj}:tenant:acme:active`, t.id)).toBeNull();
   });
 
+  it('creates a task and its job in one script call, the job exactly as BullMQ\'s own add makes it', async () => {
+    const job = (id: string) => ({ name: 'mj.submit', data: { taskId: id }, options: { attempts: 3, backoff: { type: 'upstream', delay: 500 }, removeOnComplete: 100 } });
+    const multi = vi.spyOn(redis, 'multi');
+    const create = vi.spyOn(redis, 'relayqTaskCreate');
+    const a = make();
+    const res = await store.create(a, { blobs: { image0: blob }, job: job(a.id), aliases: [{ key: `${prefix}:{mj}:alias:a`, ttlSeconds: 60 }] });
+    expect(multi).not.toHaveBeenCalled();
+    expect(create).toHaveBeenCalledTimes(1);
+    // Two aliases take the MULTI path (BullMQ's Job.addJob queued into it): the reference.
+    const b = make();
+    await store.create(b, { job: job(b.id), aliases: [{ key: `${prefix}:{mj}:alias:b1`, ttlSeconds: 60 }, { key: `${prefix}:{mj}:alias:b2`, ttlSeconds: 60 }] });
+    expect(multi).toHaveBeenCalled();
+    multi.mockRestore();
+    create.mockRestore();
+    expect(await store.get(a.id)).toEqual(a);
+    expect((await store.blobs(a.id)).image0).toEqual(blob);
+    expect(await redis.get(`${prefix}:{mj}:alias:a`)).toBe(a.id);
+    expect(await redis.ttl(`${prefix}:{mj}:alias:a`)).toBeGreaterThan(50);
+    expect(res.ahead).toBeGreaterThanOrEqual(0);
+    const queue = queues.get({ queue: 'mj', shard: 0 });
+    const [ja, jb] = await Promise.all([queue.getJob(a.id), queue.getJob(b.id)]);
+    expect(ja && jb).toBeTruthy();
+    expect({ name: ja!.name, data: ja!.data, opts: ja!.opts }).toEqual({ name: jb!.name, data: { taskId: a.id }, opts: { ...jb!.opts, jobId: a.id } });
+    expect(await queue.getJobState(a.id)).toBe('waiting');
+    const fields = async (id: string) => Object.keys(await redis.hgetall(`${queue.keys['']}${id}`)).sort();
+    expect(await fields(a.id)).toEqual(await fields(b.id));
+    const events = await store.events(a.id, '0');
+    expect(events.map((e) => e.status)).toEqual(['queued']);
+    expect(await redis.zscore(`${prefix}:{mj}:tenant:acme:tasks`, a.id)).toBe(String(a.created_at));
+    expect(await redis.zscore(`${prefix}:{mj}:tenant:acme:active`, a.id)).toBe(String(a.created_at));
+  });
+
+  it('counts the jobs ahead of a new one in the creating step', async () => {
+    const queue = queues.get({ queue: 'mj', shard: 0 });
+    const waiting = await queue.getWaitingCount();
+    const t = make();
+    const res = await store.create(t, { job: { name: 'mj.submit', data: { taskId: t.id }, options: {} } });
+    expect(res.ahead).toBe(waiting);
+    const u = make();
+    expect((await store.create(u)).ahead).toBeNull();
+  });
+
   it('writes nothing when the job cannot be added', async () => {
     const t = make();
     const before = await redis.keys(`${prefix}:*`);

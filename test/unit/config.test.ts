@@ -1,4 +1,5 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
+import { ignoredS3Settings, openCheckedBlobStore } from '../../shared/blobs.js';
 import { ConfigError, loadConfig } from '../../shared/config.js';
 import { QUEUE_NAMES } from '../../shared/families/catalog.js';
 
@@ -55,5 +56,21 @@ describe('config', () => {
     const problems = (err as ConfigError).problems.join('\n');
     for (const name of ['PORT', 'WORKER_QUEUES', 'API_KEYS', 'REDIS_URL']) expect(problems).toContain(name);
     expect(problems).not.toContain('supersecretvalue');
+  });
+});
+
+describe('S3 settings without BLOB_STORE=s3', () => {
+  it('are named in a warning at start, since they have no effect', async () => {
+    const config = loadConfig({ S3_BUCKET: 'media', S3_ENDPOINT: 'http://minio:9000' });
+    expect(ignoredS3Settings(config)).toEqual(['S3_BUCKET', 'S3_ENDPOINT']);
+    const warn = vi.fn();
+    await openCheckedBlobStore({ redis: {} as never, config, log: { warn } });
+    expect(warn).toHaveBeenCalledTimes(1);
+    expect(String(warn.mock.calls[0]![1])).toMatch(/S3_BUCKET, S3_ENDPOINT set but BLOB_STORE=redis/);
+  });
+
+  it('warn of nothing when the bucket is used or no S3 setting is given', () => {
+    expect(ignoredS3Settings(loadConfig({ BLOB_STORE: 's3', S3_BUCKET: 'media' }))).toEqual([]);
+    expect(ignoredS3Settings(loadConfig({}))).toEqual([]);
   });
 });

@@ -27,6 +27,14 @@ describe('task ids', () => {
     expect(ids.size).toBe(10_000);
   });
 
+  it('draws every character evenly (no bias from the byte pool or the alphabet size)', () => {
+    const counts = new Map<string, number>();
+    for (let i = 0; i < 10_000; i++) for (const c of newTaskId({ queue: 'mj', shard: 0 }).slice(3)) counts.set(c, (counts.get(c) ?? 0) + 1);
+    expect(counts.size).toBe(62);
+    const expected = (10_000 * 20) / 62;
+    for (const n of counts.values()) expect(Math.abs(n - expected) / expected).toBeLessThan(0.12);
+  });
+
   it('refuses ids that are not ours', () => {
     for (const bad of ['', '1689231405853400', 'xx_AAAAAAAAAAAAAAAAAAAA', 'mj_short', 'mj0_AAAAAAAAAAAAAAAAAAAA', 'mj_AAAAAAAAAAAAAAAAAAA!', '../mj_AAAAAAAAAAAAAAAAAAAA'])
       expect(parseTaskId(bad)).toBeNull();

@@ -31,6 +31,14 @@ describe('the monitoring set-up (deploy/ and the compose monitoring profile)', (
     expect(unprofiled).not.toContain('grafana');
   });
 
+  it('pins every image it pulls to a version (a `latest` would change under the user)', () => {
+    const pulled = Object.entries(compose.services)
+      .map(([name, service]) => [name, String(service.image ?? '')] as const)
+      .filter(([, image]) => image && !image.startsWith('relayq:'));
+    expect(pulled.length).toBeGreaterThanOrEqual(4);
+    for (const [name, image] of pulled) expect(image, name).toMatch(/:(?!latest$)[\w.-]+$/);
+  });
+
   it('scrapes /metrics with a Bearer key from the file the compose service writes', () => {
     const prom = parse(read('deploy/prometheus.yml')) as { scrape_configs: any[] };
     const job = prom.scrape_configs.find((j) => j.job_name === 'relayq-api');
