@@ -70,11 +70,12 @@ export function mjRoutes(deps: FamilyRouteDeps, mode: Mode) {
   return async function plugin(app: FastifyInstance) {
     // Every answer about one task names it in x-relayq-task-id: the submit envelope's `result`,
     // or the task object's `id`.
-    app.addHook('preSerialization', async (_req, reply, payload: unknown) => {
+    // (A callback hook: no promise per answer.)
+    app.addHook('preSerialization', (_req, reply, payload: unknown, done) => {
       const p = payload as { result?: unknown; id?: unknown } | null;
       const id = typeof p?.result === 'string' ? p.result : typeof p?.id === 'string' ? p.id : null;
       if (id && parseTaskId(id)) void reply.header('x-relayq-task-id', id);
-      return payload;
+      done(null, payload);
     });
 
     app.post('/submit/imagine', { schema: docs.imagine }, async (req) => {
