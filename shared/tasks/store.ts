@@ -124,10 +124,12 @@ function decodePairs(flat: string[]): Task | null {
 /** A task from its hash: its family (from the catalog, by kind) and that family's defaults for fields an older record lacks. */
 function decode(hash: Record<string, string>): Task | null {
   if (!hash.id) return null;
+  // A fresh object, filled in place (no copy of it): this runs on every read of a task.
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(hash)) out[k] = JSON.parse(v);
+  for (const k in hash) out[k] = JSON.parse(hash[k]!);
   const family = familyOfKind(String(out.kind));
-  const task = { ...out, family: family?.name ?? 'unknown' } as unknown as Task;
+  out.family = family?.name ?? 'unknown';
+  const task = out as unknown as Task;
   return family?.complete ? (family.complete(task) as Task) : task;
 }
 
