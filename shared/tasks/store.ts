@@ -73,6 +73,13 @@ export interface TaskStore {
    */
   create(task: Task, opts?: { blobs?: Blobs; job?: JobSpec; aliases?: { key: string; ttlSeconds: number }[] }): Promise<CreateResult>;
   get(id: string): Promise<Task | null>;
+  /**
+   * `get`, with `fields` not decoded: they are left out of the task (its family's defaults fill
+   * them, as for an older record) and given as their stored JSON text in `json`, absent when the
+   * record has none. For an answer that copies a large field through as it is: the text is
+   * JSON.stringify's, the same as serializing the decoded value again.
+   */
+  getVerbatim(id: string, fields: readonly string[]): Promise<{ task: Task; json: Record<string, string> } | null>;
   /** Only the status (cheap, for loops that watch a task); null when it does not exist. */
   status(id: string): Promise<TaskStatus | null>;
   getMany(ids: string[]): Promise<Task[]>;
@@ -121,12 +128,15 @@ function decodePairs(flat: string[]): Task | null {
   return decode(hash);
 }
 
-/** A task from its hash: its family (from the catalog, by kind) and that family's defaults for fields an older record lacks. */
-function decode(hash: Record<string, string>): Task | null {
+/**
+ * A task from its hash: its family (from the catalog, by kind) and that family's defaults for
+ * fields an older record lacks. Fields named in `skip` are left out, as if the record lacked them.
+ */
+function decode(hash: Record<string, string>, skip?: readonly string[]): Task | null {
   if (!hash.id) return null;
   // A fresh object, filled in place (no copy of it): this runs on every read of a task.
   const out: Record<string, unknown> = {};
-  for (const k in hash) out[k] = JSON.parse(hash[k]!);
+  for (const k in hash) if (!skip?.includes(k)) out[k] = JSON.parse(hash[k]!);
   const family = familyOfKind(String(out.kind));
   out.family = family?.name ?? 'unknown';
   const task = out as unknown as Task;
@@ -262,7 +272,7 @@ return 1`,
     if (valid.length === 0) return [];
     return storeCall(async () => {
       const results = await Promise.all(valid.map(({ id, p }) => redis.hgetall(ks(p).task(id))));
-      return results.map(decode).filter((t): t is Task => t !== null);
+      return results.map((hash) => decode(hash)).filter((t): t is Task => t !== null);
     });
   }
 
@@ -298,6 +308,17 @@ return 1`,
       const p = place(id);
       if (!p) return null;
       return storeCall(async () => decode(await redis.hgetall(ks(p).task(id))));
+    },
+
+    async getVerbatim(id, fields) {
+      const p = place(id);
+      if (!p) return null;
+      const hash = await storeCall(() => redis.hgetall(ks(p).task(id)));
+      const task = decode(hash, fields);
+      if (!task) return null;
+      const json: Record<string, string> = {};
+      for (const f of fields) if (hash[f] !== undefined) json[f] = hash[f];
+      return { task, json };
     },
 
     async status(id) {

@@ -37,6 +37,15 @@ describe('task store', () => {
     expect((await store.blobs(t.id)).image0).toEqual(blob);
   });
 
+  it('reads a task with some fields left as their stored JSON text', async () => {
+    const t = { ...make(), buttons: [{ customId: 'MJ::JOB::upsample::1::h', emoji: '', label: 'U1', type: 2, style: 2 }] };
+    await store.create(t);
+    const got = await store.getVerbatim(t.id, ['buttons', 'nothing']);
+    expect(got).toEqual({ task: { ...t, buttons: [] }, json: { buttons: JSON.stringify(t.buttons) } });
+    expect(await store.getVerbatim(newTaskId({ queue: 'mj', shard: 0 }), ['buttons'])).toBeNull();
+    expect(await store.getVerbatim('not-an-id', ['buttons'])).toBeNull();
+  });
+
   it('moves status forward only', async () => {
     const t = make();
     await store.create(t);

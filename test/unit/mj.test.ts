@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { classifyCustomId, gridButtons, upscaleButtons } from '../../shared/families/mj/buttons.js';
 import { parseProgress } from '../../shared/families/mj/protocol.js';
-import { toMjTask } from '../../shared/families/mj/view.js';
+import { mjTaskJson, toMjTask } from '../../shared/families/mj/view.js';
 import { newMjRequest, newMjTask } from '../../shared/families/mj/task.js';
 import type { Inflight } from '../../shared/protocols/inflight.js';
 import { changeFor } from '../../worker/families/mj/adapter.js';
@@ -55,6 +55,20 @@ describe('MJ task view', () => {
     const buttons = gridButtons('h');
     expect(toMjTask({ ...base, status: 'running', buttons }).buttons).toEqual([]);
     expect(toMjTask({ ...base, status: 'succeeded', buttons }).buttons).toHaveLength(9);
+  });
+
+  it.each(['queued', 'running', 'succeeded', 'failed', 'canceled'] as const)('serializes a %s task with its stored buttons as JSON.stringify does the decoded one', (status) => {
+    const buttons = [...gridButtons('h'), { customId: 'MJ::x::"q"\\ü\u0001', emoji: '🔄', label: '</script>', type: 2, style: 2, extra: { n: 1e21, f: -0.5 } }];
+    const task = { ...base, status, buttons, image_urls: status === 'succeeded' ? [{ url: 'u', thumbnail: null }] : [], error: status === 'failed' ? { code: 'x', message: 'boom "q"' } : null } as typeof base;
+    const stored = JSON.stringify(buttons);
+    expect(mjTaskJson(toMjTask({ ...task, buttons: [] }), stored)).toBe(JSON.stringify(toMjTask(task)));
+  });
+
+  it('serializes null or missing stored buttons as none', () => {
+    const done = { ...base, status: 'succeeded' as const };
+    expect(mjTaskJson(toMjTask(done), 'null')).toBe(JSON.stringify(toMjTask(done)));
+    expect(mjTaskJson(toMjTask(done), undefined)).toBe(JSON.stringify(toMjTask(done)));
+    expect(JSON.parse(mjTaskJson(toMjTask(done), undefined)).buttons).toEqual([]);
   });
 });
 

@@ -5,7 +5,7 @@ import { parseTaskId } from '../../../shared/ids.js';
 import { globalKeys } from '../../../shared/keys.js';
 import { classifyCustomId } from '../../../shared/families/mj/buttons.js';
 import { MJ_CODES, type MjSubmitResult } from '../../../shared/families/mj/protocol.js';
-import { toMjTask } from '../../../shared/families/mj/view.js';
+import { mjTaskJson, toMjTask } from '../../../shared/families/mj/view.js';
 import { newMjRequest, newMjTask, type MjKind, type MjRequest, type MjTask } from '../../../shared/families/mj/task.js';
 import { nextMessage } from '../../../shared/signals.js';
 import type { Task, WebhookTarget } from '../../../shared/tasks/model.js';
@@ -32,6 +32,9 @@ type Mode = MjRequest['mode'];
 /** Image inputs in their order: `image0`, `image1`, … */
 const imageBlobs = (images: Blob[]): Blobs => Object.fromEntries(images.map((b, i) => [`image${i}`, b]));
 
+/** The fields the fetch route copies through as stored (mjTaskJson). */
+const VERBATIM = ['buttons'];
+
 /** The Midjourney-proxy routes, mounted at `/mj` and under the `/mj-fast|relax|turbo` prefixes. */
 export function mjRoutes(deps: FamilyRouteDeps, mode: Mode) {
   const { store, submitter, config } = deps;
@@ -49,7 +52,11 @@ export function mjRoutes(deps: FamilyRouteDeps, mode: Mode) {
 
   /** An MJ task this principal may see; 404 for anything else, another family's task included. */
   async function visibleTask(req: FastifyRequest, id: string, what = 'task'): Promise<MjTask> {
-    const task = await store.get(id);
+    return visible(req, id, what, await store.get(id));
+  }
+
+  /** `task` (read for `id`) when it is an MJ task this principal may see; 404 otherwise. */
+  function visible(req: FastifyRequest, id: string, what: string, task: Task | null | undefined): MjTask {
     if (!task || task.family !== 'mj' || !canSee(req.principal, task)) throw new NotFoundError(`${what} not found: ${id.slice(0, 64)}`);
     return task;
   }
@@ -166,9 +173,15 @@ export function mjRoutes(deps: FamilyRouteDeps, mode: Mode) {
       return accepted(task, ahead);
     });
 
-    app.get('/task/:id/fetch', { schema: docs.fetch }, async (req) => {
+    app.get('/task/:id/fetch', { schema: docs.fetch }, async (req, reply) => {
       const { id } = parse(s.taskIdParams, req.params, 'id');
-      return toMjTask(await visibleTask(req, id));
+      // The buttons, most of the answer, go out as stored rather than decoded and serialized again.
+      const found = await store.getVerbatim(id, VERBATIM);
+      const view = toMjTask(visible(req, id, 'task', found?.task));
+      const buttons = found?.json.buttons;
+      // With a serializer of its own, Fastify leaves the JSON content type to the route.
+      void reply.type('application/json; charset=utf-8').serializer((payload: unknown) => (payload === view ? mjTaskJson(view, buttons) : JSON.stringify(payload)));
+      return view;
     });
 
     app.post('/task/list-by-condition', { schema: docs.listByCondition }, async (req) => {

@@ -63,3 +63,17 @@ export function toMjTask(task: MjTask): MjTaskObject {
     buttons: status === 'SUCCESS' ? task.buttons : [],
   };
 }
+
+/**
+ * `JSON.stringify(view)` for `view = toMjTask(task)` where `task` came without its buttons and
+ * `buttonsJson` is their stored JSON text (TaskStore.getVerbatim): the text is put in as it is,
+ * not parsed and serialized again. `buttons` is the object's last member, so the rest is
+ * serialized and the buttons appended. Byte for byte what serializing the decoded task's view
+ * gives (stored JSON is JSON.stringify's, which re-serializes to itself); `null` or no stored
+ * buttons read as none, as the family's defaults make them.
+ */
+export function mjTaskJson(view: MjTaskObject, buttonsJson: string | undefined): string {
+  const rest: Partial<MjTaskObject> = { ...view, buttons: undefined };
+  const buttons = view.status === 'SUCCESS' && buttonsJson !== undefined && buttonsJson !== 'null' ? buttonsJson : '[]';
+  return `${JSON.stringify(rest).slice(0, -1)},"buttons":${buttons}}`;
+}
