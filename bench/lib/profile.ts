@@ -37,15 +37,24 @@ function fileOf(url: string): string {
 }
 
 /**
- * Self time by function and by area (self, and with callees), in µs per request, from a V8 CPU profile: only the samples
+ * Self time by function and by area (self, and with callees), in µs per request, and the busy
+ * (not idle) time per request, from a V8 CPU profile: only the samples
  * taken between `fromMs` and `toMs` after the profile started (the measured load, not the start-up
  * or the warm-up).
  */
-function summarize(file: string, requests: number, fromMs: number, toMs: number, top = 20): { functions: [string, number][]; areas: [string, number][]; inclusive: [string, number][]; sampledMs: number } {
+function summarize(
+  file: string,
+  requests: number,
+  fromMs: number,
+  toMs: number,
+  top = 20,
+): { functions: [string, number][]; areas: [string, number][]; inclusive: [string, number][]; sampledMs: number; busyUsPerRequest: number } {
   const p = JSON.parse(readFileSync(file, 'utf8')) as { nodes: ProfileNode[]; startTime: number; endTime: number; samples: number[]; timeDeltas: number[] };
   const selfUs = new Map<number, number>();
+  const idle = new Set(p.nodes.filter((n) => n.callFrame.functionName === '(idle)').map((n) => n.id));
   let t = 0;
   let sampled = 0;
+  let busy = 0;
   for (let i = 0; i < p.samples.length; i++) {
     const delta = p.timeDeltas[i] ?? 0;
     t += delta;
@@ -54,6 +63,7 @@ function summarize(file: string, requests: number, fromMs: number, toMs: number,
     const us = p.timeDeltas[i + 1] ?? delta;
     selfUs.set(p.samples[i]!, (selfUs.get(p.samples[i]!) ?? 0) + us);
     sampled += us;
+    if (!idle.has(p.samples[i]!)) busy += us;
   }
   const byFn = new Map<string, number>();
   const byArea = new Map<string, number>();
@@ -86,7 +96,7 @@ function summarize(file: string, requests: number, fromMs: number, toMs: number,
       .sort((a, b) => b[1] - a[1])
       .slice(0, top)
       .map(([k, us]) => [k, Number((us / requests).toFixed(1))] as [string, number]);
-  return { functions: perRequest(byFn), areas: perRequest(byArea), inclusive: perRequest(inclusive), sampledMs: sampled / 1000 };
+  return { functions: perRequest(byFn), areas: perRequest(byArea), inclusive: perRequest(inclusive), sampledMs: sampled / 1000, busyUsPerRequest: Number((busy / requests).toFixed(1)) };
 }
 
 /**
@@ -130,6 +140,8 @@ async function countingProxy(targetPort: number): Promise<{ port: number; roundT
 /** Where the profiled API's time went under one load: µs per request, largest first. */
 interface CpuSummary {
   reqPerSec: number;
+  /** CPU time per request: the samples that were not idle, µs. */
+  busyUsPerRequest: number;
   /** Self time per request by package or relayq file. */
   areasUs: [string, number][];
   /** Time per request with each package or relayq file on the stack, callees included. */
@@ -159,14 +171,14 @@ async function cpuProfile(ctx: BenchContext, api: { child: Child }, spawnedAt: n
     .find((f) => /\.0\.\d+\.cpuprofile$/.test(f));
   if (!file || !existsSync(join(dir, file))) throw new Error('profile: the API wrote no .cpuprofile');
   const sum = summarize(join(dir, file), r.total, from, to);
-  ctx.say(`profile: ${join(dir, file)} (${Math.round(sum.sampledMs)} ms sampled under load, ${r.total} ${what} requests at ${Math.round(r.reqPerSec)}/s while profiled)`);
+  ctx.say(`profile: ${join(dir, file)} (${Math.round(sum.sampledMs)} ms sampled under load, ${r.total} ${what} requests at ${Math.round(r.reqPerSec)}/s while profiled; busy ${sum.busyUsPerRequest} µs per ${what})`);
   ctx.say(`  self time per ${what} by package/file (µs):`);
   for (const [k, us] of sum.areas) ctx.say(`    ${String(us).padStart(8)}  ${k}`);
   ctx.say(`  time per ${what} under each package or file, callees included (µs):`);
   for (const [k, us] of sum.inclusive) ctx.say(`    ${String(us).padStart(8)}  ${k}`);
   ctx.say(`  self time per ${what} by function (µs):`);
   for (const [k, us] of sum.functions) ctx.say(`    ${String(us).padStart(8)}  ${k}`);
-  return { reqPerSec: r.reqPerSec, areasUs: sum.areas, inclusiveUs: sum.inclusive, functionsUs: sum.functions };
+  return { reqPerSec: r.reqPerSec, busyUsPerRequest: sum.busyUsPerRequest, areasUs: sum.areas, inclusiveUs: sum.inclusive, functionsUs: sum.functions };
 }
 
 /** Redis work per request, as `countRedis` measures it. */
