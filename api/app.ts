@@ -122,22 +122,25 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       if (req.routeOptions.url) nameSpan(req.method, req.routeOptions.url);
     });
   }
-  app.addHook('onRequest', async (req, reply) => {
-    if (closing) throw new ShuttingDownError();
+  // The hooks every request runs take a callback rather than returning a promise: one promise
+  // and one microtask fewer per hook and request. A hook that answers does not call `done`.
+  app.addHook('onRequest', (req, reply, done) => {
+    if (closing) return done(new ShuttingDownError());
     const path = req.url.split('?')[0] ?? '';
-    if (OPEN_ROUTES.has(path) || path.startsWith(OPEN_PREFIX) || isFilePath(path)) return;
+    if (OPEN_ROUTES.has(path) || path.startsWith(OPEN_PREFIX) || isFilePath(path)) return done();
     // The queue dashboard is opened by browsers, which send the session cookie, not a key.
     if (hasBoardSession(sessions, req)) {
       req.principal = { tenant: 'admin', admin: true };
-      return;
+      return done();
     }
     const keys = presentedKeys(req.headers);
     const principal = authenticate(keys);
     if (!principal) {
-      if (keys.length === 0 && req.method === 'GET' && path.startsWith(BOARD_PATH) && /text\/html/.test(req.headers.accept ?? '')) return reply.redirect('/admin/login', 303);
-      return errors.reply(req, reply, { status: 401, type: 'authentication_error', message: 'missing or unknown API key' });
+      if (keys.length === 0 && req.method === 'GET' && path.startsWith(BOARD_PATH) && /text\/html/.test(req.headers.accept ?? '')) return void reply.redirect('/admin/login', 303);
+      return void errors.reply(req, reply, { status: 401, type: 'authentication_error', message: 'missing or unknown API key' });
     }
     req.principal = principal;
+    done();
   });
 
   const channelState = createChannelState({ redis: deps.redis, prefix: config.QUEUE_PREFIX });
@@ -152,10 +155,16 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     authenticate,
     refuse: errors.reply,
   });
-  app.addHook('onResponse', async (req, reply) => {
+  // The request line, written as `req.log` would write it (its `reqId` binding first), through a
+  // child without redaction: pino runs every field of a redacting logger's line through the
+  // redaction paths, several µs a line, and these fields are fixed and never secret. For this
+  // line only.
+  const requestLog = deps.log.child({}, { redact: [] });
+  app.addHook('onResponse', (req, reply, done) => {
     metrics.observe(req, reply);
     // The path without its query (a key may travel there), never a header.
-    req.log.info({ method: req.method, url: req.url.split('?')[0], statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
+    if ((req.log as Logger).isLevelEnabled('info')) requestLog.info({ reqId: req.id, method: req.method, url: req.url.split('?')[0], statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
+    done();
   });
   await app.register(metrics.routes);
   await app.register(healthRoutes(deps));

@@ -32,17 +32,24 @@ export function presentedKeys(headers: Record<string, string | string[] | undefi
  * Maps the presented keys (presentedKeys) to a tenant: the first that is a known key wins, so a
  * placeholder or a stale key in one header does not hide a valid one in another. Each key is
  * compared with every configured key, in constant time, so neither the answer's timing nor its
- * content tells how close a guess came.
+ * content tells how close a guess came. A key found once is remembered (at most one entry per
+ * configured key, keys being fixed for the process's life): the next requests with it skip the
+ * digest and the comparisons. Only a known key can be remembered, so an unknown one always takes
+ * the constant-time path.
  */
 export function createAuthenticator(config: Pick<Config, 'API_KEYS' | 'ADMIN_KEYS'>) {
   const entries = [
     ...config.API_KEYS.map((k) => ({ hash: digest(k.secret), principal: { tenant: k.tenant, admin: false } })),
     ...config.ADMIN_KEYS.map((k) => ({ hash: digest(k), principal: { tenant: 'admin', admin: true } })),
   ];
+  const known = new Map<string, Principal>();
   const lookup = (key: string): Principal | null => {
+    const remembered = known.get(key);
+    if (remembered) return remembered;
     const h = digest(key);
     let found: Principal | null = null;
     for (const e of entries) if (timingSafeEqual(h, e.hash) && !found) found = e.principal;
+    if (found) known.set(key, found);
     return found;
   };
   return (keys: readonly string[]): Principal | null => {

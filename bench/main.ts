@@ -11,7 +11,8 @@
  * inflight, scaling; a partial run prints but writes nothing); `--log-level <level>` for relayq's
  * processes (default info, relayq's own default); `--profile` also takes a CPU profile of the
  * API under submit load and counts Redis round trips per submit (bench/lib/profile.ts);
- * `--keep-logs` keeps the children's logs (kept anyway after a failure or with `--profile`).
+ * `--profile-fetch` does the same under the fetch figure's load (printed only); `--keep-logs`
+ * keeps the children's logs (kept anyway after a failure or with a profile).
  */
 import { rmSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -19,7 +20,7 @@ import type { BenchContext, Figure } from './lib/figure.js';
 import { fetchFigure, latencyFigure, submitFigure } from './lib/http-figures.js';
 import { memoryFigures } from './lib/memory.js';
 import { killAllNow, LOG_DIR, stopAll } from './lib/procs.js';
-import { profileSubmit, type SubmitProfile } from './lib/profile.js';
+import { profileFetch, profileSubmit, type SubmitProfile } from './lib/profile.js';
 import { startRedis, type BenchRedis } from './lib/redis.js';
 import { machineInfo, table, writeReport, type Results } from './lib/report.js';
 import { e2eFigure, inflightFigures, scalingFigure } from './lib/worker-figures.js';
@@ -48,6 +49,7 @@ async function main(): Promise<number> {
       only: { type: 'string' },
       'log-level': { type: 'string', default: 'info' },
       profile: { type: 'boolean', default: false },
+      'profile-fetch': { type: 'boolean', default: false },
       'keep-logs': { type: 'boolean', default: false },
     },
   });
@@ -98,6 +100,15 @@ async function main(): Promise<number> {
         say(`  profile failed: ${(err as Error).stack ?? String(err)}`);
       }
     }
+    if (values['profile-fetch']) {
+      say('profile of fetch …');
+      try {
+        await profileFetch(ctx);
+      } catch (err) {
+        errors.push({ figure: 'profile-fetch', error: (err as Error).message.split('\n')[0] ?? String(err) });
+        say(`  profile of fetch failed: ${(err as Error).stack ?? String(err)}`);
+      }
+    }
     say(`\n${table(figures)}\n`);
     if (only.length === Object.keys(STEPS).length) {
       await writeReport({ startedAt, finishedAt: new Date().toISOString(), mode: quick ? 'quick' : 'full', logLevel: ctx.logLevel, machine, figures, errors, profile });
@@ -106,8 +117,9 @@ async function main(): Promise<number> {
       say('partial run (--only): nothing written');
     }
     // The children's logs (and the CPU profile) stay for a look when something failed or was asked for.
-    if (errors.length === 0 && !values['keep-logs'] && !values.profile) rmSync(LOG_DIR, { recursive: true, force: true });
-    else say(`logs of the child processes${values.profile ? ' and the CPU profile' : ''}: ${LOG_DIR}`);
+    const profiled = values.profile || values['profile-fetch'];
+    if (errors.length === 0 && !values['keep-logs'] && !profiled) rmSync(LOG_DIR, { recursive: true, force: true });
+    else say(`logs of the child processes${profiled ? ' and the CPU profile' : ''}: ${LOG_DIR}`);
     return errors.length ? 1 : 0;
   } finally {
     await stopAll();

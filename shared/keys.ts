@@ -31,8 +31,24 @@ export function tag(p: Placement): string {
   return p.shard === 0 ? `{${p.queue}}` : `{${p.queue}:${p.shard}}`;
 }
 
-export function keyspace(prefix: string, p: Placement) {
+/** Keyspaces by `<prefix>:<tag>` (a handful per process: prefixes × queues × shards). */
+const keyspaces = new Map<string, Keyspace>();
+
+/**
+ * The keys of one queue and shard under `prefix`. The object is built once per prefix and
+ * placement and shared (frozen): this runs on every request.
+ */
+export function keyspace(prefix: string, p: Placement): Keyspace {
   const base = `${prefix}:${tag(p)}`;
+  let ks = keyspaces.get(base);
+  if (!ks) {
+    ks = Object.freeze(keysUnder(base));
+    keyspaces.set(base, ks);
+  }
+  return ks;
+}
+
+function keysUnder(base: string) {
   return {
     /** BullMQ `prefix` option: its keys become `<base>:<queue>:...`. */
     bullPrefix: base,
@@ -54,7 +70,7 @@ export function keyspace(prefix: string, p: Placement) {
   };
 }
 
-export type Keyspace = ReturnType<typeof keyspace>;
+export type Keyspace = Readonly<ReturnType<typeof keysUnder>>;
 
 /** Every placement of a queue, shard 0 first. */
 export function placements(queue: QueueName, shards: number): Placement[] {

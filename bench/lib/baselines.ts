@@ -7,15 +7,11 @@ export interface BaselineApi {
   url: string;
 }
 
-/** Starts the bare Fastify + BullMQ baseline API on a free port; resolves once it listens. */
-export async function startBaselineApi(redisUrl: string, prefix: string, queue: string): Promise<BaselineApi> {
+/** Starts the bare Fastify + BullMQ baseline API on a free port (`nodeArgs` for node); resolves once it listens. */
+export async function startBaselineApi(redisUrl: string, prefix: string, queue: string, nodeArgs: string[] = []): Promise<BaselineApi> {
   const port = await freePort();
-  const child = startNode('baseline-api', 'bench/lib/baseline-api.ts', {
-    BASELINE_REDIS_URL: redisUrl,
-    BASELINE_PORT: String(port),
-    BASELINE_PREFIX: prefix,
-    BASELINE_QUEUE: queue,
-  });
+  const env = { BASELINE_REDIS_URL: redisUrl, BASELINE_PORT: String(port), BASELINE_PREFIX: prefix, BASELINE_QUEUE: queue };
+  const child = startNode('baseline-api', 'bench/lib/baseline-api.ts', env, nodeArgs);
   await child.waitFor(/baseline listening/);
   return { child, url: `http://127.0.0.1:${port}` };
 }

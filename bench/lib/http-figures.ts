@@ -66,6 +66,22 @@ export async function submitFigure(ctx: BenchContext): Promise<Figure> {
 }
 
 /**
+ * Submits one imagine to the API at `apiUrl` and polls it until it succeeded (a worker and an
+ * upstream must run); resolves with its id. Throws after `timeoutMs`.
+ */
+export async function finishedImagine(apiUrl: string, timeoutMs = 30_000): Promise<string> {
+  const submitted = (await (await fetch(`${apiUrl}/mj/submit/imagine`, { method: 'POST', headers: { ...AUTH, 'content-type': 'application/json' }, body: JSON.stringify(IMAGINE) })).json()) as { result: string };
+  const id = submitted.result;
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const task = (await (await fetch(`${apiUrl}/mj/task/${id}/fetch`, { headers: AUTH })).json()) as { status?: string };
+    if (task.status === 'SUCCESS') return id;
+    if (Date.now() > deadline) throw new Error(`task ${id} did not succeed (${JSON.stringify(task)})`);
+    await sleep(100);
+  }
+}
+
+/**
  * Fetch req/s: `GET /mj/task/{id}/fetch` of one finished imagine task (buttons, image) against a
  * bare Fastify route doing one `HGETALL` of the same task's hash.
  */
@@ -76,15 +92,7 @@ export async function fetchFigure(ctx: BenchContext): Promise<Figure> {
   try {
     const api = await startApiChild(s);
     const worker = await startWorkerChild(s);
-    const submitted = (await (await fetch(`${api.url}/mj/submit/imagine`, { method: 'POST', headers: { ...AUTH, 'content-type': 'application/json' }, body: JSON.stringify(IMAGINE) })).json()) as { result: string };
-    const id = submitted.result;
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-      const task = (await (await fetch(`${api.url}/mj/task/${id}/fetch`, { headers: AUTH })).json()) as { status?: string };
-      if (task.status === 'SUCCESS') break;
-      if (Date.now() > deadline) throw new Error(`fetch figure: task ${id} did not succeed (${JSON.stringify(task)})`);
-      await sleep(100);
-    }
+    const id = await finishedImagine(api.url);
     await worker.stop();
     const key = (await ctx.redis.client.keys(`${prefix}:*:task:${id}`))[0];
     if (!key) throw new Error(`fetch figure: no task hash for ${id}`);

@@ -1,12 +1,14 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { createConnection, createServer, type Server } from 'node:net';
 import { join } from 'node:path';
+import { startSim } from '../../sim/server.js';
 import type { BenchContext } from './figure.js';
-import { IMAGINE } from './http-figures.js';
-import { hammer } from './load.js';
-import { LOG_DIR, ROOT, sleep, stopAll } from './procs.js';
+import { finishedImagine, IMAGINE } from './http-figures.js';
+import { hammer, type Target } from './load.js';
+import { LOG_DIR, ROOT, sleep, stopAll, type Child } from './procs.js';
+import { startBaselineApi } from './baselines.js';
 import { freePort } from './redis.js';
-import { AUTH, startApiChild, type StackEnv } from './relayq.js';
+import { AUTH, startApiChild, startWorkerChild, type ApiChild, type StackEnv } from './relayq.js';
 
 /** A node of a V8 `.cpuprofile` (the parts read here). */
 interface ProfileNode {
@@ -35,15 +37,24 @@ function fileOf(url: string): string {
 }
 
 /**
- * Self time by function and by area (self, and with callees), in µs per submit, from a V8 CPU profile: only the samples
+ * Self time by function and by area (self, and with callees), in µs per request, and the busy
+ * (not idle) time per request, from a V8 CPU profile: only the samples
  * taken between `fromMs` and `toMs` after the profile started (the measured load, not the start-up
  * or the warm-up).
  */
-function summarize(file: string, submits: number, fromMs: number, toMs: number, top = 20): { functions: [string, number][]; areas: [string, number][]; inclusive: [string, number][]; sampledMs: number } {
+function summarize(
+  file: string,
+  requests: number,
+  fromMs: number,
+  toMs: number,
+  top = 20,
+): { functions: [string, number][]; areas: [string, number][]; inclusive: [string, number][]; sampledMs: number; busyUsPerRequest: number } {
   const p = JSON.parse(readFileSync(file, 'utf8')) as { nodes: ProfileNode[]; startTime: number; endTime: number; samples: number[]; timeDeltas: number[] };
   const selfUs = new Map<number, number>();
+  const idle = new Set(p.nodes.filter((n) => n.callFrame.functionName === '(idle)').map((n) => n.id));
   let t = 0;
   let sampled = 0;
+  let busy = 0;
   for (let i = 0; i < p.samples.length; i++) {
     const delta = p.timeDeltas[i] ?? 0;
     t += delta;
@@ -52,6 +63,7 @@ function summarize(file: string, submits: number, fromMs: number, toMs: number, 
     const us = p.timeDeltas[i + 1] ?? delta;
     selfUs.set(p.samples[i]!, (selfUs.get(p.samples[i]!) ?? 0) + us);
     sampled += us;
+    if (!idle.has(p.samples[i]!)) busy += us;
   }
   const byFn = new Map<string, number>();
   const byArea = new Map<string, number>();
@@ -79,12 +91,12 @@ function summarize(file: string, submits: number, fromMs: number, toMs: number, 
     const area = n.callFrame.url ? areaOf(n.callFrame.url) : n.callFrame.functionName || '(anonymous native)';
     byArea.set(area, (byArea.get(area) ?? 0) + us);
   }
-  const perSubmit = (m: Map<string, number>) =>
+  const perRequest = (m: Map<string, number>) =>
     [...m]
       .sort((a, b) => b[1] - a[1])
       .slice(0, top)
-      .map(([k, us]) => [k, Number((us / submits).toFixed(1))] as [string, number]);
-  return { functions: perSubmit(byFn), areas: perSubmit(byArea), inclusive: perSubmit(inclusive), sampledMs: sampled / 1000 };
+      .map(([k, us]) => [k, Number((us / requests).toFixed(1))] as [string, number]);
+  return { functions: perRequest(byFn), areas: perRequest(byArea), inclusive: perRequest(inclusive), sampledMs: sampled / 1000, busyUsPerRequest: Number((busy / requests).toFixed(1)) };
 }
 
 /**
@@ -125,6 +137,97 @@ async function countingProxy(targetPort: number): Promise<{ port: number; roundT
   };
 }
 
+/** Where the profiled API's time went under one load: µs per request, largest first. */
+interface CpuSummary {
+  reqPerSec: number;
+  /** CPU time per request: the samples that were not idle, µs. */
+  busyUsPerRequest: number;
+  /** Self time per request by package or relayq file. */
+  areasUs: [string, number][];
+  /** Time per request with each package or relayq file on the stack, callees included. */
+  inclusiveUs: [string, number][];
+  /** Self time per request by function. */
+  functionsUs: [string, number][];
+}
+
+/**
+ * A CPU profile (`node --cpu-prof`, into `<LOG_DIR>/cpu-profile-<what>`) of an API child already
+ * started with those flags, under `target`'s closed-loop load (64 connections, one second of
+ * warm-up, then the figure's load time), printed as time per request (`what`: submit, fetch).
+ * Stops the child: V8 writes the profile at its exit. `spawnedAt` is the child's start (epoch ms),
+ * where the profile's clock starts.
+ */
+async function cpuProfile(ctx: BenchContext, api: { child: Child }, spawnedAt: number, dir: string, target: Target, what: string): Promise<CpuSummary> {
+  await hammer(target, { connections: 64, seconds: 1 });
+  const from = Date.now() - spawnedAt;
+  const r = await hammer(target, { connections: 64, seconds: ctx.loadSeconds });
+  const to = Date.now() - spawnedAt;
+  await api.child.stop(15_000);
+  const deadline = Date.now() + 10_000;
+  while (!readdirSync(dir).some((f) => f.endsWith('.cpuprofile')) && Date.now() < deadline) await sleep(100);
+  // One file per thread (tsx's loader runs in a worker thread): the main thread's is `….0.<n>.cpuprofile`.
+  const file = readdirSync(dir)
+    .sort()
+    .find((f) => /\.0\.\d+\.cpuprofile$/.test(f));
+  if (!file || !existsSync(join(dir, file))) throw new Error('profile: the API wrote no .cpuprofile');
+  const sum = summarize(join(dir, file), r.total, from, to);
+  ctx.say(`profile: ${join(dir, file)} (${Math.round(sum.sampledMs)} ms sampled under load, ${r.total} ${what} requests at ${Math.round(r.reqPerSec)}/s while profiled; busy ${sum.busyUsPerRequest} µs per ${what})`);
+  ctx.say(`  self time per ${what} by package/file (µs):`);
+  for (const [k, us] of sum.areas) ctx.say(`    ${String(us).padStart(8)}  ${k}`);
+  ctx.say(`  time per ${what} under each package or file, callees included (µs):`);
+  for (const [k, us] of sum.inclusive) ctx.say(`    ${String(us).padStart(8)}  ${k}`);
+  ctx.say(`  self time per ${what} by function (µs):`);
+  for (const [k, us] of sum.functions) ctx.say(`    ${String(us).padStart(8)}  ${k}`);
+  return { reqPerSec: r.reqPerSec, busyUsPerRequest: sum.busyUsPerRequest, areasUs: sum.areas, inclusiveUs: sum.inclusive, functionsUs: sum.functions };
+}
+
+/** Redis work per request, as `countRedis` measures it. */
+interface RedisCount {
+  roundTrips: number;
+  commands: number;
+  /** The commands of one request as MONITOR showed them (first three words each). */
+  one: string[];
+}
+
+/**
+ * Redis round trips and commands per request (`what`: submit, fetch): 200 sequential requests
+ * (`one`, on an API child started here whose Redis is a counting proxy) after 20 not counted,
+ * from the proxy and from INFO commandstats, then the command sequence of one request from MONITOR.
+ */
+async function countRedis(ctx: BenchContext, s: StackEnv, one: (api: ApiChild) => Promise<unknown>, what: string): Promise<RedisCount> {
+  const redis = ctx.redis.client;
+  const proxy = await countingProxy(ctx.redis.port);
+  try {
+    const counted = await startApiChild({ ...s, redisUrl: `redis://127.0.0.1:${proxy.port}` }, [], 'api-counted');
+    for (let i = 0; i < 20; i++) await one(counted);
+    const m = 200;
+    const before = await redis.info('commandstats');
+    proxy.reset();
+    for (let i = 0; i < m; i++) await one(counted);
+    const trips = proxy.roundTrips() / m;
+    const calls = (info: string) => new Map([...info.matchAll(/cmdstat_([^:]+):calls=(\d+)/g)].map((x) => [x[1]!, Number(x[2])]));
+    const a = calls(before);
+    const b = calls(await redis.info('commandstats'));
+    const perRequest = [...b].map(([cmd, n]) => [cmd, (n - (a.get(cmd) ?? 0)) / m] as const).filter(([cmd, n]) => n > 0 && cmd !== 'info');
+    const commands = perRequest.reduce((x, [, n]) => x + n, 0);
+    ctx.say(`round trips per ${what} (sequential requests through a counting proxy): ${trips.toFixed(2)}`);
+    ctx.say(`commands per ${what}: ${commands.toFixed(2)} (${perRequest.map(([c, n]) => `${c} ${n.toFixed(2)}`).join(', ')})`);
+    const monitor = await redis.duplicate().monitor();
+    const seen: string[] = [];
+    monitor.on('monitor', (_time: string, args: string[]) => void seen.push(args.slice(0, 3).map((x) => x.slice(0, 48)).join(' ')));
+    await one(counted);
+    await sleep(200);
+    monitor.disconnect();
+    ctx.say(`one ${what} as Redis saw it (MONITOR, ${seen.length} commands):`);
+    for (const line of seen) ctx.say(`    ${line}`);
+    return { roundTrips: Number(trips.toFixed(2)), commands: Number(commands.toFixed(2)), one: seen };
+  } finally {
+    // The proxy's server closes once no connection is left: the API goes first.
+    await stopAll();
+    await proxy.close();
+  }
+}
+
 /** What `--profile` found, for results.json and BENCHMARKS.md. */
 export interface SubmitProfile {
   submitsPerSecWhileProfiled: number;
@@ -146,7 +249,6 @@ export interface SubmitProfile {
  * INFO commandstats, with the command sequence of one submit from MONITOR.
  */
 export async function profileSubmit(ctx: BenchContext): Promise<SubmitProfile> {
-  const redis = ctx.redis.client;
   const dir = join(LOG_DIR, 'cpu-profile');
   mkdirSync(dir, { recursive: true });
   const s: StackEnv = { redisUrl: ctx.redis.url, simUrl: 'http://127.0.0.1:9', prefix: ctx.prefix('profile'), logLevel: ctx.logLevel };
@@ -154,62 +256,55 @@ export async function profileSubmit(ctx: BenchContext): Promise<SubmitProfile> {
     // The profile's clock starts with the process: load times are taken relative to the spawn.
     const spawnedAt = Date.now();
     const api = await startApiChild(s, [`--cpu-prof`, `--cpu-prof-dir=${dir}`], 'api-profiled');
-    const target = { method: 'POST' as const, url: `${api.url}/mj/submit/imagine`, headers: AUTH, body: IMAGINE };
-    await hammer(target, { connections: 64, seconds: 1 });
-    const from = Date.now() - spawnedAt;
-    const r = await hammer(target, { connections: 64, seconds: ctx.loadSeconds });
-    const to = Date.now() - spawnedAt;
-    await api.child.stop(15_000);
-    const deadline = Date.now() + 10_000;
-    while (!readdirSync(dir).some((f) => f.endsWith('.cpuprofile')) && Date.now() < deadline) await sleep(100);
-    // One file per thread (tsx's loader runs in a worker thread): the main thread's is `….0.<n>.cpuprofile`.
-    const file = readdirSync(dir)
-      .sort()
-      .find((f) => /\.0\.\d+\.cpuprofile$/.test(f));
-    if (!file || !existsSync(join(dir, file))) throw new Error('profile: the API wrote no .cpuprofile');
-    const sum = summarize(join(dir, file), r.total, from, to);
-    ctx.say(`profile: ${join(dir, file)} (${Math.round(sum.sampledMs)} ms sampled under load, ${r.total} submits at ${Math.round(r.reqPerSec)}/s while profiled)`);
-    ctx.say('  self time per submit by package/file (µs):');
-    for (const [k, us] of sum.areas) ctx.say(`    ${String(us).padStart(8)}  ${k}`);
-    ctx.say('  time per submit under each package or file, callees included (µs):');
-    for (const [k, us] of sum.inclusive) ctx.say(`    ${String(us).padStart(8)}  ${k}`);
-    ctx.say('  self time per submit by function (µs):');
-    for (const [k, us] of sum.functions) ctx.say(`    ${String(us).padStart(8)}  ${k}`);
-    await redis.flushall();
-
-    const proxy = await countingProxy(ctx.redis.port);
-    try {
-      const counted = await startApiChild({ ...s, redisUrl: `redis://127.0.0.1:${proxy.port}` }, [], 'api-counted');
-      const one = () => fetch(`${counted.url}/mj/submit/imagine`, { method: 'POST', headers: { ...AUTH, 'content-type': 'application/json' }, body: JSON.stringify(IMAGINE) }).then((x) => x.text());
-      for (let i = 0; i < 20; i++) await one();
-      const m = 200;
-      const before = await redis.info('commandstats');
-      proxy.reset();
-      for (let i = 0; i < m; i++) await one();
-      const trips = proxy.roundTrips() / m;
-      const calls = (info: string) => new Map([...info.matchAll(/cmdstat_([^:]+):calls=(\d+)/g)].map((x) => [x[1]!, Number(x[2])]));
-      const a = calls(before);
-      const b = calls(await redis.info('commandstats'));
-      const perSubmit = [...b].map(([cmd, n]) => [cmd, (n - (a.get(cmd) ?? 0)) / m] as const).filter(([cmd, n]) => n > 0 && cmd !== 'info');
-      const commands = perSubmit.reduce((x, [, n]) => x + n, 0);
-      ctx.say(`round trips per submit (sequential submits through a counting proxy): ${trips.toFixed(2)}`);
-      ctx.say(`commands per submit: ${commands.toFixed(2)} (${perSubmit.map(([c, n]) => `${c} ${n.toFixed(2)}`).join(', ')})`);
-      const monitor = await redis.duplicate().monitor();
-      const seen: string[] = [];
-      monitor.on('monitor', (_time: string, args: string[]) => void seen.push(args.slice(0, 3).map((x) => x.slice(0, 48)).join(' ')));
-      await one();
-      await sleep(200);
-      monitor.disconnect();
-      ctx.say(`one submit as Redis saw it (MONITOR, ${seen.length} commands):`);
-      for (const line of seen) ctx.say(`    ${line}`);
-      return { submitsPerSecWhileProfiled: Math.round(r.reqPerSec), areasUs: sum.areas, inclusiveUs: sum.inclusive, functionsUs: sum.functions, roundTripsPerSubmit: Number(trips.toFixed(2)), commandsPerSubmit: Number(commands.toFixed(2)), oneSubmit: seen };
-    } finally {
-      // The proxy's server closes once no connection is left: the API goes first.
-      await stopAll();
-      await proxy.close();
-    }
+    const cpu = await cpuProfile(ctx, api, spawnedAt, dir, { method: 'POST', url: `${api.url}/mj/submit/imagine`, headers: AUTH, body: IMAGINE }, 'submit');
+    await ctx.redis.client.flushall();
+    const one = (counted: ApiChild) =>
+      fetch(`${counted.url}/mj/submit/imagine`, { method: 'POST', headers: { ...AUTH, 'content-type': 'application/json' }, body: JSON.stringify(IMAGINE) }).then((x) => x.text());
+    const n = await countRedis(ctx, s, one, 'submit');
+    return { submitsPerSecWhileProfiled: Math.round(cpu.reqPerSec), areasUs: cpu.areasUs, inclusiveUs: cpu.inclusiveUs, functionsUs: cpu.functionsUs, roundTripsPerSubmit: n.roundTrips, commandsPerSubmit: n.commands, oneSubmit: n.one };
   } finally {
     await stopAll();
-    await redis.flushall();
+    await ctx.redis.client.flushall();
+  }
+}
+
+/** What `--profile-fetch` found (printed; not part of the report). */
+export interface FetchProfile extends CpuSummary, RedisCount {
+  /** The baseline's profile under its own load (one HGETALL of the same task's hash). */
+  baseline: CpuSummary;
+}
+
+/**
+ * `--profile-fetch`: the same for the fetch figure's load, `GET /mj/task/{id}/fetch` of one
+ * finished imagine task (made first by a worker against the simulator): a CPU profile of the API
+ * as time per fetch, one of the fetch figure's baseline (a bare HGETALL route) under its load on
+ * the same task's hash, to set them side by side, then Redis round trips and commands per fetch.
+ */
+export async function profileFetch(ctx: BenchContext): Promise<FetchProfile> {
+  const dir = join(LOG_DIR, 'cpu-profile-fetch');
+  mkdirSync(dir, { recursive: true });
+  const sim = await startSim({ mjDurationMs: 0 });
+  const s: StackEnv = { redisUrl: ctx.redis.url, simUrl: sim.url, prefix: ctx.prefix('profile-fetch'), logLevel: ctx.logLevel };
+  try {
+    const spawnedAt = Date.now();
+    const api = await startApiChild(s, [`--cpu-prof`, `--cpu-prof-dir=${dir}`], 'api-profiled');
+    const worker = await startWorkerChild(s);
+    const id = await finishedImagine(api.url);
+    await worker.stop();
+    const cpu = await cpuProfile(ctx, api, spawnedAt, dir, { method: 'GET', url: `${api.url}/mj/task/${id}/fetch`, headers: AUTH }, 'fetch');
+    const key = (await ctx.redis.client.keys(`${s.prefix}:*:task:${id}`))[0];
+    if (!key) throw new Error(`profile: no task hash for ${id}`);
+    const baseDir = join(LOG_DIR, 'cpu-profile-fetch-baseline');
+    mkdirSync(baseDir, { recursive: true });
+    const baseSpawnedAt = Date.now();
+    const base = await startBaselineApi(ctx.redis.url, ctx.prefix('profile-fetch-base'), 'bench', [`--cpu-prof`, `--cpu-prof-dir=${baseDir}`]);
+    ctx.say('baseline (bare HGETALL route) under the same load:');
+    const baseline = await cpuProfile(ctx, base, baseSpawnedAt, baseDir, { method: 'GET', url: `${base.url}/hash/${encodeURIComponent(key)}`, headers: {} }, 'fetch');
+    const one = (counted: ApiChild) => fetch(`${counted.url}/mj/task/${id}/fetch`, { headers: AUTH }).then((x) => x.text());
+    return { ...cpu, ...(await countRedis(ctx, s, one, 'fetch')), baseline };
+  } finally {
+    await stopAll();
+    await sim.close();
+    await ctx.redis.client.flushall();
   }
 }

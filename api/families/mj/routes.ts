@@ -49,7 +49,11 @@ export function mjRoutes(deps: FamilyRouteDeps, mode: Mode) {
 
   /** An MJ task this principal may see; 404 for anything else, another family's task included. */
   async function visibleTask(req: FastifyRequest, id: string, what = 'task'): Promise<MjTask> {
-    const task = await store.get(id);
+    return visible(req, id, what, await store.get(id));
+  }
+
+  /** `task` (read for `id`) when it is an MJ task this principal may see; 404 otherwise. */
+  function visible(req: FastifyRequest, id: string, what: string, task: Task | null | undefined): MjTask {
     if (!task || task.family !== 'mj' || !canSee(req.principal, task)) throw new NotFoundError(`${what} not found: ${id.slice(0, 64)}`);
     return task;
   }
@@ -70,11 +74,12 @@ export function mjRoutes(deps: FamilyRouteDeps, mode: Mode) {
   return async function plugin(app: FastifyInstance) {
     // Every answer about one task names it in x-relayq-task-id: the submit envelope's `result`,
     // or the task object's `id`.
-    app.addHook('preSerialization', async (_req, reply, payload: unknown) => {
+    // (A callback hook: no promise per answer.)
+    app.addHook('preSerialization', (_req, reply, payload: unknown, done) => {
       const p = payload as { result?: unknown; id?: unknown } | null;
       const id = typeof p?.result === 'string' ? p.result : typeof p?.id === 'string' ? p.id : null;
       if (id && parseTaskId(id)) void reply.header('x-relayq-task-id', id);
-      return payload;
+      done(null, payload);
     });
 
     app.post('/submit/imagine', { schema: docs.imagine }, async (req) => {

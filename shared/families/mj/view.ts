@@ -63,3 +63,4 @@ export function toMjTask(task: MjTask): MjTaskObject {
     buttons: status === 'SUCCESS' ? task.buttons : [],
   };
 }
+
