@@ -31,8 +31,21 @@ export function tag(p: Placement): string {
   return p.shard === 0 ? `{${p.queue}}` : `{${p.queue}:${p.shard}}`;
 }
 
-export function keyspace(prefix: string, p: Placement) {
+/** Keyspaces made so far, by prefix and tag: a process uses a handful, on every task operation. */
+const made = new Map<string, Keyspace>();
+
+/** The keys of one placement under `prefix` (one object per placement, made once). */
+export function keyspace(prefix: string, p: Placement): Keyspace {
   const base = `${prefix}:${tag(p)}`;
+  let k = made.get(base);
+  if (!k) {
+    k = build(base);
+    made.set(base, k);
+  }
+  return k;
+}
+
+function build(base: string) {
   return {
     /** BullMQ `prefix` option: its keys become `<base>:<queue>:...`. */
     bullPrefix: base,
@@ -54,7 +67,7 @@ export function keyspace(prefix: string, p: Placement) {
   };
 }
 
-export type Keyspace = ReturnType<typeof keyspace>;
+export type Keyspace = Readonly<ReturnType<typeof build>>;
 
 /** Every placement of a queue, shard 0 first. */
 export function placements(queue: QueueName, shards: number): Placement[] {
