@@ -11,8 +11,9 @@
  * inflight, scaling; a partial run prints but writes nothing); `--log-level <level>` for relayq's
  * processes (default info, relayq's own default); `--profile` also takes a CPU profile of the
  * API under submit load and counts Redis round trips per submit (bench/lib/profile.ts);
- * `--profile-fetch` does the same under the fetch figure's load (printed only); `--keep-logs`
- * keeps the children's logs (kept anyway after a failure or with a profile).
+ * `--profile-fetch` does the same under the fetch figure's load (printed only); `--profile-worker`
+ * runs every worker child with `--cpu-prof` and prints where its CPU went; `--keep-logs` keeps the
+ * children's logs (kept anyway after a failure or with a profile).
  */
 import { rmSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -20,7 +21,8 @@ import type { BenchContext, Figure } from './lib/figure.js';
 import { fetchFigure, latencyFigure, submitFigure } from './lib/http-figures.js';
 import { memoryFigures } from './lib/memory.js';
 import { killAllNow, LOG_DIR, stopAll } from './lib/procs.js';
-import { profileFetch, profileSubmit, type SubmitProfile } from './lib/profile.js';
+import { profileFetch, profileSubmit, reportWorkerProfiles, WORKER_PROFILE_DIR, type SubmitProfile } from './lib/profile.js';
+import { setWorkerNodeArgs } from './lib/relayq.js';
 import { startRedis, type BenchRedis } from './lib/redis.js';
 import { machineInfo, table, writeReport, type Results } from './lib/report.js';
 import { e2eFigure, inflightFigures, scalingFigure } from './lib/worker-figures.js';
@@ -50,6 +52,7 @@ async function main(): Promise<number> {
       'log-level': { type: 'string', default: 'info' },
       profile: { type: 'boolean', default: false },
       'profile-fetch': { type: 'boolean', default: false },
+      'profile-worker': { type: 'boolean', default: false },
       'keep-logs': { type: 'boolean', default: false },
     },
   });
@@ -57,6 +60,7 @@ async function main(): Promise<number> {
   const unknown = only.filter((s) => !STEPS[s]);
   if (unknown.length) throw new Error(`unknown figure(s) ${unknown.join(', ')}; known: ${Object.keys(STEPS).join(', ')}`);
   const quick = values.quick;
+  if (values['profile-worker']) setWorkerNodeArgs(['--cpu-prof', `--cpu-prof-dir=${WORKER_PROFILE_DIR}`]);
   let redis: BenchRedis | null = null;
   try {
     redis = await startRedis();
@@ -109,6 +113,7 @@ async function main(): Promise<number> {
         say(`  profile of fetch failed: ${(err as Error).stack ?? String(err)}`);
       }
     }
+    if (values['profile-worker']) reportWorkerProfiles(ctx);
     say(`\n${table(figures)}\n`);
     if (only.length === Object.keys(STEPS).length) {
       await writeReport({ startedAt, finishedAt: new Date().toISOString(), mode: quick ? 'quick' : 'full', logLevel: ctx.logLevel, machine, figures, errors, profile });
@@ -117,7 +122,7 @@ async function main(): Promise<number> {
       say('partial run (--only): nothing written');
     }
     // The children's logs (and the CPU profile) stay for a look when something failed or was asked for.
-    const profiled = values.profile || values['profile-fetch'];
+    const profiled = values.profile || values['profile-fetch'] || values['profile-worker'];
     if (errors.length === 0 && !values['keep-logs'] && !profiled) rmSync(LOG_DIR, { recursive: true, force: true });
     else say(`logs of the child processes${profiled ? ' and the CPU profile' : ''}: ${LOG_DIR}`);
     return errors.length ? 1 : 0;

@@ -77,6 +77,12 @@ export interface BlobStore {
   /** What is known of one blob (its size included) without reading it; null when there is none. */
   stat(taskId: string, name: string): Promise<(BlobInfo & { size: number }) | null>;
   finished(taskId: string, ttlSeconds: number): Promise<void>;
+  /**
+   * For stores that keep a task's blobs in its own Redis hash (`blobs(<task id>)` of the task's
+   * keyspace): the hash fields of these outputs, so the task update script writes them in the
+   * same step as the change they come with. Absent for other stores (they write outputs first).
+   */
+  inlineFields?(blobs: Blobs): Record<string, string | Buffer>;
   /** Checks at start that the store answers. @throws an Error whose message is one line to print. */
   check?(): Promise<void>;
   /**
@@ -179,6 +185,8 @@ export function createRedisBlobStore(deps: { redis: RedisClient; prefix: string 
     async finished() {
       // Done by the task update script in the same transaction as the task's own expiry.
     },
+
+    inlineFields: fieldsOf,
   };
 }
 

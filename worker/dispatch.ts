@@ -149,10 +149,10 @@ export function createDispatcher(deps: DispatchDeps) {
     // relayq's channel credentials is relayq's trouble, told by the task error instead.
     const refusedCredentials = isChannelRefusal(cause);
     const refusal = cause instanceof PermanentUpstreamError && cause.response && cause.status && !refusedCredentials ? { ...cause.response, status: cause.status } : null;
-    if (refusal) await store.putBlobs(task.id, { response: { type: refusal.contentType, data: redactBody(refusal.body, refusal.contentType) } });
+    const blobs = refusal ? { response: { type: refusal.contentType, data: redactBody(refusal.body, refusal.contentType) } } : undefined;
     error = { ...error, message: redact(error.message) };
     const response = refusal ? { status: refusal.status, content_type: refusal.contentType } : undefined;
-    await store.update(task, { status: 'failed', patch: { completed_at: Date.now(), error, ...(response ? { response } : {}) } });
+    await store.update(task, { status: 'failed', ...(blobs ? { blobs } : {}), patch: { completed_at: Date.now(), error, ...(response ? { response } : {}) } });
   }
 
   // Set when the grace period is over: jobs still running are left to other workers, so whatever

@@ -6,7 +6,7 @@ import { globalKeys } from '../shared/keys.js';
 import type { Logger } from '../shared/logger.js';
 import { isMain, runMain, type RunningRole } from '../shared/process.js';
 import { createQueues } from '../shared/queues.js';
-import { close, connect, createRedis, redisTarget } from '../shared/redis.js';
+import { close, coalesceWrites, connect, createRedis, redisTarget } from '../shared/redis.js';
 import { createMetricsRecorder } from '../shared/metrics.js';
 import { createSignals } from '../shared/signals.js';
 import { openCheckedBlobStore, type BlobStore } from '../shared/blobs.js';
@@ -46,6 +46,8 @@ export async function startWorker(config: Config, log: Logger, opts: { registry?
   try {
     await connect(redis, redisTarget(config));
     await connect(sub, redisTarget(config));
+    // Jobs run many at once: the commands they issue in one tick go out in one write.
+    coalesceWrites(redis);
     blobs = await openCheckedBlobStore({ redis, config, log });
   } catch (err) {
     await close(sub);

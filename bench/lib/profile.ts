@@ -42,7 +42,7 @@ function fileOf(url: string): string {
  * taken between `fromMs` and `toMs` after the profile started (the measured load, not the start-up
  * or the warm-up).
  */
-function summarize(
+export function summarize(
   file: string,
   requests: number,
   fromMs: number,
@@ -306,5 +306,31 @@ export async function profileFetch(ctx: BenchContext): Promise<FetchProfile> {
     await stopAll();
     await sim.close();
     await ctx.redis.client.flushall();
+  }
+}
+
+/** Where `--profile-worker` has the worker children write their CPU profiles. */
+export const WORKER_PROFILE_DIR = join(LOG_DIR, 'worker-profile');
+
+/**
+ * `--profile-worker`: prints each worker child's CPU profile (the main thread's, whole run) as
+ * self time by package or file, time with callees, and self time by function, in ms and as a
+ * share of the busy (non-idle) time.
+ */
+export function reportWorkerProfiles(ctx: Pick<BenchContext, 'say'>): void {
+  if (!existsSync(WORKER_PROFILE_DIR)) return;
+  const files = readdirSync(WORKER_PROFILE_DIR)
+    .filter((f) => /\.0\.\d+\.cpuprofile$/.test(f))
+    .sort();
+  for (const file of files) {
+    const sum = summarize(join(WORKER_PROFILE_DIR, file), 1000, 0, Number.POSITIVE_INFINITY, 30);
+    const idle = sum.areas.find(([k]) => k === '(idle)')?.[1] ?? 0;
+    const busy = sum.sampledMs - idle;
+    const pct = (ms: number) => `${((ms / busy) * 100).toFixed(1).padStart(5)} %`;
+    ctx.say(`worker profile ${join(WORKER_PROFILE_DIR, file)}: ${Math.round(sum.sampledMs)} ms sampled, ${Math.round(busy)} ms busy`);
+    for (const [title, rows] of [['self time by package/file', sum.areas], ['with callees', sum.inclusive], ['self time by function', sum.functions]] as const) {
+      ctx.say(`  ${title} (ms, share of busy):`);
+      for (const [k, ms] of rows) ctx.say(`    ${String(ms).padStart(9)}  ${pct(ms)}  ${k}`);
+    }
   }
 }

@@ -66,13 +66,21 @@ export async function startApiChild(s: StackEnv, nodeArgs: string[] = [], name =
   return { child, url };
 }
 
+/** Node options every worker child of this run starts with (`--profile-worker` sets `--cpu-prof`). */
+let workerNodeArgs: string[] = [];
+
+/** Sets the Node options of every worker child started from now on (e.g. `--cpu-prof`). */
+export function setWorkerNodeArgs(args: string[]): void {
+  workerNodeArgs = args;
+}
+
 /**
  * Starts one relayq worker process (`node --import tsx worker/main.ts`); resolves once its
  * BullMQ workers have started (its `workers started` log line, so LOG_LEVEL must be info or lower
  * for the worker).
  */
 export async function startWorkerChild(s: StackEnv, name = 'worker'): Promise<Child> {
-  const child = startNode(name, 'worker/main.ts', { ...relayqEnv({ ...s, logLevel: 'info' }), HOST: '127.0.0.1', PORT: '1' });
+  const child = startNode(name, 'worker/main.ts', { ...relayqEnv({ ...s, logLevel: 'info' }), HOST: '127.0.0.1', PORT: '1' }, workerNodeArgs);
   await child.waitFor(/workers started/);
   return child;
 }

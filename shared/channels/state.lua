@@ -11,7 +11,8 @@
 --   peek                                     → { 1, 0, 'ok' } or { 0, wait ms, reason } (health only, no limits)
 --   renew <lease id> <lease ms>              → 1 when the lease was still held
 --   release <lease id>                       → 1
---   succeeded <lease id>                     → 1 (consecutive failures back to 0; closes after a good trial)
+--   succeeded <lease id> [release]           → 1 (consecutive failures back to 0; closes after a good trial;
+--       with `release`, also gives the lease's slot back, as `release` does)
 --   failed <error json> <threshold> <base ms> <max ms> <lease id>
 --       → 1 when this failure opened the circuit
 --   limited <error json> <cool-down ms>      → cool-down end (ms)
@@ -99,7 +100,10 @@ elseif op == 'succeeded' then
   local s = redis.call('HMGET', state, 'half', 'trial')
   if s[1] == '1' and s[2] == ARGV[2] then
     redis.call('HSET', state, 'half', '0', 'trial', '', 'trial_until', 0, 'opens', 0, 'closed_at', now)
+  elseif ARGV[3] == 'release' and s[2] == ARGV[2] then
+    redis.call('HSET', state, 'trial', '', 'trial_until', 0)
   end
+  if ARGV[3] == 'release' then redis.call('ZREM', leases, ARGV[2]) end
   redis.call('HSET', state, 'failures', 0)
   redis.call('PEXPIRE', state, DAY)
   return 1

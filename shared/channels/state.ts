@@ -96,6 +96,8 @@ export function createChannelState(deps: { redis: RedisClient; prefix: string })
     release: (channel: Channel, leaseId: string) => run(channel.name, 'release', leaseId),
     /** A call (`leaseId`, its slot) succeeded: failures in a row back to 0; a half-open channel whose trial this was is healthy again. */
     succeeded: (channel: Channel, leaseId = '') => run(channel.name, 'succeeded', leaseId),
+    /** `succeeded` and `release` of the call's slot in one step. */
+    succeededAndReleased: (channel: Channel, leaseId: string) => run(channel.name, 'succeeded', leaseId, 'release'),
     /**
      * A failure that says the channel is unwell (5xx, timeout, reset, refused key): counts toward
      * opening it, and reopens a half-open one (doubled cool-down). Resolves true when it opened.

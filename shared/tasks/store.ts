@@ -30,7 +30,7 @@ const CREATE_LUA = readFileSync(new URL('./create.lua', import.meta.url), 'utf8'
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    relayqTaskUpdate(...args: (string | number)[]): Result<[number, string] | null, Context>;
+    relayqTaskUpdate(...args: (string | number | Buffer)[]): Result<UpdateReply | null, Context>;
     relayqTaskCreate(...args: (string | number | Buffer)[]): Result<[number, number], Context>;
     relayqTaskAnnotate(...args: string[]): Result<number, Context>;
     relayqWebhookIdle(...args: string[]): Result<number, Context>;
@@ -38,6 +38,9 @@ declare module 'ioredis' {
 }
 
 export type { Blob, BlobReader, Blobs } from '../blobs.js';
+
+/** The update script's answer: applied (0|1), the status after; a finishing change adds the task's kind and created_at (JSON). */
+type UpdateReply = [number, string, (string | null)?, (string | null)?];
 
 export interface JobSpec {
   name: string;
@@ -78,6 +81,12 @@ export interface TaskChange<T extends Task = Task> {
   /** Apply only when the task is currently in one of these statuses. */
   from?: TaskStatus[];
   patch?: TaskPatch<T>;
+  /**
+   * Outputs to keep with the change (e.g. the upstream's answer). With blobs in Redis they are
+   * written in the same atomic step, and only when the change applies; other stores write them
+   * just before.
+   */
+  blobs?: Blobs;
 }
 
 /** What `create` writes with a task. */
@@ -288,6 +297,7 @@ return 1`,
     const error = patch.error as { message?: unknown } | null | undefined;
     const clean = error && typeof error.message === 'string' ? { ...patch, error: { ...error, message: redact(error.message) } } : patch;
     const fields = Object.entries(encode(clean, storageOf(familyOfQueue(p.queue)))).flat();
+    const blobFields = change.blobs && blobStore.inlineFields ? Object.entries(blobStore.inlineFields(change.blobs)).flat() : [];
     return [
       k.task(task.id),
       k.blobs(task.id),
@@ -301,11 +311,18 @@ return 1`,
       task.id,
       globalKeys(prefix).taskChannel(task.id),
       fullLogSeconds,
+      blobFields.length / 2,
+      ...blobFields,
       ...fields,
     ];
   };
 
-  const toResult = (res: [number, string] | null): UpdateResult | null =>
+  /** Outputs of a change that the update script cannot write (blobs outside Redis) go first. */
+  const outputsFirst = async (id: string, change: TaskChange) => {
+    if (change.blobs && !blobStore.inlineFields) await blobStore.putOutputs(id, change.blobs);
+  };
+
+  const toResult = (res: UpdateReply | null): UpdateResult | null =>
     res ? { applied: res[0] === 1, status: res[1] as TaskStatus } : null;
 
   // The BullMQ queue's client carries its Lua commands, so its MULTI can hold the job add.
@@ -351,9 +368,11 @@ return 1`,
     return got && got.name.startsWith('addStandardJob:') && got.args.length === 12 ? got.args : null;
   }
 
-  /** Adds a finished task to the metrics: its kind, outcome and time since creation. */
-  async function countFinished(metrics: MetricsRecorder, key: string, status: TaskStatus) {
-    const [kind, createdAt] = await redis.hmget(key, 'kind', 'created_at').catch(() => [null, null]);
+  /**
+   * Adds a finished task to the metrics: its kind, outcome and time since creation (`kind` and
+   * `createdAt` as stored, JSON, as the update script returns them).
+   */
+  function countFinished(metrics: MetricsRecorder, kind: string | null | undefined, createdAt: string | null | undefined, status: TaskStatus) {
     if (!kind) return;
     const labels = [JSON.parse(kind) as string, status];
     metrics.inc('tasksFinished', labels);
@@ -449,11 +468,19 @@ return 1`,
     async update(task, change) {
       const p = place(task.id);
       if (!p) return null;
-      const res = await storeCall(async () => toResult(await redis.relayqTaskUpdate(...updateArgs(task, p, change))));
+      await outputsFirst(task.id, change);
+      const raw = await storeCall(() => redis.relayqTaskUpdate(...updateArgs(task, p, change)));
+      const res = toResult(raw);
       if (res?.applied && isTerminal(res.status)) {
         await blobStore.finished(task.id, config.TASK_RETENTION_SECONDS);
-        // Off the caller's path: counting costs a read, and never fails or delays the update.
-        if (deps.metrics) void countFinished(deps.metrics, ks(p).task(task.id), res.status).catch(() => undefined);
+        // Counting never fails or delays the update.
+        if (deps.metrics) {
+          try {
+            countFinished(deps.metrics, raw?.[2], raw?.[3], res.status);
+          } catch {
+            // a malformed stored value: not counted
+          }
+        }
       }
       return res;
     },
@@ -461,6 +488,7 @@ return 1`,
     async updateAndEnqueue(task, change, opts) {
       const p = place(task.id);
       if (!p) return null;
+      await outputsFirst(task.id, change);
       return storeCall(async () => {
         const m = await multiFor(p);
         if (opts.blobs) await blobStore.putInputs(task.id, opts.blobs, m);
@@ -470,7 +498,7 @@ return 1`,
         m.relayqTaskUpdate(...updateArgs(task, p, change));
         stageJob(m, p, task.id, opts.job);
         const results = execOk(await m.exec());
-        return toResult(results[at] as [number, string] | null);
+        return toResult(results[at] as UpdateReply | null);
       });
     },
 
@@ -570,6 +598,6 @@ interface Multi {
   zcard(key: string): Multi;
   zadd(key: string, score: number, member: string): Multi;
   set(key: string, value: string, ex: 'EX', seconds: number): Multi;
-  relayqTaskUpdate(...args: (string | number)[]): Multi;
+  relayqTaskUpdate(...args: (string | number | Buffer)[]): Multi;
   exec(): Promise<[Error | null, unknown][] | null>;
 }

@@ -12,11 +12,14 @@
 -- KEYS[5] webhook-due zset, KEYS[6] folded history (list)
 -- ARGV[1] new status ('' = keep), ARGV[2] allowed current statuses (comma list, '' = any unfinished)
 -- ARGV[3] retention seconds, ARGV[4] task id, ARGV[5] notify channel, ARGV[6] seconds the whole log
--- stays once the task finished, ARGV[7..] field, JSON value pairs
+-- stays once the task finished, ARGV[7] n = how many blob field/value pairs follow (outputs kept in
+-- KEYS[2] in the same step, only when the change applies), ARGV[8..7+2n] those pairs, then task
+-- field, JSON value pairs
 -- When the task finishes, its log is folded into KEYS[6]: every status change and the final entry,
 -- without the changes that only moved progress (superseded by the end). The folded history stays as
 -- long as the task; the whole log only ARGV[6] seconds more, for clients resuming an event stream.
--- Returns { applied (0|1), status after the call } or false when the task does not exist.
+-- Returns { applied (0|1), status after the call } or false when the task does not exist; a change
+-- that finished the task also returns its kind and created_at (JSON values), for the metrics.
 local cur = redis.call('HGET', KEYS[1], 'status')
 if not cur then return false end
 cur = string.sub(cur, 2, -2)
@@ -34,7 +37,8 @@ if new ~= '' and rank[new] < rank[cur] then return { 0, cur } end
 local fields = {}
 local names = {}
 local progress = ''
-for i = 7, #ARGV, 2 do
+local blobEnd = 7 + 2 * tonumber(ARGV[7])
+for i = blobEnd + 1, #ARGV, 2 do
   fields[#fields + 1] = ARGV[i]
   fields[#fields + 1] = ARGV[i + 1]
   names[#names + 1] = ARGV[i]
@@ -45,6 +49,7 @@ if new ~= '' then
   fields[#fields + 1] = '"' .. new .. '"'
 end
 if #fields > 0 then redis.call('HSET', KEYS[1], unpack(fields)) end
+if blobEnd > 7 then redis.call('HSET', KEYS[2], unpack(ARGV, 8, blobEnd)) end
 local after = cur
 if new ~= '' then after = new end
 local changed = '0'
@@ -87,4 +92,8 @@ if rank[after] == 2 then
   redis.call('ZREM', KEYS[3], ARGV[4])
 end
 redis.call('PUBLISH', ARGV[5], after)
+if rank[after] == 2 then
+  local kc = redis.call('HMGET', KEYS[1], 'kind', 'created_at')
+  return { 1, after, kc[1], kc[2] }
+end
 return { 1, after }

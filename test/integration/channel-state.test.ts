@@ -210,4 +210,40 @@ describe('routing and failover', () => {
     ).rejects.toThrow('reset');
     expect(calls).toBe(1);
   });
+
+  it('takes the slot of the only channel that could serve without reading its health first, and gives it back with the success in one step', async () => {
+    const only = ch('only-one');
+    const registry = createChannelRegistry([only]);
+    const ops: string[] = [];
+    const counted = {
+      ...state,
+      usable: (cs: Channel[]) => (ops.push('peek'), state.usable(cs)),
+      acquire: (c: Channel, id: string) => (ops.push('acquire'), state.acquire(c, id)),
+      succeeded: (c: Channel, id?: string) => (ops.push('succeeded'), state.succeeded(c, id)),
+      succeededAndReleased: (c: Channel, id: string) => (ops.push('succeeded+release'), state.succeededAndReleased(c, id)),
+      release: (c: Channel, id: string) => (ops.push('release'), state.release(c, id)),
+    };
+    const run = createChannelRunner({ registry, state: counted, router: createRouter({ registry, state: counted }) });
+    expect((await run.call(need, {}, async () => 'ok')).value).toBe('ok');
+    expect((await run.call(need, { pinned: 'only-one' }, async () => 'ok')).value).toBe('ok');
+    expect(ops).toEqual(['acquire', 'succeeded+release', 'acquire', 'succeeded+release']);
+    expect((await state.view([only]))[0]).toMatchObject({ in_flight: 0, rpm_used: 2 });
+    // Refused for its health, the call reads it and says why, as a routed wait does.
+    for (let i = 0; i < CIRCUIT.failures; i++) await state.failed(only, 'boom', 502);
+    ops.length = 0;
+    await expect(run.call(need, {}, async () => 'never')).rejects.toMatchObject({ failing: true, message: expect.stringMatching(/^no healthy channel: only-one is open until .* \(last error: boom\)/) });
+    expect(ops).toEqual(['acquire', 'peek']);
+    await expect(run.call(need, { pinned: 'only-one' }, async () => 'never')).rejects.toMatchObject({ failing: true, message: expect.stringMatching(/only-one is open until .*last error: boom.*and it holds this task/) });
+  });
+
+  it('ends a half-open trial that succeeded and gives its slot back in one step', async () => {
+    const c = ch('trial-one');
+    for (let i = 0; i < CIRCUIT.failures; i++) await state.failed(c, 'boom', 502);
+    await waitFor(async () => state.claimProbe(c, 1000), { what: 'the cool-down to end' });
+    await state.probed(c, true, '');
+    expect(await state.acquire(c, 'trial')).toBeNull();
+    expect((await state.view([c]))[0]).toMatchObject({ state: 'half_open', in_flight: 1 });
+    await state.succeededAndReleased(c, 'trial');
+    expect((await state.view([c]))[0]).toMatchObject({ state: 'healthy', in_flight: 0 });
+  });
 });

@@ -89,6 +89,22 @@ describe('task store', () => {
     expect((await store.get(t.id))?.progress).toBe(100);
   });
 
+  it('keeps outputs given with a change in the same step, only when the change applies, expiring with the task', async () => {
+    const t = make();
+    await store.create(t);
+    const answer = { type: 'application/json', data: Buffer.from('{"ok":true}') };
+    expect(await store.update(t, { status: 'succeeded', blobs: { response: answer } })).toEqual({ applied: true, status: 'succeeded' });
+    expect((await store.blobs(t.id)).response).toEqual(answer);
+    expect(await redis.ttl(`${prefix}:{mj}:blobs:${t.id}`)).toBeGreaterThan(100);
+    // A finished task takes nothing more, outputs included.
+    expect(await store.update(t, { status: 'failed', blobs: { late: answer } })).toEqual({ applied: false, status: 'succeeded' });
+    expect(Object.keys(await store.blobs(t.id))).toEqual(['response']);
+    // Nor does a task that is gone.
+    const gone = make();
+    expect(await store.update(gone, { status: 'succeeded', blobs: { response: answer } })).toBeNull();
+    expect(await redis.exists(`${prefix}:{mj}:blobs:${gone.id}`)).toBe(0);
+  });
+
   it('keeps the whole event log for a while after the end, then only its folded history', async () => {
     const short = createTaskStore({ redis, queues, config, fullEventLogSeconds: 1 });
     const t = make();

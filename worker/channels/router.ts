@@ -16,7 +16,11 @@ export interface Need {
  * healthy channel, the weighted pick first), or why none can take it.
  */
 export type Route =
-  | { kind: 'channels'; channels: Channel[] }
+  /**
+   * `unchecked`: the one channel that could serve, whose health was not read (taking its slot
+   * reads it anyway: see `route`).
+   */
+  | { kind: 'channels'; channels: Channel[]; unchecked?: boolean }
   /**
    * No channel serving the need can take a call now: try again in `wait.waitMs`. `failing` when
    * every one of them is open (failing), not merely busy, cooling down or being probed;
@@ -78,8 +82,11 @@ export function createRouter(deps: { registry: ChannelRegistry; state: ChannelSt
     /**
      * Routes a call. `exclude`: channels never to use (tried by this call already); `avoid`:
      * channels used only when no other healthy one can serve (they failed this task before).
+     * With `trustOnly`, when one channel alone could serve, it is returned `unchecked`, without a
+     * read of its health: the caller takes its slot, which refuses an unhealthy channel with the
+     * same reason, and then routes again without `trustOnly` (one Redis call fewer per call).
      */
-    async route(need: Need, exclude: ReadonlySet<string>, avoid: ReadonlySet<string> = new Set()): Promise<Route> {
+    async route(need: Need, exclude: ReadonlySet<string>, avoid: ReadonlySet<string> = new Set(), opts: { trustOnly?: boolean } = {}): Promise<Route> {
       const ofType = deps.registry.ofType(need.type);
       const forKind = ofType.filter((c) => !c.kinds || c.kinds.includes(need.kind));
       const serving = forKind.filter((c) => c.enabled && servesModel(c, need.model));
@@ -89,6 +96,7 @@ export function createRouter(deps: { registry: ChannelRegistry; state: ChannelSt
       }
       const open = serving.filter((c) => !exclude.has(c.name));
       if (open.length === 0) return { kind: 'exhausted' };
+      if (opts.trustOnly && open.length === 1) return { kind: 'channels', channels: open, unchecked: true };
       const health = await deps.state.usable(open);
       const healthy = open.filter((c) => !health.get(c.name));
       if (healthy.length === 0) {

@@ -74,11 +74,20 @@ export interface CallOptions {
 export function createChannelRunner(deps: { registry: ChannelRegistry; state: ChannelState; router: Router; metrics?: MetricsRecorder }) {
   const { registry, state, router } = deps;
 
-  /** The pinned channel, if it can take a call now. */
-  async function pinnedRoute(name: string, need: Need): Promise<Channel[]> {
+  /**
+   * The pinned channel, whatever its health.
+   * @throws PermanentUpstreamError when it is no longer configured or is disabled.
+   */
+  function pinnedChannel(name: string, need: Need): Channel {
     const channel = registry.get(name);
     if (!channel) throw new PermanentUpstreamError(`channel ${name}, which holds this task, is no longer configured; ${need.type} follow-ups stay on the channel that made their parent`);
     if (!channel.enabled) throw new PermanentUpstreamError(`channel ${name}, which holds this task, is disabled; ${need.type} follow-ups stay on the channel that made their parent`);
+    return channel;
+  }
+
+  /** The pinned channel, if it can take a call now (its health read first). */
+  async function pinnedRoute(name: string, need: Need): Promise<Channel[]> {
+    const channel = pinnedChannel(name, need);
     const unavailable = (await state.usable([channel])).get(name);
     if (unavailable) {
       const failing = unavailable.reason === 'open';
@@ -89,13 +98,19 @@ export function createChannelRunner(deps: { registry: ChannelRegistry; state: Ch
     return [channel];
   }
 
-  /** Takes a slot on the first of `channels` that has one; null with the shortest wait when none has. */
-  async function takeSlot(channels: Channel[], leaseId: string): Promise<{ channel: Channel } | { waitMs: number; reason: string; rateLimited: boolean }> {
-    let best = { waitMs: Infinity, reason: '', rateLimited: false };
+  /**
+   * Takes a slot on the first of `channels` that has one; null with the shortest wait when none
+   * has (`unwell`: the channel of that wait was refused for its health, not its limits).
+   */
+  async function takeSlot(channels: Channel[], leaseId: string): Promise<{ channel: Channel } | { waitMs: number; reason: string; rateLimited: boolean; unwell: boolean }> {
+    let best = { waitMs: Infinity, reason: '', rateLimited: false, unwell: false };
     for (const channel of channels) {
       const refused = await state.acquire(channel, leaseId);
       if (!refused) return { channel };
-      if (refused.waitMs < best.waitMs) best = { waitMs: refused.waitMs, reason: `channel ${describeUnavailable(channel.name, refused)}`, rateLimited: refused.reason === 'cooldown' };
+      if (refused.waitMs < best.waitMs) {
+        const unwell = refused.reason !== 'concurrency' && refused.reason !== 'rpm';
+        best = { waitMs: refused.waitMs, reason: `channel ${describeUnavailable(channel.name, refused)}`, rateLimited: refused.reason === 'cooldown', unwell };
+      }
     }
     return best;
   }
@@ -118,14 +133,23 @@ export function createChannelRunner(deps: { registry: ChannelRegistry; state: Ch
         await opts.onAttempt?.(attempts);
         throw lastError instanceof RetryableUpstreamError && soonest ? soonest : lastError;
       };
+      // The channel's health is read before taking its slot only when several could serve (to
+      // pick among the healthy ones) or after its slot was refused for its health (for the
+      // reason and the wait the caller is told): taking a slot reads the health anyway.
+      let checkHealth = false;
       for (;;) {
         let channels: Channel[];
+        let unchecked = false;
         if (opts.pinned) {
           if (tried.has(opts.pinned)) return await giveUp();
-          channels = await pinnedRoute(opts.pinned, need);
+          if (checkHealth) channels = await pinnedRoute(opts.pinned, need);
+          else {
+            channels = [pinnedChannel(opts.pinned, need)];
+            unchecked = true;
+          }
         } else {
           // Earlier failures are used only when no other healthy channel can serve.
-          const route = await router.route(need, tried, new Set(opts.avoid ?? []));
+          const route = await router.route(need, tried, new Set(opts.avoid ?? []), { trustOnly: !checkHealth });
           if (route.kind === 'none') throw route.unknownModel && need.model !== null ? unknownModel(need.model) : new PermanentUpstreamError(route.reason);
           if (route.kind === 'exhausted') return await giveUp();
           if (route.kind === 'wait') {
@@ -133,15 +157,22 @@ export function createChannelRunner(deps: { registry: ChannelRegistry; state: Ch
             throw new ChannelBusyError(Math.max(route.wait.waitMs, 100), route.reason, route.rateLimited, route.failing);
           }
           channels = route.channels;
+          unchecked = route.unchecked === true;
         }
 
         const leaseId = randomUUID();
         const slot = await takeSlot(channels, leaseId);
         if (!('channel' in slot)) {
+          if (unchecked && slot.unwell) {
+            checkHealth = true;
+            continue;
+          }
           if (lastError) return await giveUp();
           throw new ChannelBusyError(Math.max(slot.waitMs, 50), slot.reason, slot.rateLimited);
         }
         const { channel } = slot;
+        checkHealth = false;
+        let released = false;
         if (lastError) await opts.onAttempt?.(attempts);
         const at = Date.now();
         const renew = setInterval(() => void state.renew(channel, leaseId).catch(() => undefined), LEASE_MS / 3);
@@ -150,7 +181,11 @@ export function createChannelRunner(deps: { registry: ChannelRegistry; state: Ch
           const value = await fn(channel);
           deps.metrics?.observe('upstreamDuration', [channel.name, 'ok'], (Date.now() - at) / 1000);
           attempts.push({ channel: channel.name, at, outcome: 'succeeded', status: null, error: null });
-          await state.succeeded(channel, leaseId).catch(() => undefined);
+          clearInterval(renew);
+          await state.succeededAndReleased(channel, leaseId).then(
+            () => void (released = true),
+            () => undefined,
+          );
           return { value, channel, attempts };
         } catch (err) {
           const blame = blameOf(err);
@@ -174,7 +209,7 @@ export function createChannelRunner(deps: { registry: ChannelRegistry; state: Ch
           tried.add(channel.name);
         } finally {
           clearInterval(renew);
-          await state.release(channel, leaseId).catch(() => undefined);
+          if (!released) await state.release(channel, leaseId).catch(() => undefined);
         }
       }
     },

@@ -113,10 +113,11 @@ export function createAnthropicRequest(deps: AnthropicDeps): Processor<'anthropi
   }
 
   return async ({ data, job, signal, log }) => {
-    const task = await store.get(data.taskId);
+    // Both reads at once: the task and its stored request.
+    const [task, blobs] = await Promise.all([store.get(data.taskId), store.blobs(data.taskId)]);
     if (!task || isTerminal(task.status)) return;
     if (task.family !== 'anthropic') throw new ValidationError('task', `${task.kind} is not an Anthropic task`);
-    const request = (await store.blobs(task.id)).request;
+    const request = blobs.request;
     if (!request) throw new ValidationError('request', 'the stored request is missing (expired?)');
     const { model, stream: streaming, version, beta } = task.anthropic;
     const prior = task.channel_attempts ?? [];
@@ -124,9 +125,10 @@ export function createAnthropicRequest(deps: AnthropicDeps): Processor<'anthropi
       const client = deps.client(channel);
       return streaming ? stream(task, client, request.data, { version, beta }, signal) : judgeMessage(await client.create(request.data, { version, beta }, signal));
     });
-    await store.putBlobs(task.id, { response: { type: answer.contentType, data: answer.body } });
+    // The answer is kept in the same step as the success it comes with.
     await store.update(task, {
       status: 'succeeded',
+      blobs: { response: { type: answer.contentType, data: answer.body } },
       patch: {
         progress: 100,
         completed_at: Date.now(),

@@ -81,7 +81,8 @@ export function createMjSubmit(deps: MjSubmitDeps): Processor<'mj.submit'> {
   }
 
   return async ({ data, job, log, signal }) => {
-    const task = await store.get(data.taskId);
+    // Both reads at once: the task and its input images (none for actions and shorten).
+    const [task, stored] = await Promise.all([store.get(data.taskId), store.blobs(data.taskId)]);
     if (!task) return log.warn('task no longer exists; dropping job');
     if (task.family !== 'mj') throw new ValidationError('task', `${task.kind} is not an MJ task`);
     if (isTerminal(task.status) || task.status === 'requires_action') return;
@@ -91,7 +92,8 @@ export function createMjSubmit(deps: MjSubmitDeps): Processor<'mj.submit'> {
       return deps.tracker().track(task, p, task.upstream.channel, task.upstream.id);
     }
     const prior = task.channel_attempts ?? [];
-    const blobs = task.kind === 'mj.action' || task.kind === 'mj.shorten' ? {} : await store.blobs(task.id);
+    const blobs = task.kind === 'mj.action' || task.kind === 'mj.shorten' ? {} : stored;
+    const attempt = job.attemptsMade + 1;
     // First submissions go to any healthy MJ channel; an action (and its modal step) only to the
     // channel that holds its parent's image: another account does not have it.
     const { value: answer, channel, attempts } = await deps.channels.call(
@@ -99,11 +101,11 @@ export function createMjSubmit(deps: MjSubmitDeps): Processor<'mj.submit'> {
       {
         pinned: task.upstream?.channel ?? null,
         avoid: prior.filter((a) => a.outcome !== 'succeeded').map((a) => a.channel),
-        onAttempt: (a) => store.annotate(task.id, { channel_attempts: [...prior, ...a] }),
+        // The attempt is counted with its outcome: here when it failed, else with `running` below.
+        onAttempt: (a) => store.annotate(task.id, { channel_attempts: [...prior, ...a], attempts: attempt }),
         log,
       },
       async (channel) => {
-        await store.update(task, { from: ['queued'], patch: { attempts: job.attemptsMade + 1 } });
         const client = deps.client(channel);
         if (task.kind === 'mj.action') return submitAction(client, task, signal);
         const [path, body] = firstRequest(task, blobs);
@@ -113,7 +115,7 @@ export function createMjSubmit(deps: MjSubmitDeps): Processor<'mj.submit'> {
     if (answer.code === MJ_CODES.EXISTED) throw new PermanentUpstreamError('upstream asked for a modal step this task cannot give');
 
     const upstream = { channel: channel.name, id: answer.upstreamId, modalId: null, status: 'SUBMITTED' };
-    const res = await store.update(task, { status: 'running', from: ['queued'], patch: { started_at: Date.now(), progress: 0, upstream, channel_attempts: [...prior, ...attempts] } });
+    const res = await store.update(task, { status: 'running', from: ['queued'], patch: { started_at: Date.now(), progress: 0, attempts: attempt, upstream, channel_attempts: [...prior, ...attempts] } });
     if (!res?.applied) {
       // Canceled while we were submitting: the upstream work is not wanted.
       await deps.client(channel).cancel(answer.upstreamId).catch(() => undefined);

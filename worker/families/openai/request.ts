@@ -188,11 +188,11 @@ export function createOpenAiRequest(deps: OpenAiDeps): Processor<'text.request' 
   }
 
   return async ({ data, job, signal, log }) => {
-    const task = await store.get(data.taskId);
+    // Both reads at once: the task and its stored request.
+    const [task, blobs] = await Promise.all([store.get(data.taskId), store.blobs(data.taskId)]);
     if (!task || isTerminal(task.status)) return;
     if (task.family !== 'openai') throw new ValidationError('task', `${task.kind} is not an OpenAI task`);
     const openai = task.openai;
-    const blobs = await store.blobs(task.id);
     const { body, contentType } = await requestBody(task, blobs);
     const prior = task.channel_attempts ?? [];
     // A refusal keeps its upstream answer: the dispatcher writes it with the failure. A 2xx is
@@ -205,9 +205,10 @@ export function createOpenAiRequest(deps: OpenAiDeps): Processor<'text.request' 
     });
     // Image URLs expire upstream within hours: with ARCHIVE_OUTPUTS the answer names relayq's copies.
     const { answer: kept, archived } = deps.archiver && openai.endpoint.startsWith('images/') ? await archiveImages(deps.archiver, task.id, answer, log) : { answer, archived: [] };
-    await store.putBlobs(task.id, { response: { type: kept.contentType, data: kept.body } });
+    // The answer is kept in the same step as the success it comes with.
     await store.update(task, {
       status: 'succeeded',
+      blobs: { response: { type: kept.contentType, data: kept.body } },
       patch: {
         ...(archived.length > 0 ? { archived } : {}),
         progress: 100,
