@@ -1,4 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { rememberSecrets } from '../shared/redact.js';
 import type { Config } from '../shared/config.js';
 
 export interface Principal {
@@ -42,6 +43,8 @@ export function createAuthenticator(config: Pick<Config, 'API_KEYS' | 'ADMIN_KEY
     ...config.API_KEYS.map((k) => ({ hash: digest(k.secret), principal: { tenant: k.tenant, admin: false } })),
     ...config.ADMIN_KEYS.map((k) => ({ hash: digest(k), principal: { tenant: 'admin', admin: true } })),
   ];
+  // relayq's own keys are secrets too wherever text is redacted (e.g. a key pasted into a path).
+  rememberSecrets([...config.API_KEYS.map((k) => k.secret), ...config.ADMIN_KEYS]);
   const known = new Map<string, Principal>();
   const lookup = (key: string): Principal | null => {
     const remembered = known.get(key);

@@ -37,8 +37,14 @@ export function s3ClientOf(config: Pick<Config, 'S3_ENDPOINT' | 'S3_REGION' | 'S
     // or mangle the SDK's default trailing CRC checksums on uploads.
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
+    // An endpoint that takes the connection and then says nothing must not hold a request (and
+    // its socket) for ever: 5 s to connect, 60 s of silence on a request.
+    requestHandler: { connectionTimeout: 5000, requestTimeout: 60_000 },
   });
 }
+
+/** How long (ms) the bucket check waits for an answer. */
+const CHECK_TIMEOUT_MS = 5000;
 
 /** The HTTP status of an SDK error, when the server answered. */
 const statusOf = (err: unknown) => (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
@@ -239,7 +245,8 @@ export function createS3BlobStore(deps: { redis: RedisClient; config: Pick<Confi
 
     async check() {
       try {
-        await s3.send(new HeadBucketCommand({ Bucket }));
+        // A check answers within seconds, whatever the endpoint does (start-up, readiness probes).
+        await s3.send(new HeadBucketCommand({ Bucket }), { abortSignal: AbortSignal.timeout(CHECK_TIMEOUT_MS) });
       } catch (err) {
         const status = statusOf(err);
         const reason =

@@ -4,7 +4,8 @@
  * relayq relays upstream error text to its own clients, who must never see a channel's key.
  *
  * Two rules, applied to any upstream text before it is stored on a task or sent to a client:
- * - every secret remembered with `rememberSecrets` (the channels' keys; at least 8 characters)
+ * - every secret remembered with `rememberSecrets` (the channels' keys and relayq's own API and
+ *   admin keys; at least 8 characters)
  *   is replaced wherever it appears;
  * - token-shaped strings are masked whatever they are: `sk-…`/`sk-ant-…`/`sk-proj-…` keys, the
  *   credential after `Bearer`/`Basic`, and `key=`/`api_key=`/`token=` query values.

@@ -9,21 +9,40 @@ const README = new URL('../../README.md', import.meta.url);
 /** How long (ms) a blob store check that passed is trusted: readiness probes cost one HeadBucket per second at most. */
 const BLOB_CHECK_TRUST_MS = 1000;
 
+/** How long (ms) a readiness probe waits for the blob store before answering 503. */
+export const BLOB_CHECK_TIMEOUT_MS = 2000;
+
 /**
  * Liveness (the process answers), readiness (Redis answers, and a blob store that can be checked,
  * the S3 bucket, does too) and the README. No key needed.
  */
 export function healthRoutes(deps: { redis: RedisClient; blobs?: BlobStore }) {
   let blobsOkAt = 0;
-  /** Null when the blob store answers (or has nothing to check); what is wrong otherwise. */
+  // One check at a time, shared by the probes that arrive meanwhile: a bucket that hangs costs
+  // one pending request, not one per probe.
+  let inFlight: Promise<string | null> | null = null;
+  const runCheck = (check: () => Promise<void>) =>
+    (inFlight ??= check()
+      .then(() => {
+        blobsOkAt = Date.now();
+        return null;
+      })
+      .catch((err: unknown) => (err as Error).message)
+      .finally(() => {
+        inFlight = null;
+      }));
+  /** Null when the blob store answers (or has nothing to check); what is wrong otherwise, within BLOB_CHECK_TIMEOUT_MS. */
   async function blobProblem(): Promise<string | null> {
-    if (!deps.blobs?.check || Date.now() - blobsOkAt < BLOB_CHECK_TRUST_MS) return null;
+    const check = deps.blobs?.check?.bind(deps.blobs);
+    if (!check || Date.now() - blobsOkAt < BLOB_CHECK_TRUST_MS) return null;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<string>((resolve) => {
+      timer = setTimeout(() => resolve(`did not answer within ${BLOB_CHECK_TIMEOUT_MS / 1000} s`), BLOB_CHECK_TIMEOUT_MS);
+    });
     try {
-      await deps.blobs.check();
-      blobsOkAt = Date.now();
-      return null;
-    } catch (err) {
-      return (err as Error).message;
+      return await Promise.race([runCheck(check), late]);
+    } finally {
+      clearTimeout(timer);
     }
   }
   return async function plugin(app: FastifyInstance) {
