@@ -39,7 +39,8 @@ void runMain('single-node', async (config, log) => {
     // One channel set for the API (admin view) and the workers; the simulator's channels stay
     // across SIGHUP reloads of UPSTREAMS_FILE.
     const registry = createChannelRegistry(config.channels);
-    api = await startApi(config, log.child({ component: 'api' }), { registry });
+    // `part`, not `component`: the worker's own children (tracker, webhooks…) are components.
+    api = await startApi(config, log.child({ part: 'api' }), { registry });
     config.PUBLIC_URL ||= api.url;
     const simulated = CHANNEL_TYPES.filter((type) => !config.channels.some((c) => c.type === type));
     if (simulated.length > 0) {
@@ -55,7 +56,7 @@ void runMain('single-node', async (config, log) => {
         `!!! NO UPSTREAM CONFIGURED (${simulated.join(', ')}): using the built-in upstream SIMULATOR — those results are SIMULATED. !!!`,
       );
     }
-    const worker = await startWorker(config, log.child({ component: 'worker' }), { registry });
+    const worker = await startWorker(config, log.child({ part: 'worker' }), { registry });
     stopWorker = worker.stop;
     reload = worker.reload;
     process.stdout.write(banner({ key: generated, api: api.url, sim: sim?.url ?? null, redis: redis.describe }));

@@ -25,6 +25,13 @@ describe('npm start', () => {
     const chat = await sdk.chat.completions.create({ model: 'sim-chat', messages: [{ role: 'user', content: 'hello relayq' }] });
     expect(chat.choices[0]!.message.content).toBe('Echo: hello relayq');
     expect(p.out()).not.toMatch(/authorization|bearer/i); // request logs carry no credentials
+    // A failing progress read makes the worker's tracker log (a component of the worker part).
+    const [, sim] = await p.waitForOutput(/"simulator":"(http:\/\/[^"]+)"/);
+    await fetch(`${sim}/_sim/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ route: 'list', kind: 'status', status: 500, times: 2 }) });
+    await fetch(`${sim}/_sim/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ route: 'fetch', kind: 'status', status: 500, times: 2 }) });
+    const slow = await call('POST', '/mj/submit/imagine', { key: key!, body: { prompt: 'a slow cat' } });
+    await mjUntil(call, slow.body.result, ['SUCCESS'], key!);
+    await p.waitForOutput(/"component":"tracker"/);
     // npm re-raises the signal, so its own status says little; relayq's shutdown is in the log.
     killGroup(p, 'SIGTERM');
     await groupExited(p);
@@ -32,6 +39,11 @@ describe('npm start', () => {
     // The signal reached node twice (the process group, and npm passing it on): still one drain.
     expect(p.out()).not.toMatch(/second signal/);
     expect(p.out()).not.toMatch(/shutdown failed/);
+    // Every log line is JSON with each key once (a child's binding must not repeat its parent's).
+    const lines = p.out().split('\n').filter((l) => l.startsWith('{'));
+    expect(lines.length).toBeGreaterThan(5);
+    // JSON.parse keeps one of two equal keys: a line with a repeated key comes back shorter.
+    for (const line of lines) expect(JSON.stringify(JSON.parse(line)), line).toHaveLength(line.length);
   });
 });
 
