@@ -59,13 +59,14 @@ function notes(r: Results): string {
     if (f.id === 'submit' || f.id === 'fetch') {
       const rq = d.relayq as { p99Ms: number; p50Ms: number; cpuMsPerRequest: number };
       const b = d.baseline as { p99Ms: number; p50Ms: number; cpuMsPerRequest: number };
-      lines.push(`- **${f.id}**: latency p50/p99 relayq ${rq.p50Ms}/${rq.p99Ms} ms, baseline ${b.p50Ms}/${b.p99Ms} ms; CPU per request relayq ${rq.cpuMsPerRequest} ms, baseline ${b.cpuMsPerRequest} ms (${d.connections} connections, ${d.seconds} s each).`);
+      const ms = (v: number) => Math.round(v * 10) / 10;
+      lines.push(`- **${f.id}**: latency p50/p99 relayq ${ms(rq.p50Ms)}/${ms(rq.p99Ms)} ms, baseline ${ms(b.p50Ms)}/${ms(b.p99Ms)} ms; CPU per request relayq ${rq.cpuMsPerRequest} ms, baseline ${b.cpuMsPerRequest} ms (${d.connections} connections, ${d.seconds} s each).`);
     } else if (f.id === 'e2e') {
       const rq = d.relayq as { cpuMsPerJob: number };
       const b = d.baseline as { cpuMsPerJob: number };
       lines.push(`- **e2e**: ${d.queued} chat jobs queued for each side, drained in ${d.rounds} alternating rounds, concurrency ${d.concurrency} on both sides; worker CPU per job relayq ${rq.cpuMsPerJob} ms, baseline ${b.cpuMsPerJob} ms.`);
     } else if (f.id === 'latency') {
-      lines.push(`- **latency**: p50 ${d.p50Ms} ms, p90 ${d.p90Ms} ms, p99 ${d.p99Ms} ms, max ${d.maxMs} ms over ${d.accepted} accepted of ${d.sent} submits sent at ${d.sentRatePerSec}/s, ${d.reachedUpstream} of which reached the upstream within 10 s (30 s in a full run) after the last was sent (the others count with the time waited: a lower bound); one API and one worker process.`);
+      lines.push(`- **latency**: p50 ${d.p50Ms} ms, p90 ${d.p90Ms} ms, p99 ${d.p99Ms} ms, max ${d.maxMs} ms over ${d.accepted} accepted of ${d.sent} submits sent at ${d.sentRatePerSec}/s, ${d.reachedUpstream} of which reached the upstream within ${r.mode === 'quick' ? 10 : 30} s after the last was sent (the others count with the time waited: a lower bound); one API and one worker process.`);
     } else if (f.id.startsWith('bytes')) {
       lines.push(`- **${f.id}**: per task ${JSON.stringify(d.byKind)} + shared ${d.sharedPerTask} B, from MEMORY USAGE of every key (INFO used_memory growth, ${d.usedMemoryPerTask} B/task, is only a rough cross-check: memory freed in the same window, such as finished jobs, offsets it); blobs ${d.blobsPerTask} B/task not counted; TTL after finishing ${JSON.stringify(d.ttlSeconds)} s. Everything stays until TASK_RETENTION_SECONDS (default ${d.taskRetentionSeconds} s = 7 days), so at a steady 1 finished task/s Redis holds about ${Math.round(Number(d.bytesAfter7DaysAt1TaskPerSec) / 2 ** 20)} MB of these.`);
     } else if (f.id === 'inflight-rss') {
