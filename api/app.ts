@@ -23,6 +23,7 @@ import { registerOpenApi } from './openapi.js';
 import { adminRoutes } from './routes/admin.js';
 import { fileRoutes, isFilePath } from './routes/files.js';
 import { redact } from '../shared/redact.js';
+import { logPath, taskFactsOf } from './request-log.js';
 import { healthRoutes } from './routes/health.js';
 import type { BlobStore } from '../shared/blobs.js';
 import { BOARD_PATH, hasBoardSession, queueBoardRoutes } from './routes/queues-board.js';
@@ -37,19 +38,6 @@ declare module 'fastify' {
     /** Every route as `METHOD /path` (Fastify's automatic HEAD copies left out), in the order added. */
     routeList(): string[];
   }
-}
-
-/**
- * A request target as the request log shows it: the path only — no query or fragment (keys travel
- * there), no scheme, host or userinfo of an absolute-form target (`GET http://user:pass@host/…`,
- * which Fastify routes) — with token-shaped credentials and known secrets redacted (a key pasted
- * into a base URL's path).
- */
-export function logPath(target: string): string {
-  let path = target.split(/[?#]/, 1)[0] ?? '';
-  const absolute = /^[a-z][a-z0-9+.-]*:\/\/[^/]*/i.exec(path);
-  if (absolute) path = path.slice(absolute[0].length) || '/';
-  return redact(path);
 }
 
 export interface AppDeps {
@@ -177,7 +165,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.addHook('onResponse', (req, reply, done) => {
     metrics.observe(req, reply);
     // Only what logPath and redact leave of the client's own text (path, request id), never a header.
-    if ((req.log as Logger).isLevelEnabled('info')) requestLog.info({ reqId: redact(String(req.id)), method: req.method, url: logPath(req.url), statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
+    if ((req.log as Logger).isLevelEnabled('info')) requestLog.info({ reqId: redact(String(req.id)), method: req.method, url: logPath(req.url), statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime), ...taskFactsOf(req) }, 'request');
     done();
   });
   await app.register(metrics.routes);

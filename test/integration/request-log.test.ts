@@ -29,4 +29,16 @@ describe('request log line', () => {
     expect(logs).not.toContain(KEYS.acme);
     expect(logs).not.toContain('sk-wrong-0123456789');
   });
+
+  it('puts the task a submission created on its one line: id, kind, jobs ahead, whether it was a replay', async () => {
+    const headers = { authorization: `Bearer ${KEYS.acme}`, 'content-type': 'application/json', 'idempotency-key': 'rl-idem-1' };
+    const first = await fetch(`${s.api.url}/mj/submit/imagine`, { method: 'POST', headers: { ...headers, 'x-request-id': 'rl-3' }, body: JSON.stringify({ prompt: 'a cat' }) });
+    const { result } = (await first.json()) as { result: string };
+    const again = await fetch(`${s.api.url}/mj/submit/imagine`, { method: 'POST', headers: { ...headers, 'x-request-id': 'rl-4' }, body: JSON.stringify({ prompt: 'a cat' }) });
+    expect(((await again.json()) as { result: string }).result).toBe(result);
+    await new Promise((r) => setTimeout(r, 50));
+    const lines = logLines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines.filter((l) => l.reqId === 'rl-3')).toEqual([expect.objectContaining({ msg: 'request', statusCode: 200, taskId: result, kind: 'mj.imagine', ahead: expect.any(Number), replayed: false })]);
+    expect(lines.filter((l) => l.reqId === 'rl-4')).toEqual([expect.objectContaining({ msg: 'request', taskId: result, replayed: true })]);
+  });
 });

@@ -3,6 +3,7 @@ import { TooLargeError, ValidationError } from '../../../shared/errors.js';
 import { anthropicRequest } from '../../../shared/families/anthropic/jobs.js';
 import { newAnthropicTask, type AnthropicRequest } from '../../../shared/families/anthropic/task.js';
 import { parse } from '../../errors.js';
+import { noteTask } from '../../request-log.js';
 import { waitForEnd } from '../../follow.js';
 import { webhookOf } from '../../http-url.js';
 import { parsePrefer, sdkRetryCount } from '../../prefer.js';
@@ -63,7 +64,7 @@ export function anthropicRoutes(deps: FamilyRouteDeps) {
       join,
       build: (id) => newAnthropicTask({ id, tenant, webhook, anthropic: request }),
     });
-    req.log.info({ taskId: task.id, kind: task.kind, ahead, replayed, stream: request.stream, mode: pref.mode }, replayed ? 'task joined' : 'task accepted');
+    noteTask(req, { taskId: task.id, kind: task.kind, ahead, replayed, stream: request.stream, mode: pref.mode });
     markTask(reply, task.id);
     if (pref.mode === 'async') return replyAccepted(req, reply, task, ahead, replayed ? 200 : 202);
     // A replayed task answers as it was made (an Idempotency-Key names the first call).

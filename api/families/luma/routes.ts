@@ -6,6 +6,7 @@ import { toLumaGeneration } from '../../../shared/families/luma/view.js';
 import type { WebhookTarget } from '../../../shared/tasks/model.js';
 import { canSee } from '../../auth.js';
 import { parse } from '../../errors.js';
+import { noteTask } from '../../request-log.js';
 import { waitForEnd } from '../../follow.js';
 import { checkWebhookTarget, webhookOf } from '../../http-url.js';
 import { parsePrefer } from '../../prefer.js';
@@ -69,7 +70,7 @@ export function lumaRoutes(deps: FamilyRouteDeps) {
       idempotencyKey: idempotencyKeyOf(req),
       build: (id) => newLumaTask({ id, kind, tenant: req.principal.tenant, luma, webhook }),
     });
-    req.log.info({ taskId: task.id, kind, ahead, replayed }, replayed ? 'task replayed' : 'task accepted');
+    noteTask(req, { taskId: task.id, kind, ahead, replayed });
     // The task as answered: as created, or (Prefer: wait) once finished or the wait is over.
     const done = pref.mode === 'wait' ? await waitForEnd({ ...followDeps, store }, task.id, pref.waitMs, closedSignal(req)) : undefined;
     const current = done ?? (pref.mode === 'wait' ? await visibleTask(req, task.id) : task);

@@ -13,6 +13,7 @@ import type { Blob, Blobs } from '../../../shared/tasks/store.js';
 import { canSee } from '../../auth.js';
 import { cancelTask } from '../../cancel.js';
 import { parse } from '../../errors.js';
+import { noteTask } from '../../request-log.js';
 import { checkWebhookTarget } from '../../http-url.js';
 import { idempotencyKeyOf } from '../../submit.js';
 import type { FamilyRouteDeps } from '../types.js';
@@ -67,7 +68,7 @@ export function mjRoutes(deps: FamilyRouteDeps, mode: Mode) {
       idempotencyKey: idempotencyKeyOf(req),
       build: (id) => newMjTask({ id, kind, tenant: req.principal.tenant, mj, webhook: hookOf(mj), ...extra }),
     });
-    req.log.info({ taskId: task.id, kind, ahead, replayed }, 'task accepted');
+    noteTask(req, { taskId: task.id, kind, ahead, replayed });
     return accepted(task, ahead);
   }
 

@@ -9,6 +9,7 @@ import { newTask } from '../../../shared/tasks/new.js';
 import type { Blobs } from '../../../shared/tasks/store.js';
 import { readForm } from './form.js';
 import { parse } from '../../errors.js';
+import { noteTask } from '../../request-log.js';
 import { webhookOf } from '../../http-url.js';
 import { waitForEnd } from '../../follow.js';
 import { parsePrefer, sdkRetryCount } from '../../prefer.js';
@@ -59,7 +60,7 @@ export function openaiRoutes(deps: FamilyRouteDeps) {
       join,
       build: (id) => newTask<OpenAiTask>({ id, kind: ep.kind, family: 'openai', tenant: req.principal.tenant, webhook, openai: { endpoint, model: meta.model, stream, multipart: ep.body === 'multipart' } }),
     });
-    req.log.info({ taskId: task.id, kind: ep.kind, ahead, replayed, stream, mode: pref.mode }, replayed ? 'task joined' : 'task accepted');
+    noteTask(req, { taskId: task.id, kind: ep.kind, ahead, replayed, stream, mode: pref.mode });
     if (pref.mode === 'async') return replyAccepted(req, reply, task, ahead, replayed ? 200 : 202);
     if (stream) return streamTokens(req, reply, sseDeps, task, pref, abandonOf({ pref, idempotencyKey, task, cancel: deps.cancel, graceMs: config.STREAM_ABANDON_GRACE_MS }));
     const done = await waitForEnd({ ...followDeps, store }, task.id, pref.waitMs, closedSignal(req));

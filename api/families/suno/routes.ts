@@ -6,6 +6,7 @@ import { toSunoTask } from '../../../shared/families/suno/view.js';
 import { isTerminal, type WebhookTarget } from '../../../shared/tasks/model.js';
 import { canSee } from '../../auth.js';
 import { parse } from '../../errors.js';
+import { noteTask } from '../../request-log.js';
 import { checkWebhookTarget, webhookOf } from '../../http-url.js';
 import { parsePrefer } from '../../prefer.js';
 import { idempotencyKeyOf } from '../../submit.js';
@@ -80,7 +81,7 @@ export function sunoRoutes(deps: FamilyRouteDeps) {
       idempotencyKey: idempotencyKeyOf(req),
       build: (id) => newSunoTask({ id, kind, tenant: req.principal.tenant, suno, webhook, upstream }),
     });
-    req.log.info({ taskId: task.id, kind, ahead, replayed }, 'task accepted');
+    noteTask(req, { taskId: task.id, kind, ahead, replayed });
     void reply.header('x-relayq-task-id', task.id);
     // The submit is asynchronous whatever the client prefers: say that `respond-async` was honoured.
     if (parsePrefer(req.headers.prefer, 0).mode === 'async') void reply.header('preference-applied', 'respond-async');

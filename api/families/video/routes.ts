@@ -10,6 +10,7 @@ import type { Blob } from '../../../shared/tasks/store.js';
 import { canSee } from '../../auth.js';
 import { cancelTask } from '../../cancel.js';
 import { parse } from '../../errors.js';
+import { noteTask } from '../../request-log.js';
 import { follow } from '../../follow.js';
 import { webhookOf } from '../../http-url.js';
 import { parsePrefer } from '../../prefer.js';
@@ -98,7 +99,7 @@ export function videoRoutes(deps: FamilyRouteDeps) {
       idempotencyKey: idempotencyKeyOf(req),
       build: (id) => newVideoTask({ id, kind, tenant, video, webhook, ...extra }),
     });
-    req.log.info({ taskId: task.id, kind, ahead, replayed, mode: pref.mode }, replayed ? 'task replayed' : 'task accepted');
+    noteTask(req, { taskId: task.id, kind, ahead, replayed, mode: pref.mode });
     if (pref.mode === 'async') return answer(reply, task as VideoTask, replayed ? 200 : 202);
     const ready = (t: VideoTask) => (pref.mode === 'wait' ? isTerminal(t.status) : t.status !== 'queued');
     const step = async () => {
