@@ -1,5 +1,5 @@
 /**
- * `npm run bench` (`-- --quick` for about a minute): relayq's figures, each next to a baseline
+ * `npm run bench` (`-- --quick` for a short run, 2–3 minutes on 2 cores): relayq's figures, each next to a baseline
  * measured in the same run on the same machine.
  *
  * It starts its own redis-server on a free port and the upstream simulator in this process, runs

@@ -125,7 +125,7 @@ export async function writeReport(r: Results): Promise<void> {
   writeFileSync(join(ROOT, 'bench', 'chart.svg'), await renderChart(r.figures, `${r.mode} run, ${r.finishedAt.slice(0, 16).replace('T', ' ')} UTC, ${m.cores} cores`));
   const md = `# Benchmarks
 
-\`npm run bench\` (\`-- --quick\` for a one-minute run) starts its own Redis and upstream simulator,
+\`npm run bench\` (\`-- --quick\` for a short run, 2–3 minutes on 2 cores) starts its own Redis and upstream simulator,
 runs relayq's API and worker as separate processes (\`node --import tsx api/main.ts\`,
 \`worker/main.ts\`), and measures each figure next to a baseline from the same run on the same
 machine. The ratio is what to compare across machines; the absolute numbers depend on the machine
