@@ -171,7 +171,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(metrics.routes);
   await app.register(healthRoutes(deps));
   await app.register(adminRoutes({ registry: deps.registry, channelState }));
-  await app.register(queueBoardRoutes({ queues: deps.queues, shards: config.QUEUE_SHARDS, sessions, refuse: errors.reply }));
+  await app.register(queueBoardRoutes({ redis: deps.redis, prefix: config.QUEUE_PREFIX, queues: deps.queues, shards: config.QUEUE_SHARDS, sessions, refuse: errors.reply }));
   await app.register(fileRoutes({ store: deps.store }));
   await app.register(taskRoutes({ ...cancelDeps, signals: deps.signals, shutdown: shutdown.signal }));
   const familyDeps = { config, redis: deps.redis, store: deps.store, queues: deps.queues, signals: deps.signals, submitter, cancel: cancelDeps, shutdown: shutdown.signal, registry: deps.registry };

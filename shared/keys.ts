@@ -92,6 +92,8 @@ export const globalKeys = (prefix: string) => ({
   /** zset of task ids whose stored objects (S3 blob store) are checked for deletion, by when (ms). */
   blobSweep: `${prefix}:blob-sweep`,
   blobSweepLock: `${prefix}:lock:blob-sweep`,
+  /** Failed dashboard sign-ins from one client address in the current window (api/routes/queues-board.ts). */
+  adminLoginFailures: (address: string) => `${prefix}:admin-login-failures:${address}`,
   /** Held by the worker archiving a finished task's media (ARCHIVE_OUTPUTS). */
   archiveClaim: (id: string) => `${prefix}:lock:archive:${id}`,
 });

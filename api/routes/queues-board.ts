@@ -4,7 +4,10 @@ import { FastifyAdapter } from '@bull-board/fastify';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { QUEUE_NAMES } from '../../shared/families/catalog.js';
-import { placements } from '../../shared/keys.js';
+import type { Result } from 'ioredis';
+import { storeCall } from '../../shared/errors.js';
+import { globalKeys, placements } from '../../shared/keys.js';
+import type { RedisClient } from '../../shared/redis.js';
 import type { Queues } from '../../shared/queues.js';
 import { cookieValue, SESSION_COOKIE, sessionCookie, type AdminSessions } from '../admin-session.js';
 import { routeDoc } from '../openapi.js';
@@ -38,15 +41,37 @@ export function hasBoardSession(sessions: AdminSessions, req: FastifyRequest): b
  *
  * Login: `GET /admin/login` shows a form; `POST /admin/login` takes the key in the form body (never
  * in the URL, never logged) and sets an HttpOnly, SameSite=Strict cookie holding a signed session
- * (createAdminSessions), Secure over https; `POST /admin/logout` clears it.
+ * (createAdminSessions), Secure over https; `POST /admin/logout` clears it. After
+ * LOGIN_FAILURES_ALLOWED refused keys from one client address within LOGIN_WINDOW_SECONDS, further
+ * sign-ins from it get 429 with Retry-After until the window ends, whatever key they send (an admin
+ * key a person chose may be guessable; keys in an Authorization header are not limited here).
  */
+declare module 'ioredis' {
+  interface RedisCommander<Context> {
+    /** INCR a failed-sign-in counter, setting its TTL (s) when it is created; the count after. */
+    relayqLoginFailed(key: string, windowSeconds: number): Result<number, Context>;
+  }
+}
+
+/** Failed sign-ins one client address may make per window, and the window (s), across every API replica. */
+export const LOGIN_FAILURES_ALLOWED = 10;
+export const LOGIN_WINDOW_SECONDS = 900;
+
 export function queueBoardRoutes(deps: {
+  /** Counts failed sign-ins per client address (shared by every API replica). */
+  redis: RedisClient;
+  prefix: string;
   queues: Queues;
   shards: number;
   sessions: AdminSessions;
   /** Answers a refusal in the core's error format (the dashboard's own error handler would make it a 500). */
   refuse: (req: FastifyRequest, reply: FastifyReply, e: { status: number; type: string; message: string }) => unknown;
 }) {
+  // One failure counted; the window starts with the first failure.
+  deps.redis.defineCommand('relayqLoginFailed', {
+    numberOfKeys: 1,
+    lua: "local n = redis.call('INCR', KEYS[1]) if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end return n",
+  });
   return async function plugin(app: FastifyInstance) {
     app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 4096 }, (_req, body: string, done) => {
       done(null, Object.fromEntries(new URLSearchParams(body)));
@@ -60,13 +85,25 @@ export function queueBoardRoutes(deps: {
       body: z.object({ key: z.string().meta({ description: 'an admin key (ADMIN_KEYS)', format: 'password' }) }),
       example: { key: 'sk-admin-…' },
       consumes: ['application/x-www-form-urlencoded'],
-      responses: { 303: { description: 'Signed in: to the dashboard.' }, 401: { description: 'Not an admin key: the form again.', contentType: 'text/html', example: '<!doctype html>…<p class="msg">That is not an admin key.</p>…' } },
+      responses: {
+        303: { description: 'Signed in: to the dashboard.' },
+        401: { description: 'Not an admin key: the form again.', contentType: 'text/html', example: '<!doctype html>…<p class="msg">That is not an admin key.</p>…' },
+        429: { description: 'Too many failed sign-ins from this address (10 per 15 min); Retry-After says when to try again.', contentType: 'text/html', example: '<!doctype html>…<p class="msg">Too many failed sign-ins from this address; try again in 15 min.</p>…' },
+      },
     });
     app.get('/admin/login', { schema: routeDoc({ tags: ['operations'], summary: 'Admin sign-in form', open: true, responses: { 200: { description: 'The form.', contentType: 'text/html', example: '<!doctype html>…<form method="post" action="/admin/login">…' } } }) }, async (_req, reply) => reply.type('text/html; charset=utf-8').send(page('')));
     app.post('/admin/login', { schema: login }, async (req: FastifyRequest, reply: FastifyReply) => {
+      const failures = globalKeys(deps.prefix).adminLoginFailures(req.ip);
+      const [count, ttl] = await storeCall(() => Promise.all([deps.redis.get(failures), deps.redis.ttl(failures)]));
+      if (Number(count ?? 0) >= LOGIN_FAILURES_ALLOWED) {
+        req.log.warn({ status: 429 }, 'admin sign-in refused: too many failed attempts from this address');
+        const wait = ttl > 0 ? ttl : LOGIN_WINDOW_SECONDS;
+        return reply.status(429).header('retry-after', String(wait)).type('text/html; charset=utf-8').send(page(`Too many failed sign-ins from this address; try again in ${Math.ceil(wait / 60)} min.`));
+      }
       const key = typeof (req.body as { key?: unknown } | null)?.key === 'string' ? (req.body as { key: string }).key.trim() : '';
       const token = key ? deps.sessions.issue(key) : null;
       if (!token) {
+        await storeCall(() => deps.redis.relayqLoginFailed(failures, LOGIN_WINDOW_SECONDS));
         req.log.info({ status: 401 }, 'admin sign-in refused');
         return reply.status(401).type('text/html; charset=utf-8').send(page('That is not an admin key.'));
       }

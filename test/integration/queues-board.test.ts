@@ -92,3 +92,29 @@ describe('queue dashboard at /admin/queues', () => {
     expect(logs).not.toContain('sk-wrong-0123456789');
   });
 });
+
+describe('dashboard sign-in attempts', () => {
+  let s: Stack;
+  beforeAll(async () => {
+    s = await startStack({ worker: false });
+  });
+  afterAll(() => s?.close());
+  const login = (key: string) =>
+    fetch(`${s.api.url}/admin/login`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ key }).toString(), redirect: 'manual' });
+
+  it('refuses an address after 10 failed sign-ins for 15 minutes, even with the right key, and says when to come back', async () => {
+    expect((await login(KEYS.admin)).status).toBe(303);
+    for (let i = 0; i < 10; i++) expect((await login(`sk-guess-${i}-0123456789`)).status).toBe(401);
+    const locked = await login(KEYS.admin);
+    expect(locked.status).toBe(429);
+    expect(Number(locked.headers.get('retry-after'))).toBeGreaterThan(800);
+    expect(Number(locked.headers.get('retry-after'))).toBeLessThanOrEqual(900);
+    expect(await locked.text()).toMatch(/Too many failed sign-ins/);
+    expect(locked.headers.get('set-cookie')).toBeNull();
+    // Keys in a header are not affected.
+    expect((await fetch(`${s.api.url}/admin/queues/api/queues`, { headers: { authorization: `Bearer ${KEYS.admin}` } })).status).toBe(200);
+    // The window ends: sign-in works again.
+    await s.redis.del(`${s.config.QUEUE_PREFIX}:admin-login-failures:127.0.0.1`);
+    expect((await login(KEYS.admin)).status).toBe(303);
+  });
+});
