@@ -40,6 +40,9 @@ declare module 'fastify' {
   }
 }
 
+/** Trusts the first `hops` proxies in front of relayq (proxy-addr's rule for a number). */
+const trustHops = (hops: number) => (_address: string, hop: number) => hop < hops;
+
 export interface AppDeps {
   config: Config;
   /**
@@ -73,6 +76,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     loggerInstance: deps.log as FastifyBaseLogger,
     bodyLimit: config.MAX_BODY_BYTES,
     requestIdHeader: 'x-request-id',
+    // A hop count as the function proxy-addr makes of it (Fastify's types take no number).
+    trustProxy: typeof config.TRUST_PROXY === 'number' ? trustHops(config.TRUST_PROXY) : config.TRUST_PROXY,
     // One log line per request (below), not Fastify's two ("incoming request", "request completed").
     logController: new LogController({ disableRequestLogging: true }),
     // Requests that arrive while closing get the family's own 503 (the onRequest hook below).

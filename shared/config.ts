@@ -62,6 +62,26 @@ const apiKeys = csv.transform((pairs, ctx) => {
 });
 
 /**
+ * `TRUST_PROXY`: which reverse proxies relayq believes about the client's address
+ * (`X-Forwarded-For`), as Fastify's `trustProxy` takes it: empty or `false` none (the default: the
+ * address is the TCP peer's), `true` any, a number of hops, or a comma list of addresses and CIDR
+ * ranges (`127.0.0.1,10.0.0.0/8`).
+ */
+const trustProxy = z.string().transform((v, ctx): boolean | number | string[] => {
+  const s = v.trim();
+  if (s === '' || s === 'false') return false;
+  if (s === 'true') return true;
+  if (/^\d+$/.test(s)) return Number(s);
+  const list = s.split(',').map((x) => x.trim()).filter(Boolean);
+  const bad = list.find((x) => !/^[0-9a-f.:]+(\/\d{1,3})?$/i.test(x));
+  if (bad) {
+    ctx.addIssue({ code: 'custom', message: `"${bad}" is not an address or CIDR range (use true, false, a hop count, or addresses such as 10.0.0.0/8)` });
+    return z.NEVER;
+  }
+  return list;
+});
+
+/**
  * `CORS_ORIGINS`: `*` (any origin) or a comma list of origins (`https://app.example.com`,
  * `http://localhost:3000`); an origin is `scheme://host[:port]` with no path, as browsers send it
  * in `Origin` (a trailing `/` is dropped). `*` anywhere means any origin.
@@ -127,6 +147,8 @@ const fields = z.object({
    * or `[]` (CORS_ORIGINS set to the empty string) for no CORS at all.
    */
   CORS_ORIGINS: corsOrigins.default(['*']),
+  /** Reverse proxies whose `X-Forwarded-For` gives the client's address (per-address limits, logs): see trustProxy above. */
+  TRUST_PROXY: trustProxy.default(false),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   SHUTDOWN_GRACE_SECONDS: int(0, 3600).default(30),
   MJ_UPSTREAM_TIMEOUT_SECONDS: int(1).default(600),

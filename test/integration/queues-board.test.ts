@@ -111,10 +111,29 @@ describe('dashboard sign-in attempts', () => {
     expect(Number(locked.headers.get('retry-after'))).toBeLessThanOrEqual(900);
     expect(await locked.text()).toMatch(/Too many failed sign-ins/);
     expect(locked.headers.get('set-cookie')).toBeNull();
+    // An X-Forwarded-For of the caller's choosing changes nothing without TRUST_PROXY.
+    const spoofed = await fetch(`${s.api.url}/admin/login`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-forwarded-for': '203.0.113.9' }, body: new URLSearchParams({ key: KEYS.admin }).toString(), redirect: 'manual' });
+    expect(spoofed.status).toBe(429);
     // Keys in a header are not affected.
     expect((await fetch(`${s.api.url}/admin/queues/api/queues`, { headers: { authorization: `Bearer ${KEYS.admin}` } })).status).toBe(200);
     // The window ends: sign-in works again.
     await s.redis.del(`${s.config.QUEUE_PREFIX}:admin-login-failures:127.0.0.1`);
     expect((await login(KEYS.admin)).status).toBe(303);
+  });
+});
+
+describe('dashboard sign-in attempts behind a trusted proxy (TRUST_PROXY)', () => {
+  let s: Stack;
+  beforeAll(async () => {
+    s = await startStack({ worker: false, env: { TRUST_PROXY: '127.0.0.1' } });
+  });
+  afterAll(() => s?.close());
+  const login = (key: string, client: string) =>
+    fetch(`${s.api.url}/admin/login`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-forwarded-for': client }, body: new URLSearchParams({ key }).toString(), redirect: 'manual' });
+
+  it('counts failures per client address the proxy names, so one client cannot lock out the others', async () => {
+    for (let i = 0; i < 10; i++) expect((await login(`sk-guess-${i}-0123456789`, '203.0.113.9')).status).toBe(401);
+    expect((await login(KEYS.admin, '203.0.113.9')).status).toBe(429);
+    expect((await login(KEYS.admin, '198.51.100.7')).status).toBe(303);
   });
 });

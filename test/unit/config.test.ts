@@ -74,3 +74,13 @@ describe('S3 settings without BLOB_STORE=s3', () => {
     expect(ignoredS3Settings(loadConfig({}))).toEqual([]);
   });
 });
+
+describe('TRUST_PROXY', () => {
+  it('takes none, any, a hop count or addresses and CIDR ranges, and names a bad entry', () => {
+    expect(loadConfig({}).TRUST_PROXY).toBe(false);
+    expect(loadConfig({ TRUST_PROXY: 'true' }).TRUST_PROXY).toBe(true);
+    expect(loadConfig({ TRUST_PROXY: '2' }).TRUST_PROXY).toBe(2);
+    expect(loadConfig({ TRUST_PROXY: '127.0.0.1, 10.0.0.0/8,::1' }).TRUST_PROXY).toEqual(['127.0.0.1', '10.0.0.0/8', '::1']);
+    expect(() => loadConfig({ TRUST_PROXY: 'nginx' })).toThrow(/TRUST_PROXY.*"nginx" is not an address/);
+  });
+});
