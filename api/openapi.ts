@@ -58,9 +58,11 @@ export function routeDoc(d: RouteDoc): FastifySchema {
   if (d.querystring) schema.querystring = d.querystring;
   if (d.consumes) schema.consumes = d.consumes;
   if (d.open) schema.security = [];
-  if (d.responses) {
+  // Every route that needs a key can answer 401 (in its family's error format).
+  const responses = d.open || !d.responses || d.responses[401] ? d.responses : { ...d.responses, 401: { description: 'No key, or a key this relayq does not know (the family\'s error format; x-should-retry: false).' } };
+  if (responses) {
     schema.response = Object.fromEntries(
-      Object.entries(d.responses).map(([status, r]) => {
+      Object.entries(responses).map(([status, r]) => {
         const body = z.unknown().meta({ description: r.description, ...(r.example === undefined ? {} : { examples: [r.example] }) });
         return [status, r.contentType ? { description: r.description, content: { [r.contentType]: { schema: body } } } : body];
       }),

@@ -5,6 +5,7 @@ import { blobNameOfFile } from '../../shared/files.js';
 import type { ByteRange } from '../../shared/blobs.js';
 import type { TaskStore } from '../../shared/tasks/store.js';
 import { parse } from '../errors.js';
+import { routeDoc } from '../openapi.js';
 import { sendBlob } from '../replay.js';
 
 const params = z.object({ id: z.string().max(64), file: z.string().max(128) });
@@ -41,7 +42,20 @@ export function byteRange(header: string | undefined, size: number): ByteRange |
  */
 export function fileRoutes(deps: { store: Pick<TaskStore, 'openBlob' | 'statBlob'> }) {
   return async function plugin(app: FastifyInstance) {
-    app.get('/v1/files/:id/:file', async (req, reply) => {
+    const doc = routeDoc({
+      tags: ['tasks'],
+      summary: 'An archived output (ARCHIVE_OUTPUTS)',
+      description: 'No key: the file token in the URL is the permission, as with a presigned URL. Byte ranges (Range: bytes=…) are served.',
+      open: true,
+      params,
+      responses: {
+        200: { description: 'The file, with its media type.', contentType: 'application/octet-stream' },
+        206: { description: 'The requested byte range.', contentType: 'application/octet-stream' },
+        404: { description: 'No such file (archived files expire with their task).' },
+        416: { description: 'The range lies outside the file.' },
+      },
+    });
+    app.get('/v1/files/:id/:file', { schema: doc }, async (req, reply) => {
       const { id, file } = parse(params, req.params, 'file');
       const name = blobNameOfFile(file);
       const info = name ? await deps.store.statBlob(id, name) : null;

@@ -6,7 +6,7 @@ import { startStack, type Stack } from '../support/stack.js';
 
 interface Doc {
   openapi: string;
-  paths: Record<string, Record<string, { requestBody?: { content: Record<string, { example?: unknown; examples?: unknown; schema?: unknown }> }; responses?: Record<string, { content?: Record<string, { example?: unknown }> }> }>>;
+  paths: Record<string, Record<string, { security?: unknown[]; requestBody?: { content: Record<string, { example?: unknown; examples?: unknown; schema?: unknown }> }; responses?: Record<string, { content?: Record<string, { example?: unknown }> }> }>>;
 }
 
 /** `/v1/tasks/:id/fetch` and `/v1/models/*` as OpenAPI writes them. */
@@ -42,6 +42,13 @@ describe('OpenAPI document and /docs', () => {
       return !UNDOCUMENTED.includes(url) && url !== BOARD_PATH && !url.startsWith(`${BOARD_PATH}/`) && !documented.has(`${method} ${openApiPath(url)}`);
     });
     expect(missing).toEqual([]);
+  });
+
+  it('documents a 401 for every operation that needs a key, and none for the open ones', () => {
+    const keyed = Object.entries(doc.paths).flatMap(([path, ops]) => Object.entries(ops).map(([method, op]) => ({ op: `${method} ${path}`, open: Array.isArray(op.security) && op.security.length === 0, has401: Boolean(op.responses?.['401']) })));
+    expect(keyed.filter((o) => !o.open).length).toBeGreaterThan(40);
+    expect(keyed.filter((o) => !o.open && !o.has401).map((o) => o.op)).toEqual([]);
+    expect(keyed.filter((o) => o.open && o.has401 && !o.op.includes('/admin/login')).map((o) => o.op)).toEqual([]);
   });
 
   it('shows an example body for every JSON submit route', () => {
