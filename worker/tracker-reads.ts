@@ -109,27 +109,21 @@ export class ReadTally {
   }
 
   /**
-   * Reports the tick's reads to the channel's health in one step (two after a 429): a 429 cools
-   * the channel down as a call's would; then the tick counts as one failure when at least as many
-   * reads failed for the channel as tasks were answered, else as one success when any was.
-   *
-   * Reads go on whatever the channel's circuit says (tasks already upstream must be followed), so
-   * their outcomes must not let traffic back in on their own: a success resets the count of
-   * failures in a row and closes a half-open circuit only when no trial call is under way there
-   * (a real read answered, as good a sign as the trial's), and never ends an open circuit — only
-   * the prober's probe after the cool-down does. A failure counts toward opening the circuit and
-   * reopens a half-open one, as a call's does.
-   * Resolves with whether this report opened the circuit.
+   * Reports the tick's reads to the channel's health in one step (two after a 429; none when no
+   * read said anything about the channel): a 429 cools the channel down as a call's would; the
+   * tick counts as one failed read when at least as many reads failed for the channel as tasks
+   * were answered, else as one good read when any was (ChannelState.read: how reads bear on the
+   * circuit). Resolves with whether this report opened the circuit.
    */
-  async report(state: Pick<ChannelState, 'succeeded' | 'failed' | 'limited'>, channel: Channel, log: Logger): Promise<boolean> {
+  async report(state: Pick<ChannelState, 'read' | 'limited'>, channel: Channel, log: Logger): Promise<boolean> {
     try {
       if (this.limited !== null) await state.limited(channel, this.limitedMessage, this.limited);
       if (this.failed > 0 && this.failed >= this.answered) {
-        const opened = await state.failed(channel, `progress read failed: ${this.last!.message}`, this.last!.status);
+        const opened = await state.read(channel, false, `progress read failed: ${this.last!.message}`, this.last!.status);
         if (opened) log.warn({ channel: channel.name, status: this.last!.status }, 'channel opened after its progress reads failed; only probes reach it until one succeeds');
         return opened;
       }
-      if (this.answered > 0) await state.succeeded(channel);
+      if (this.answered > 0) await state.read(channel, true);
     } catch (err) {
       log.warn({ channel: channel.name, err }, 'reporting progress reads to channel health failed');
     }

@@ -83,7 +83,7 @@ export interface TrackerDeps {
    * Channel health, to which each tick's progress reads of a channel are reported (one update per
    * channel per tick, see ReadTally.report); unset: reads do not bear on health.
    */
-  channelState?: Pick<ChannelState, 'succeeded' | 'failed' | 'limited'> | null;
+  channelState?: Pick<ChannelState, 'read' | 'limited'> | null;
 }
 
 /** Hands long-running upstream work over to the tracker once the upstream accepted it. */

@@ -126,14 +126,32 @@ describe('tracker reads and channel health', () => {
     const v = await t.view();
     expect(v).toMatchObject({ state: 'cooling_down', consecutive_failures: 0 });
     expect(v.cooldown_until! - Date.now()).toBeGreaterThan(2000);
-    // Two of three reads answered: a success; one of three: a failure.
-    t.ctl.now = (id) => (id.endsWith('-0') ? TaskReadFailed.of(new RetryableUpstreamError('upstream answered 502', 502)) : { n: 1 });
-    await state.failed(t.channel, 'earlier', 502);
-    await t.tick();
-    expect(await t.view()).toMatchObject({ consecutive_failures: 0 });
+    // One of three reads answered: a failure; two of three: a success.
     t.ctl.now = (id) => (id.endsWith('-0') ? { n: 2 } : TaskReadFailed.of(new RetryableUpstreamError('upstream answered 502', 502)));
     await t.tick();
     expect(await t.view()).toMatchObject({ consecutive_failures: 1 });
+    t.ctl.now = (id) => (id.endsWith('-0') ? TaskReadFailed.of(new RetryableUpstreamError('upstream answered 502', 502)) : { n: 1 });
+    await t.tick();
+    expect(await t.view()).toMatchObject({ consecutive_failures: 0 });
+  });
+
+  it('counts reads apart from calls: good reads between failing calls do not keep the channel closed, nor good calls failing reads', async () => {
+    const t = await setUp('apart', 2);
+    for (let i = 0; i < CIRCUIT.failures; i++) {
+      t.ctl.now = (id) => ({ n: id.length + i });
+      await t.tick();
+      expect(await state.failed(t.channel, 'no account available', null)).toBe(i + 1 === CIRCUIT.failures);
+      expect(await t.view()).toMatchObject({ consecutive_failures: i + 1 });
+    }
+    expect(await t.view()).toMatchObject({ state: 'open' });
+    const u = await setUp('apart2', 2);
+    u.ctl.now = new RetryableUpstreamError('upstream answered 503', 503);
+    for (let i = 0; i < CIRCUIT.failures - 1; i++) {
+      await u.tick();
+      await state.succeeded(u.channel);
+    }
+    await u.tick();
+    expect(await u.view()).toMatchObject({ state: 'open' });
   });
 
   it('never ends an open circuit by a read; after a good probe, reads that answer close it unless a trial call is under way', async () => {
