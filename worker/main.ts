@@ -76,7 +76,7 @@ export async function startWorker(config: Config, log: Logger, opts: { registry?
   if (archiver && !config.PUBLIC_URL) {
     log.warn({ publicUrl }, 'ARCHIVE_OUTPUTS without PUBLIC_URL: archived files are named after this address; set PUBLIC_URL to the API as clients reach it');
   }
-  const trackerDeps = { config, redis, store, registry, log: log.child({ component: 'tracker' }), archiver };
+  const trackerDeps = { config, redis, store, registry, log: log.child({ component: 'tracker' }), archiver, channelState };
   const parts = new Map<string, WorkerFamilyParts>();
   for (const family of await loadWorkerFamilies()) {
     const made = family.create({

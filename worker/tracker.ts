@@ -1,5 +1,6 @@
 import type { Channel } from '../shared/channels/config.js';
 import type { ChannelRegistry } from '../shared/channels/registry.js';
+import type { ChannelState } from '../shared/channels/state.js';
 import type { Config } from '../shared/config.js';
 import { RetryableUpstreamError } from '../shared/errors.js';
 import type { Placement } from '../shared/ids.js';
@@ -11,7 +12,7 @@ import type { RedisClient } from '../shared/redis.js';
 import { errorOf, isTerminal, type TaskBase } from '../shared/tasks/model.js';
 import type { TaskChange, TaskStore } from '../shared/tasks/store.js';
 import type { Archiver } from './archive.js';
-import { boundedRead, READ_FAILURE_LIMIT, TaskReadFailed } from './tracker-reads.js';
+import { boundedRead, READ_FAILURE_LIMIT, ReadTally, TaskReadFailed } from './tracker-reads.js';
 
 /**
  * How a family's long-running upstream work is followed: read many upstream tasks at once, say
@@ -78,6 +79,11 @@ export interface TrackerDeps {
   log: Logger;
   /** Archives a finished task's media before its final change is written (ARCHIVE_OUTPUTS). */
   archiver?: Pick<Archiver, 'finishing'> | null;
+  /**
+   * Channel health, to which each tick's progress reads of a channel are reported (one update per
+   * channel per tick, see ReadTally.report); unset: reads do not bear on health.
+   */
+  channelState?: Pick<ChannelState, 'read' | 'limited'> | null;
 }
 
 /** Hands long-running upstream work over to the tracker once the upstream accepted it. */
@@ -109,8 +115,9 @@ async function eachLimited<T>(items: T[], limit: number, fn: (item: T) => Promis
  * with one read per channel per batch of in-flight tasks. It copies progress as it changes,
  * fails work that makes no progress for `timeoutMs` or that the upstream stops reporting for
  * `lostAfterMs`, cancels upstream what clients canceled, and fails at once the tasks of a channel
- * that was removed from the configuration. State lives in Redis only, so any worker can take over
- * at the next tick.
+ * that was removed from the configuration. Its reads count toward their channel's health as calls
+ * do (a dead channel opens even when nothing new is submitted to it). State lives in Redis only,
+ * so any worker can take over at the next tick.
  */
 export function createTracker<U>(deps: TrackerDeps, adapter: TrackerAdapter<U>): Tracker {
   const { config, redis, store, log } = deps;
@@ -276,6 +283,7 @@ export function createTracker<U>(deps: TrackerDeps, adapter: TrackerAdapter<U>):
       const batches: (typeof read)[] = [];
       for (let i = 0; i < read.length; i += adapter.batchSize) batches.push(read.slice(i, i + adapter.batchSize));
       const timeoutMs = (channel.timeoutSeconds ?? config.UPSTREAM_TIMEOUT_SECONDS) * 1000;
+      const tally = new ReadTally();
       await eachLimited(batches, adapter.parallelReads ?? 1, async (batch) => {
         let found: Map<string, U | TaskReadFailed> | null = null;
         let failure: TaskReadFailed | null = null;
@@ -284,11 +292,19 @@ export function createTracker<U>(deps: TrackerDeps, adapter: TrackerAdapter<U>):
         } catch (err) {
           // A failing upstream fails every poll: its message, not a stack each time.
           log.warn({ channel: name, tasks: batch.length, err: err instanceof RetryableUpstreamError ? err.message : err }, 'upstream poll failed');
+          tally.failure(err);
           // A read of one task failed for that task; a batch's failure says nothing about any one of them.
           failure = batch.length === 1 ? TaskReadFailed.of(err) : new TaskReadFailed(err instanceof Error ? err.message : String(err), false);
         }
+        // Ids the read did not report (lost upstream, or a 404 for one id) say nothing about the channel.
+        for (const [, , entry] of found ? batch : []) {
+          const u = found!.get(entry.upstreamId);
+          if (u instanceof TaskReadFailed) tally.failure(u);
+          else if (u !== undefined) tally.answer(1);
+        }
         await Promise.all(batch.map(([p, id, entry]) => follow(p, id, entry, found?.get(entry.upstreamId) ?? failure ?? undefined, found !== null, now)));
       });
+      if (deps.channelState) await tally.report(deps.channelState, channel, log);
     }
   }
 

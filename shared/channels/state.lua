@@ -16,6 +16,10 @@
 --   failed <error json> <threshold> <base ms> <max ms> <lease id>
 --       → 1 when this failure opened the circuit
 --   limited <error json> <cool-down ms>      → cool-down end (ms)
+--   read <ok 0|1> <error json> <threshold> <base ms> <max ms>
+--       → 1 when this failed progress read opened the circuit (reads keep their own count of
+--       failures in a row, `read_failures`, so a call's success does not hide failing reads nor a
+--       read's success failing calls; see the operation)
 --   claim-probe <probe ms>                   → 1 when this caller should probe now
 --   probed <ok 0|1> <error json> <base ms> <max ms> → 1
 local t = redis.call('TIME')
@@ -99,7 +103,7 @@ elseif op == 'release' then
 elseif op == 'succeeded' then
   local s = redis.call('HMGET', state, 'half', 'trial')
   if s[1] == '1' and s[2] == ARGV[2] then
-    redis.call('HSET', state, 'half', '0', 'trial', '', 'trial_until', 0, 'opens', 0, 'closed_at', now)
+    redis.call('HSET', state, 'half', '0', 'trial', '', 'trial_until', 0, 'opens', 0, 'closed_at', now, 'read_failures', 0)
   elseif ARGV[3] == 'release' and s[2] == ARGV[2] then
     redis.call('HSET', state, 'trial', '', 'trial_until', 0)
   end
@@ -119,6 +123,28 @@ elseif op == 'failed' then
     return 1
   end
   return 0
+elseif op == 'read' then
+  -- The tracker's progress reads of the channel in one tick. They go on whatever the circuit
+  -- says (tasks already upstream must be followed), so they never end an open circuit (only a
+  -- probe does); once it is half-open, a read that answered closes it when no trial call is
+  -- under way (a real request answered, as good a sign as the trial), and a failed one reopens it.
+  local s = redis.call('HMGET', state, 'open', 'half', 'trial')
+  redis.call('PEXPIRE', state, DAY)
+  if ARGV[2] == '1' then
+    redis.call('HSET', state, 'read_failures', 0)
+    if s[1] ~= '1' and s[2] == '1' and (not s[3] or s[3] == '') then
+      redis.call('HSET', state, 'half', '0', 'trial', '', 'trial_until', 0, 'opens', 0, 'closed_at', now, 'failures', 0)
+    end
+    return 0
+  end
+  remember(ARGV[3])
+  local failures = redis.call('HINCRBY', state, 'read_failures', 1)
+  if s[1] == '1' then return 0 end
+  if s[2] == '1' or failures >= tonumber(ARGV[4]) then
+    open(tonumber(ARGV[5]), tonumber(ARGV[6]))
+    return 1
+  end
+  return 0
 elseif op == 'limited' then
   remember(ARGV[2])
   local till = math.max(num(redis.call('HGET', state, 'cooldown_until')), now + tonumber(ARGV[3]))
@@ -134,7 +160,7 @@ elseif op == 'claim-probe' then
 elseif op == 'probed' then
   if ARGV[2] == '1' then
     -- Half-open: one trial call decides (opens is kept, so a failed trial doubles the cool-down).
-    redis.call('HSET', state, 'open', '0', 'half', '1', 'trial', '', 'trial_until', 0, 'failures', 0, 'open_until', 0, 'probe_until', 0)
+    redis.call('HSET', state, 'open', '0', 'half', '1', 'trial', '', 'trial_until', 0, 'failures', 0, 'read_failures', 0, 'open_until', 0, 'probe_until', 0)
   else
     remember(ARGV[3])
     open(tonumber(ARGV[4]), tonumber(ARGV[5]))

@@ -61,6 +61,7 @@ export interface ChannelView {
   state: 'healthy' | 'cooling_down' | 'open' | 'half_open' | 'disabled';
   in_flight: number;
   rpm_used: number;
+  /** Failures in a row of its calls, or of the tracker's progress reads of it (counted apart), whichever is more. */
   consecutive_failures: number;
   cooldown_until: number | null;
   open_until: number | null;
@@ -104,6 +105,17 @@ export function createChannelState(deps: { redis: RedisClient; prefix: string })
      */
     async failed(channel: Channel, error: string, status: number | null, leaseId = ''): Promise<boolean> {
       return (await run(channel.name, 'failed', errorJson(error, status), CIRCUIT.failures, CIRCUIT.baseMs, CIRCUIT.maxMs, leaseId)) === 1;
+    },
+    /**
+     * The tracker's progress reads of the channel in one tick: `ok` when they answered, else a
+     * failure that says the channel is unwell (`error`, `status`). Counted apart from calls (their
+     * own failures in a row; a success resets only that count), so frequent good reads never hide
+     * failing calls, nor good calls failing reads; CIRCUIT.failures failed ticks in a row open the
+     * channel. A read never ends an open circuit; a good one closes a half-open circuit when no
+     * trial call is under way, a failed one reopens it. Resolves true when it opened.
+     */
+    async read(channel: Channel, ok: boolean, error = '', status: number | null = null): Promise<boolean> {
+      return (await run(channel.name, 'read', ok ? '1' : '0', errorJson(error, status), CIRCUIT.failures, CIRCUIT.baseMs, CIRCUIT.maxMs)) === 1;
     },
     /** A 429: no worker calls the channel for `coolMs`. */
     limited: (channel: Channel, error: string, coolMs: number) => run(channel.name, 'limited', errorJson(error, 429), Math.max(1, Math.round(coolMs))),
@@ -155,7 +167,7 @@ export function createChannelState(deps: { redis: RedisClient; prefix: string })
               state: !c.enabled ? 'disabled' : open ? 'open' : cooldown ? 'cooling_down' : s.half === '1' ? 'half_open' : 'healthy',
               in_flight: inFlight,
               rpm_used: rpmUsed,
-              consecutive_failures: Number(s.failures ?? 0),
+              consecutive_failures: Math.max(Number(s.failures ?? 0), Number(s.read_failures ?? 0)),
               cooldown_until: cooldown,
               open_until: open ? Number(s.open_until ?? 0) : null,
               recent_errors: recent.map((r) => JSON.parse(r) as ChannelError),

@@ -10,7 +10,7 @@ import { isModelNotFound, isQuotaExhausted } from '../upstream/http.js';
 import { describeUnavailable, type Need, type Router } from './router.js';
 
 /** How long a 429 without `Retry-After` keeps a channel out of rotation (ms). */
-const DEFAULT_COOLDOWN_MS = 2000;
+export const DEFAULT_COOLDOWN_MS = 2000;
 /** The shortest 429 cool-down (ms): `Retry-After: 0` (or a date already past) still spaces the calls a little. */
 export const MIN_COOLDOWN_MS = 500;
 
