@@ -331,15 +331,20 @@ return 1`,
     return client.multi();
   };
 
+  /**
+   * BullMQ's own `Job.addJob` of the task's job (id = task id) on `client`: it builds, packs and
+   * issues the add synchronously (into a MULTI, or to a capturing client); its promise is left to
+   * settle with whatever the client does.
+   */
+  function addJobOn(client: unknown, queue: ReturnType<Queues['get']>, taskId: string, job: JobSpec, options: JobsOptions = job.options) {
+    const j = new Job(queue, job.name, job.data, { ...options, jobId: taskId }, taskId);
+    void (j.addJob(client as never) as Promise<unknown>).catch(() => undefined);
+  }
+
   function stageJob(m: Multi, p: Placement, taskId: string, job: JobSpec) {
     const queue = queues.get(p);
-    const add = (metadata?: string) => {
-      // The trace context travels in the job, so the worker's spans join the request's trace.
-      const options = metadata ? { ...job.options, telemetry: { metadata } } : job.options;
-      const j = new Job(queue, job.name, job.data, { ...options, jobId: taskId }, taskId);
-      // Queues the add into the MULTI synchronously; the promise settles with the transaction.
-      void (j.addJob(m as never) as Promise<unknown>).catch(() => undefined);
-    };
+    // The trace context travels in the job, so the worker's spans join the request's trace.
+    const add = (metadata?: string) => addJobOn(m, queue, taskId, job, metadata ? { ...job.options, telemetry: { metadata } } : job.options);
     if (!queue.opts.telemetry) return add();
     // BullMQ's producer span, as Queue.add makes it; its callback runs synchronously, so the add
     // still lands in this MULTI.
@@ -361,9 +366,7 @@ return 1`,
         return Promise.resolve(taskId);
       },
     };
-    const j = new Job(queue, job.name, job.data, { ...job.options, jobId: taskId }, taskId);
-    // Builds and packs the arguments synchronously (the same code path as Queue.add).
-    void (j.addJob(capture as never) as Promise<unknown>).catch(() => undefined);
+    addJobOn(capture, queue, taskId, job);
     const got = call as { name: string; args: (string | Buffer)[] } | null;
     return got && got.name.startsWith('addStandardJob:') && got.args.length === 12 ? got.args : null;
   }
