@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { groupExited, killGroup, ROOT, run, runRole, type Proc } from '../support/proc.js';
-import { freePort, hasRedisServer } from '../support/redis.js';
+import { freePort, hasRedisServer, redisAnswers } from '../support/redis.js';
 import { client, mjUntil, waitFor } from '../support/stack.js';
 
 const procs: Proc[] = [];
@@ -38,19 +38,6 @@ const start = (env: Record<string, string>) => {
 /** stderr as lines, npm's own noise aside (npm prints nothing there when a script fails). */
 const errLines = (p: Proc) => p.err().trim().split('\n').filter(Boolean);
 
-/** Whether a Redis answers PING at this URL. */
-async function answers(url: string): Promise<boolean> {
-  const r = new Redis(url, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0, connectTimeout: 500 });
-  r.on('error', () => undefined);
-  const ok = await r
-    .connect()
-    .then(() => r.ping())
-    .then(() => true)
-    .catch(() => false);
-  r.disconnect();
-  return ok;
-}
-
 describe('start-up checks Redis and binds its port before it starts any work', () => {
   it('npm start with its port taken exits 1 with one line, no key printed and nothing in Redis', async () => {
     const port = await takenPort();
@@ -73,7 +60,7 @@ describe('start-up checks Redis and binds its port before it starts any work', (
     expect(await p.exited).toBe(1);
     expect(errLines(p)).toEqual([`relayq single-node: cannot start: Redis unreachable at redis://***@127.0.0.1:${port}: connect ECONNREFUSED 127.0.0.1:${port}`]);
     expect(p.out()).not.toMatch(/sk-[A-Za-z0-9]{40}|redis-server/);
-    expect(await answers(`redis://127.0.0.1:${port}`)).toBe(false);
+    expect(await redisAnswers(`redis://127.0.0.1:${port}`)).toBe(false);
   });
 
   it.each([
@@ -158,7 +145,7 @@ describe.skipIf(!hasRedisServer())('npm start with no Redis at the default addre
     await mjUntil(call, sub.body.result, ['SUCCESS'], key!);
     killGroup(p, 'SIGTERM');
     await groupExited(p);
-    await waitFor(async () => !(await answers(url)), { what: 'the private redis-server to stop' });
+    await waitFor(async () => !(await redisAnswers(url)), { what: 'the private redis-server to stop' });
     expect(p.out()).toMatch(/"msg":"private redis-server stopped"/);
   });
 
@@ -168,13 +155,13 @@ describe.skipIf(!hasRedisServer())('npm start with no Redis at the default addre
     await first.waitForOutput(/listening on http/);
     killGroup(first, 'SIGKILL'); // relayq dies without stopping its Redis
     await groupExited(first);
-    expect(await answers(url)).toBe(true);
+    expect(await redisAnswers(url)).toBe(true);
     const second = start(env);
     await second.waitForOutput(/listening on http/);
     expect(second.out()).toMatch(/"msg":"stopped the private redis-server an earlier run left behind"/);
     killGroup(second, 'SIGTERM');
     await groupExited(second);
-    await waitFor(async () => !(await answers(url)), { what: 'the private redis-server to stop' });
+    await waitFor(async () => !(await redisAnswers(url)), { what: 'the private redis-server to stop' });
   });
 });
 

@@ -26,18 +26,23 @@ export async function freePort(): Promise<number> {
 
 export const hasRedisServer = () => spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status === 0;
 
+/** Whether a Redis answers PING at this URL (one try, 500 ms to connect, never throws). */
+export async function redisAnswers(url: string): Promise<boolean> {
+  const r = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 500 });
+  r.on('error', () => undefined);
+  const ok = await r
+    .connect()
+    .then(() => r.ping())
+    .then(() => true)
+    .catch(() => false);
+  r.disconnect();
+  return ok;
+}
+
 async function waitReady(url: string, up: boolean, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    const r = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 500 });
-    r.on('error', () => undefined);
-    const ok = await r
-      .connect()
-      .then(() => r.ping())
-      .then(() => true)
-      .catch(() => false);
-    r.disconnect();
-    if (ok === up) return;
+    if ((await redisAnswers(url)) === up) return;
     await new Promise((res) => setTimeout(res, 50));
   }
   throw new Error(`redis at ${url} did not become ${up ? 'ready' : 'unreachable'}`);
