@@ -1,5 +1,5 @@
 import { lookup } from 'node:dns/promises';
-import { BlockList, isIP } from 'node:net';
+import { BlockList, isIP, type LookupFunction } from 'node:net';
 
 /** A webhook target relayq will not call; never retried. */
 export class BlockedTargetError extends Error {
@@ -76,4 +76,16 @@ export async function resolveTarget(url: URL, allowPrivate: boolean, setting = '
   }
   const first = answers[0]!;
   return { address: first.address, family: first.family === 6 ? 6 : 4 };
+}
+
+/**
+ * A DNS lookup (for http.request's `lookup` or undici's `connect.lookup`) that answers only the
+ * address `resolveTarget` checked, so a second DNS answer for the host cannot differ (DNS
+ * rebinding); TLS still verifies the URL's host name. Answers the `all: true` form too.
+ */
+export function pinnedLookup(target: ResolvedTarget): LookupFunction {
+  return (_host, opts, cb) => {
+    if ((opts as { all?: boolean }).all) (cb as unknown as (e: null, a: { address: string; family: number }[]) => void)(null, [{ address: target.address, family: target.family }]);
+    else cb(null, target.address, target.family);
+  };
 }

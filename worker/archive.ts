@@ -1,6 +1,5 @@
 import http from 'node:http';
 import https from 'node:https';
-import type { LookupFunction } from 'node:net';
 import { BlobTooLargeError } from '../shared/blobs.js';
 import type { Config } from '../shared/config.js';
 import { familyNamed } from '../shared/families/catalog.js';
@@ -9,7 +8,7 @@ import { randomToken } from '../shared/ids.js';
 import { globalKeys } from '../shared/keys.js';
 import type { Logger } from '../shared/logger.js';
 import type { RedisClient } from '../shared/redis.js';
-import { resolveTarget } from '../shared/ssrf.js';
+import { pinnedLookup, resolveTarget } from '../shared/ssrf.js';
 import type { ArchivedOutput, Task, TaskPatch } from '../shared/tasks/model.js';
 import type { TaskChange, TaskStore } from '../shared/tasks/store.js';
 
@@ -48,10 +47,7 @@ interface Download {
 /** Opens a GET to a checked address, following redirects by hand (each target checked again). */
 async function open(url: URL, allowPrivate: boolean, signal: AbortSignal, hops = 0): Promise<Download> {
   const target = await resolveTarget(url, allowPrivate, 'ARCHIVE_ALLOW_PRIVATE');
-  const pinned: LookupFunction = (_host, opts, cb) => {
-    if ((opts as { all?: boolean }).all) (cb as unknown as (e: null, a: { address: string; family: number }[]) => void)(null, [{ address: target.address, family: target.family }]);
-    else cb(null, target.address, target.family);
-  };
+  const pinned = pinnedLookup(target);
   const mod = url.protocol === 'https:' ? https : http;
   const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
     const req = mod.get(url, { lookup: pinned, signal, headers: { 'user-agent': 'relayq-archive/1', accept: '*/*' } }, resolve);

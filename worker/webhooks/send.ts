@@ -1,8 +1,7 @@
 import http from 'node:http';
 import https from 'node:https';
-import type { LookupFunction } from 'node:net';
 import { parseRetryAfter } from '../upstream/http.js';
-import type { ResolvedTarget } from '../../shared/ssrf.js';
+import { pinnedLookup, type ResolvedTarget } from '../../shared/ssrf.js';
 
 export interface SendResult {
   status: number;
@@ -15,10 +14,7 @@ export interface SendResult {
  * and connection errors.
  */
 export function postWebhook(url: URL, target: ResolvedTarget, headers: Record<string, string>, body: string, timeoutMs: number): Promise<SendResult> {
-  const pinned: LookupFunction = (_host, opts, cb) => {
-    if ((opts as { all?: boolean }).all) (cb as unknown as (e: null, a: { address: string; family: number }[]) => void)(null, [{ address: target.address, family: target.family }]);
-    else cb(null, target.address, target.family);
-  };
+  const pinned = pinnedLookup(target);
   const mod = url.protocol === 'https:' ? https : http;
   return new Promise((resolve, reject) => {
     const req = mod.request(url, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'user-agent': 'relayq-webhooks/1', ...headers }, lookup: pinned });

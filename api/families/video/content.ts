@@ -1,13 +1,12 @@
 import { Readable, Transform, pipeline } from 'node:stream';
 import type { ReadableStream } from 'node:stream/web';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { LookupFunction } from 'node:net';
 import { Agent, fetch, type Dispatcher } from 'undici';
 import type { Channel } from '../../../shared/channels/config.js';
 import type { ChannelRegistry } from '../../../shared/channels/registry.js';
 import { NotFoundError } from '../../../shared/errors.js';
 import type { VideoTask } from '../../../shared/families/video/task.js';
-import { BlockedTargetError, resolveTarget, type ResolvedTarget } from '../../../shared/ssrf.js';
+import { BlockedTargetError, pinnedLookup, resolveTarget, type ResolvedTarget } from '../../../shared/ssrf.js';
 
 /** Connections to upstreams for content; relayq's own idle watchdog below decides timeouts. */
 const dispatcher = new Agent({ headersTimeout: 0, bodyTimeout: 0, connectTimeout: 10_000 });
@@ -38,10 +37,7 @@ export interface ContentDeps {
 
 /** A connection pool that reaches only the address checked for a host (a second DNS answer cannot differ). */
 function pinnedTo(target: ResolvedTarget): Agent {
-  const lookup: LookupFunction = (_host, opts, cb) => {
-    if ((opts as { all?: boolean }).all) (cb as unknown as (e: null, a: { address: string; family: number }[]) => void)(null, [{ address: target.address, family: target.family }]);
-    else cb(null, target.address, target.family);
-  };
+  const lookup = pinnedLookup(target);
   return new Agent({ headersTimeout: 0, bodyTimeout: 0, connectTimeout: 10_000, connect: { lookup } });
 }
 
