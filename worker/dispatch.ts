@@ -11,7 +11,7 @@ import type { Signals } from '../shared/signals.js';
 import { errorOf, type TaskError } from '../shared/tasks/model.js';
 import type { TaskStore } from '../shared/tasks/store.js';
 import { bullTelemetry } from '../shared/telemetry/index.js';
-import { redact, redactBody } from '../shared/redact.js';
+import { redactBody } from '../shared/redact.js';
 import { CHANNEL_REFUSALS } from './channels/run.js';
 
 export interface JobContext<N extends JobName> {
@@ -150,7 +150,7 @@ export function createDispatcher(deps: DispatchDeps) {
     const refusedCredentials = isChannelRefusal(cause);
     const refusal = cause instanceof PermanentUpstreamError && cause.response && cause.status && !refusedCredentials ? { ...cause.response, status: cause.status } : null;
     const blobs = refusal ? { response: { type: refusal.contentType, data: redactBody(refusal.body, refusal.contentType) } } : undefined;
-    error = { ...error, message: redact(error.message) };
+    // (The store redacts the error message it writes: shared/tasks/store.ts updateArgs.)
     const response = refusal ? { status: refusal.status, content_type: refusal.contentType } : undefined;
     await store.update(task, { status: 'failed', ...(blobs ? { blobs } : {}), patch: { completed_at: Date.now(), error, ...(response ? { response } : {}) } });
   }
