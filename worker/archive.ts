@@ -1,4 +1,5 @@
 import http from 'node:http';
+import { eachLimited } from '../shared/limited.js';
 import https from 'node:https';
 import { BlobTooLargeError } from '../shared/blobs.js';
 import type { Config } from '../shared/config.js';
@@ -9,7 +10,7 @@ import { globalKeys } from '../shared/keys.js';
 import type { Logger } from '../shared/logger.js';
 import type { RedisClient } from '../shared/redis.js';
 import { pinnedLookup, resolveTarget } from '../shared/ssrf.js';
-import type { ArchivedOutput, Task, TaskPatch } from '../shared/tasks/model.js';
+import { isTerminal, type ArchivedOutput, type Task, type TaskPatch } from '../shared/tasks/model.js';
 import type { TaskChange, TaskStore } from '../shared/tasks/store.js';
 
 /** Redirects followed per download (each hop checked like the first). */
@@ -66,15 +67,6 @@ async function open(url: URL, allowPrivate: boolean, signal: AbortSignal, hops =
   return { type: String(res.headers['content-type'] ?? 'application/octet-stream'), body: res };
 }
 
-/** Runs `fn` over `items`, at most `limit` at once. */
-async function eachLimited<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const lane = async () => {
-    while (next < items.length) await fn(items[next++]!);
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, lane));
-}
-
 export function createArchiver(deps: {
   store: TaskStore;
   /** For the claim that keeps two workers from archiving one task at once. */
@@ -124,7 +116,7 @@ export function createArchiver(deps: {
       if (change.status !== 'succeeded') return change;
       const task = await store.get(taskId);
       const family = task ? familyNamed(task.family) : undefined;
-      if (!task || !family?.archive || task.status === 'succeeded' || task.status === 'failed' || task.status === 'canceled') return change;
+      if (!task || !family?.archive || isTerminal(task.status)) return change;
       // The task as this change will leave it: the family reads its outputs from there.
       const done = { ...task, ...change.patch, status: 'succeeded' } as Task;
       const urls = family.archive.urls(done);

@@ -1,4 +1,5 @@
 import type { Channel } from '../shared/channels/config.js';
+import { eachLimited } from '../shared/limited.js';
 import type { ChannelRegistry } from '../shared/channels/registry.js';
 import type { ChannelState } from '../shared/channels/state.js';
 import type { Config } from '../shared/config.js';
@@ -99,15 +100,6 @@ const formatDuration = (ms: number) => {
   const s = Math.round(ms / 1000);
   return s >= 60 && s % 60 === 0 ? `${s / 60} min` : `${s} s`;
 };
-
-/** Runs `fn` over `items`, at most `limit` at once. */
-async function eachLimited<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const lane = async () => {
-    while (next < items.length) await fn(items[next++]!);
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, lane));
-}
 
 /**
  * Follows long-running upstream work of one family without holding a worker slot. Every worker
