@@ -8,9 +8,17 @@ const CLAIM_LUA = "local c = redis.call('INCRBY', KEYS[1], ARGV[2]) if c == tonu
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    /** INCRBY `tokens` on a rate window key, setting its TTL (s) on creation; the count after. */
+    /** INCRBY `tokens` on a fixed-window counter, setting its TTL (s) on creation; the count after. */
     relayqRateClaim(key: string, ttlSeconds: number, tokens: number): Result<number, Context>;
   }
+}
+
+/**
+ * Defines `relayqRateClaim` on a connection: the one fixed-window counter (INCRBY, with the
+ * window's TTL set when the key is created) for the rate limit and the sign-in attempt limit.
+ */
+export function defineWindowCounter(redis: RedisClient): void {
+  defineWindowCounter(redis);
 }
 
 /** The most tokens one claim takes, whatever the limit. */

@@ -4,13 +4,13 @@ import { FastifyAdapter } from '@bull-board/fastify';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { QUEUE_NAMES } from '../../shared/families/catalog.js';
-import type { Result } from 'ioredis';
 import { storeCall } from '../../shared/errors.js';
 import { globalKeys, placements } from '../../shared/keys.js';
 import type { RedisClient } from '../../shared/redis.js';
 import type { Queues } from '../../shared/queues.js';
 import { cookieValue, SESSION_COOKIE, sessionCookie, type AdminSessions } from '../admin-session.js';
 import { routeDoc } from '../openapi.js';
+import { defineWindowCounter } from '../rate-limit.js';
 
 /** Where the dashboard lives. */
 export const BOARD_PATH = '/admin/queues';
@@ -35,6 +35,10 @@ export function hasBoardSession(sessions: AdminSessions, req: FastifyRequest): b
   return sessions.verify(cookieValue(req.headers.cookie, SESSION_COOKIE));
 }
 
+/** Failed sign-ins one client address may make per window, and the window (s), across every API replica. */
+export const LOGIN_FAILURES_ALLOWED = 10;
+export const LOGIN_WINDOW_SECONDS = 900;
+
 /**
  * The BullMQ dashboard (bull-board) at `/admin/queues` over every queue and shard, for admins
  * only: a key in a header (`Authorization: Bearer`), or a browser session from `/admin/login`.
@@ -46,17 +50,6 @@ export function hasBoardSession(sessions: AdminSessions, req: FastifyRequest): b
  * sign-ins from it get 429 with Retry-After until the window ends, whatever key they send (an admin
  * key a person chose may be guessable; keys in an Authorization header are not limited here).
  */
-declare module 'ioredis' {
-  interface RedisCommander<Context> {
-    /** INCR a failed-sign-in counter, setting its TTL (s) when it is created; the count after. */
-    relayqLoginFailed(key: string, windowSeconds: number): Result<number, Context>;
-  }
-}
-
-/** Failed sign-ins one client address may make per window, and the window (s), across every API replica. */
-export const LOGIN_FAILURES_ALLOWED = 10;
-export const LOGIN_WINDOW_SECONDS = 900;
-
 export function queueBoardRoutes(deps: {
   /** Counts failed sign-ins per client address (shared by every API replica). */
   redis: RedisClient;
@@ -68,10 +61,7 @@ export function queueBoardRoutes(deps: {
   refuse: (req: FastifyRequest, reply: FastifyReply, e: { status: number; type: string; message: string }) => unknown;
 }) {
   // One failure counted; the window starts with the first failure.
-  deps.redis.defineCommand('relayqLoginFailed', {
-    numberOfKeys: 1,
-    lua: "local n = redis.call('INCR', KEYS[1]) if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end return n",
-  });
+  defineWindowCounter(deps.redis);
   return async function plugin(app: FastifyInstance) {
     app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 4096 }, (_req, body: string, done) => {
       done(null, Object.fromEntries(new URLSearchParams(body)));
@@ -103,7 +93,7 @@ export function queueBoardRoutes(deps: {
       const key = typeof (req.body as { key?: unknown } | null)?.key === 'string' ? (req.body as { key: string }).key.trim() : '';
       const token = key ? deps.sessions.issue(key) : null;
       if (!token) {
-        await storeCall(() => deps.redis.relayqLoginFailed(failures, LOGIN_WINDOW_SECONDS));
+        await storeCall(() => deps.redis.relayqRateClaim(failures, LOGIN_WINDOW_SECONDS, 1));
         req.log.info({ status: 401 }, 'admin sign-in refused');
         return reply.status(401).type('text/html; charset=utf-8').send(page('That is not an admin key.'));
       }
