@@ -18,7 +18,7 @@ declare module 'ioredis' {
  * window's TTL set when the key is created) for the rate limit and the sign-in attempt limit.
  */
 export function defineWindowCounter(redis: RedisClient): void {
-  defineWindowCounter(redis);
+  redis.defineCommand('relayqRateClaim', { numberOfKeys: 1, lua: CLAIM_LUA });
 }
 
 /** The most tokens one claim takes, whatever the limit. */
@@ -62,7 +62,7 @@ export function createRateLimiter(deps: { redis: RedisClient; prefix: string; pe
   const { redis, perMinute } = deps;
   const keys = globalKeys(deps.prefix);
   const maxClaim = Math.max(1, Math.min(MAX_CLAIM, Math.floor(perMinute / CLAIM_SHARE)));
-  redis.defineCommand('relayqRateClaim', { numberOfKeys: 1, lua: CLAIM_LUA });
+  defineWindowCounter(redis);
   const leases = new Map<string, Lease>();
 
   async function claim(tenant: string, lease: Lease): Promise<boolean> {
