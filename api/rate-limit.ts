@@ -111,4 +111,3 @@ export function createRateLimiter(deps: { redis: RedisClient; prefix: string; pe
   };
 }
 
-export type RateLimiter = ReturnType<typeof createRateLimiter>;

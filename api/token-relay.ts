@@ -30,7 +30,7 @@ const BATCH = 500;
  * which every SSE parser skips (the openai and anthropic SDKs included): a proxy or load balancer
  * with an idle timeout (often 60 s) must not cut a stream whose upstream is thinking.
  */
-export const KEEP_ALIVE_MS = 15_000;
+const KEEP_ALIVE_MS = 15_000;
 
 /**
  * What to do with a task whose stream nobody reads any more: cancel it (the worker aborts the

@@ -26,7 +26,7 @@ export interface Client {
 }
 
 /** The one-line reason of an error answer: the OpenAI envelope, the MJ description or plain text. */
-export async function reasonOf(res: Response): Promise<string> {
+async function reasonOf(res: Response): Promise<string> {
   const text = await res.text().catch(() => '');
   try {
     const body = JSON.parse(text) as { error?: { message?: unknown } | string; description?: unknown; message?: unknown };

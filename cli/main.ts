@@ -40,8 +40,8 @@ const positiveInt = (v: string) => {
   return n;
 };
 
-/** The program, built fresh for each run (tests parse arguments without a process). */
-export function buildProgram(): Command {
+/** The program, built fresh for each run. */
+function buildProgram(): Command {
   const program = new Command('relayq')
     .description('Command line for a relayq API: submit tasks, follow them, stream chat answers')
     .option('--url <url>', `relayq API base URL (env RELAYQ_URL, default ${DEFAULT_URL})`)

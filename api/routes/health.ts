@@ -10,7 +10,7 @@ const README = new URL('../../README.md', import.meta.url);
 const BLOB_CHECK_TRUST_MS = 1000;
 
 /** How long (ms) a readiness probe waits for the blob store before answering 503. */
-export const BLOB_CHECK_TIMEOUT_MS = 2000;
+const BLOB_CHECK_TIMEOUT_MS = 2000;
 
 /**
  * Liveness (the process answers), readiness (Redis answers, and a blob store that can be checked,

@@ -36,8 +36,8 @@ export function hasBoardSession(sessions: AdminSessions, req: FastifyRequest): b
 }
 
 /** Failed sign-ins one client address may make per window, and the window (s), across every API replica. */
-export const LOGIN_FAILURES_ALLOWED = 10;
-export const LOGIN_WINDOW_SECONDS = 900;
+const LOGIN_FAILURES_ALLOWED = 10;
+const LOGIN_WINDOW_SECONDS = 900;
 
 /**
  * The BullMQ dashboard (bull-board) at `/admin/queues` over every queue and shard, for admins

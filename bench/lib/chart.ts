@@ -8,7 +8,7 @@ const FIGURE = { field: 'figure', type: 'nominal', sort: null, title: null, axis
 const CAP = 3;
 
 /** How a figure reads in the chart's label: `0.91× (target ≥ 0.85×)` or `12.3 ms (target p99 ≤ 25 ms)`. */
-export function labelOf(f: Figure): string {
+function labelOf(f: Figure): string {
   const shown = f.target.kind === 'min-ratio' ? `${f.ratio}×` : `${f.value.toLocaleString('en')} ${f.unit}`;
   return `${shown} (target ${f.target.text})`;
 }

@@ -42,7 +42,7 @@ function fileOf(url: string): string {
  * taken between `fromMs` and `toMs` after the profile started (the measured load, not the start-up
  * or the warm-up).
  */
-export function summarize(
+function summarize(
   file: string,
   requests: number,
   fromMs: number,

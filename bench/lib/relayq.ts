@@ -2,7 +2,7 @@ import { freePort } from './redis.js';
 import { sleep, startNode, type Child } from './procs.js';
 
 /** The one tenant of every benchmark: `Authorization: Bearer <BENCH_KEY>`. */
-export const BENCH_KEY = 'sk-bench-0123456789';
+const BENCH_KEY = 'sk-bench-0123456789';
 export const AUTH = { authorization: `Bearer ${BENCH_KEY}` };
 
 /** Where relayq's processes find Redis and the upstreams, and the settings every figure shares. */
@@ -22,7 +22,7 @@ export interface StackEnv {
  * test would otherwise hit (rate limit per tenant, queue depth) raised out of the way, and
  * everything else at relayq's defaults.
  */
-export function relayqEnv(s: StackEnv): Record<string, string> {
+function relayqEnv(s: StackEnv): Record<string, string> {
   return {
     REDIS_URL: s.redisUrl,
     QUEUE_PREFIX: s.prefix,
@@ -44,7 +44,7 @@ export interface ApiChild {
 }
 
 /** Polls `GET <url>/healthz` until it answers 200 or the child dies. */
-export async function waitHealthy(child: Child, url: string, timeoutMs = 30_000): Promise<void> {
+async function waitHealthy(child: Child, url: string, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const ok = await fetch(`${url}/healthz`)
