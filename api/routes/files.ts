@@ -11,11 +11,6 @@ import { sendBlob } from '../replay.js';
 const params = z.object({ id: z.string().max(64), file: z.string().max(128) });
 
 /**
- * `GET /v1/files/{task id}/{file}`: an archived output (ARCHIVE_OUTPUTS), streamed from the blob
- * store for as long as its task is kept. No key: the unguessable file token in the URL is the
- * permission (so `<img src>` and media players can use it), as with a presigned URL.
- */
-/**
  * The one byte range a `Range` header asks for within `size` bytes: null when there is none or it
  * is not a single `bytes` range (the whole file is sent), 'unsatisfiable' when it lies outside.
  */

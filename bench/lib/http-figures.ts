@@ -4,7 +4,7 @@ import { startBaselineApi } from './baselines.js';
 import { judge, round, type BenchContext, type Figure } from './figure.js';
 import { alternate, hammer, paced, quantile, type LoadResult, type Target } from './load.js';
 import { cpuMs, sleep, stopAll } from './procs.js';
-import { AUTH, startApiChild, startWorkerChild, type StackEnv } from './relayq.js';
+import { AUTH, startApiChild, startWorkerChild, taskKey, type StackEnv } from './relayq.js';
 
 /** The imagine request of every submit figure (as a Midjourney-proxy client sends it). */
 export const IMAGINE = { prompt: 'a red fox in the snow --ar 16:9', notifyHook: '', state: '' };
@@ -94,8 +94,7 @@ export async function fetchFigure(ctx: BenchContext): Promise<Figure> {
     const worker = await startWorkerChild(s);
     const id = await finishedImagine(api.url);
     await worker.stop();
-    const key = (await ctx.redis.client.keys(`${prefix}:*:task:${id}`))[0];
-    if (!key) throw new Error(`fetch figure: no task hash for ${id}`);
+    const key = taskKey(prefix, id);
     const base = await startBaselineApi(ctx.redis.url, ctx.prefix('fetch-base'), 'bench');
     const [r, b] = await compare(
       api.child.pid,

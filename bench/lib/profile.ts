@@ -8,7 +8,7 @@ import { hammer, type Target } from './load.js';
 import { LOG_DIR, ROOT, sleep, stopAll, type Child } from './procs.js';
 import { startBaselineApi } from './baselines.js';
 import { freePort } from './redis.js';
-import { AUTH, startApiChild, startWorkerChild, type ApiChild, type StackEnv } from './relayq.js';
+import { AUTH, startApiChild, startWorkerChild, taskKey, type ApiChild, type StackEnv } from './relayq.js';
 
 /** A node of a V8 `.cpuprofile` (the parts read here). */
 interface ProfileNode {
@@ -292,8 +292,7 @@ export async function profileFetch(ctx: BenchContext): Promise<FetchProfile> {
     const id = await finishedImagine(api.url);
     await worker.stop();
     const cpu = await cpuProfile(ctx, api, spawnedAt, dir, { method: 'GET', url: `${api.url}/mj/task/${id}/fetch`, headers: AUTH }, 'fetch');
-    const key = (await ctx.redis.client.keys(`${s.prefix}:*:task:${id}`))[0];
-    if (!key) throw new Error(`profile: no task hash for ${id}`);
+    const key = taskKey(s.prefix, id);
     const baseDir = join(LOG_DIR, 'cpu-profile-fetch-baseline');
     mkdirSync(baseDir, { recursive: true });
     const baseSpawnedAt = Date.now();

@@ -1,4 +1,6 @@
 import { freePort } from './redis.js';
+import { parseTaskId } from '../../shared/ids.js';
+import { keyspace } from '../../shared/keys.js';
 import { sleep, startNode, type Child } from './procs.js';
 
 /** The one tenant of every benchmark: `Authorization: Bearer <BENCH_KEY>`. */
@@ -83,4 +85,14 @@ export async function startWorkerChild(s: StackEnv, name = 'worker'): Promise<Ch
   const child = startNode(name, 'worker/main.ts', { ...relayqEnv({ ...s, logLevel: 'info' }), HOST: '127.0.0.1', PORT: '1' }, workerNodeArgs);
   await child.waitFor(/workers started/);
   return child;
+}
+
+/**
+ * The Redis key of a task's record under `prefix`, from its id (which carries its placement).
+ * @throws Error when `id` is not a task id.
+ */
+export function taskKey(prefix: string, id: string): string {
+  const p = parseTaskId(id);
+  if (!p) throw new Error(`not a task id: ${id}`);
+  return keyspace(prefix, p).task(id);
 }
