@@ -80,3 +80,21 @@ describe('the command line, piece by piece', () => {
     ]);
   });
 });
+
+describe('readSse (the CLI reads task events with the shared event-stream parser)', () => {
+  const body = (...chunks: string[]) =>
+    new ReadableStream<Uint8Array>({
+      start(c) {
+        for (const s of chunks) c.enqueue(new TextEncoder().encode(s));
+        c.close();
+      },
+    });
+  it('keeps one event whole when a CRLF is split across two chunks, with its id and event name', async () => {
+    const got = [];
+    for await (const m of readSse(body('id: 5-0:1\r\nevent: progress\r\ndata: {"a":1}\r', '\ndata: {"b":2}\r\n\r\n', ': keep-alive\r\n\r\ndata: last'))) got.push(m);
+    expect(got).toEqual([
+      { id: '5-0:1', event: 'progress', data: '{"a":1}\n{"b":2}' },
+      { id: null, event: 'message', data: 'last' },
+    ]);
+  });
+});
