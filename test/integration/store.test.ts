@@ -184,6 +184,26 @@ describe('task store', () => {
     expect((await store.create(u)).ahead).toBeNull();
   });
 
+  it('takes a task off the webhook due set only when no change came after the cursor, the folded history included', async () => {
+    const t = make();
+    await store.create(t);
+    const due = `${prefix}:{mj}:webhook-due`;
+    await redis.zadd(due, 1, t.id);
+    expect(await store.idleAfter(t.id, '0')).toBe(false);
+    expect(await redis.zscore(due, t.id)).not.toBeNull();
+    const [first] = await store.events(t.id, '0');
+    expect(await store.idleAfter(t.id, first!.id)).toBe(true);
+    expect(await redis.zscore(due, t.id)).toBeNull();
+    // Finished, and past the whole log's hour: only the folded history is left to compare with.
+    await store.update(t, { status: 'succeeded' });
+    await redis.del(`${prefix}:{mj}:events:${t.id}`);
+    await redis.zadd(due, 1, t.id);
+    expect(await store.idleAfter(t.id, first!.id)).toBe(false);
+    const last = (await store.events(t.id, '0')).at(-1)!;
+    expect(await store.idleAfter(t.id, last.id)).toBe(true);
+    expect(await redis.zscore(due, t.id)).toBeNull();
+  });
+
   it('writes nothing when the job cannot be added', async () => {
     const t = make();
     const before = await redis.keys(`${prefix}:*`);
