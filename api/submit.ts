@@ -97,14 +97,8 @@ export function createSubmitter(deps: SubmitDeps) {
   return {
     rateLimit,
     admit,
-    /** Jobs waiting in the queue now (one Redis call; for a step that queues a job outside `submit`). */
-    async waiting(queue: QueueName, at?: Placement): Promise<number> {
-      try {
-        return await queues.depth(at ?? queues.pick(queue));
-      } catch (err) {
-        throw new StoreUnavailableError(err);
-      }
-    },
+    /** Counts a job queued outside `submit` (the MJ modal step) in the backlog this process trusts. */
+    queued,
     jobFor,
     enqueue,
     /**

@@ -111,8 +111,11 @@ export interface TaskStore {
   getMany(ids: string[]): Promise<Task[]>;
   /** Moves a task forward; null when it does not exist. Finished tasks never change. */
   update(task: Pick<Task, 'id' | 'tenant'>, change: TaskChange): Promise<UpdateResult | null>;
-  /** `update` plus new blobs and a job, atomically (the MJ modal step). */
-  updateAndEnqueue(task: Pick<Task, 'id' | 'tenant'>, change: TaskChange, opts: { blobs?: Blobs; job: JobSpec }): Promise<UpdateResult | null>;
+  /**
+   * `update` plus new blobs and a job, atomically (the MJ modal step); `ahead` is counted in the
+   * same transaction, as `create` counts it.
+   */
+  updateAndEnqueue(task: Pick<Task, 'id' | 'tenant'>, change: TaskChange, opts: { blobs?: Blobs; job: JobSpec }): Promise<(UpdateResult & { ahead: number }) | null>;
   /** Adds facts to a task whatever its status (e.g. the seed of a finished image); no-op when it is gone. */
   annotate(id: string, patch: Record<string, unknown>): Promise<boolean>;
   /** Adds blobs (outputs) to an existing task; no-op when it is gone. */
@@ -500,8 +503,11 @@ return 1`,
         const at = m.length - 1;
         m.relayqTaskUpdate(...updateArgs(task, p, change));
         stageJob(m, p, task.id, opts.job);
+        const { wait = '', prioritized = '', paused = '' } = queues.get(p).keys;
+        m.llen(wait).zcard(prioritized).llen(paused);
         const results = execOk(await m.exec());
-        return toResult(results[at] as UpdateReply | null);
+        const res = toResult(results[at] as UpdateReply | null);
+        return res && { ...res, ahead: Math.max(0, results.slice(-3).reduce((sum: number, n) => sum + Number(n), 0) - 1) };
       });
     },
 

@@ -204,6 +204,16 @@ describe('task store', () => {
     expect(await redis.zscore(due, t.id)).toBeNull();
   });
 
+  it('counts the jobs ahead of a modal step\'s job in the step that queues it', async () => {
+    const queue = queues.get({ queue: 'mj', shard: 0 });
+    const t = { ...make(), status: 'requires_action' as const };
+    await store.create(t);
+    const waiting = await queue.getWaitingCount();
+    const res = await store.updateAndEnqueue(t, { status: 'queued', from: ['requires_action'] }, { job: { name: 'mj.submit', data: { taskId: t.id }, options: {} } });
+    expect(res).toMatchObject({ applied: true, status: 'queued', ahead: waiting });
+    expect(await queue.getJobState(t.id)).toBe('waiting');
+  });
+
   it('writes nothing when the job cannot be added', async () => {
     const t = make();
     const before = await redis.keys(`${prefix}:*`);

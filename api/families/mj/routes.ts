@@ -161,14 +161,14 @@ export function mjRoutes(deps: FamilyRouteDeps, mode: Mode) {
       if (prompt) checkBanned(prompt);
       await submitter.rateLimit(req.principal.tenant);
       const { placement } = await submitter.admit('mj', parseTaskId(task.id) ?? undefined);
-      const ahead = await submitter.waiting('mj', placement);
       const res = await store.updateAndEnqueue(
         task,
         { status: 'queued', from: ['requires_action'], patch: { modal: { prompt: prompt || null, mask: mask !== null } } },
         { blobs: mask ? { mask } : undefined, job: submitter.jobFor('mj.submit', task.id) },
       );
       if (!res?.applied) throw new ConflictError('task is no longer waiting for the modal step', 'taskId');
-      return accepted(task, ahead);
+      submitter.queued(placement);
+      return accepted(task, res.ahead);
     });
 
     app.get('/task/:id/fetch', { schema: docs.fetch }, async (req) => {
