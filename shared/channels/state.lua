@@ -50,6 +50,21 @@ local function open(base, max)
   redis.call('HSET', state, 'open', '1', 'open_until', now + wait, 'opened_at', now, 'half', '0', 'trial', '', 'trial_until', 0, 'probe_until', 0)
 end
 
+-- Closes a half-open circuit: back in rotation, both failure counts (calls, reads) start again.
+local function close()
+  redis.call('HSET', state, 'half', '0', 'trial', '', 'trial_until', 0, 'opens', 0, 'closed_at', now, 'failures', 0, 'read_failures', 0)
+end
+
+-- One more failure (`count` in a row of its kind): a half-open circuit reopens at once, a closed
+-- one opens at `threshold`, an open one stays as it is. 1 when it opened the circuit.
+local function tripped(half, count, threshold, base, max)
+  if half == '1' or count >= threshold then
+    open(base, max)
+    return 1
+  end
+  return 0
+end
+
 -- Why the channel's health keeps calls out now: nil, or wait ms and a reason.
 local function health()
   local s = redis.call('HMGET', state, 'open', 'open_until', 'cooldown_until', 'half', 'trial_until', 'probe_until')
@@ -103,7 +118,7 @@ elseif op == 'release' then
 elseif op == 'succeeded' then
   local s = redis.call('HMGET', state, 'half', 'trial')
   if s[1] == '1' and s[2] == ARGV[2] then
-    redis.call('HSET', state, 'half', '0', 'trial', '', 'trial_until', 0, 'opens', 0, 'closed_at', now, 'read_failures', 0)
+    close()
   elseif ARGV[3] == 'release' and s[2] == ARGV[2] then
     redis.call('HSET', state, 'trial', '', 'trial_until', 0)
   end
@@ -117,12 +132,7 @@ elseif op == 'failed' then
   redis.call('PEXPIRE', state, DAY)
   local s = redis.call('HMGET', state, 'open', 'half')
   if s[1] == '1' then return 0 end
-  -- Half-open, any failure reopens it; closed, enough failures in a row do.
-  if s[2] == '1' or failures >= tonumber(ARGV[3]) then
-    open(tonumber(ARGV[4]), tonumber(ARGV[5]))
-    return 1
-  end
-  return 0
+  return tripped(s[2], failures, tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]))
 elseif op == 'read' then
   -- The tracker's progress reads of the channel in one tick. They go on whatever the circuit
   -- says (tasks already upstream must be followed), so they never end an open circuit (only a
@@ -133,18 +143,14 @@ elseif op == 'read' then
   if ARGV[2] == '1' then
     redis.call('HSET', state, 'read_failures', 0)
     if s[1] ~= '1' and s[2] == '1' and (not s[3] or s[3] == '') then
-      redis.call('HSET', state, 'half', '0', 'trial', '', 'trial_until', 0, 'opens', 0, 'closed_at', now, 'failures', 0)
+      close()
     end
     return 0
   end
   remember(ARGV[3])
   local failures = redis.call('HINCRBY', state, 'read_failures', 1)
   if s[1] == '1' then return 0 end
-  if s[2] == '1' or failures >= tonumber(ARGV[4]) then
-    open(tonumber(ARGV[5]), tonumber(ARGV[6]))
-    return 1
-  end
-  return 0
+  return tripped(s[2], failures, tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]))
 elseif op == 'limited' then
   remember(ARGV[2])
   local till = math.max(num(redis.call('HGET', state, 'cooldown_until')), now + tonumber(ARGV[3]))
