@@ -1,6 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { servesModel, type Channel } from '../../../shared/channels/config.js';
 import type { ChannelRegistry } from '../../../shared/channels/registry.js';
+import { redact } from '../../../shared/redact.js';
 import { anthropicFamily } from '../../../shared/families/anthropic/family.js';
 import { anthropicError, anthropicErrorType } from '../../../shared/families/anthropic/errors.js';
 import { ANTHROPIC_KINDS, DEFAULT_ANTHROPIC_VERSION } from '../../../shared/families/anthropic/task.js';
@@ -22,8 +23,8 @@ function channelsFor(registry: ChannelRegistry, model: string): Channel[] {
     .sort((a, b) => b.priority - a.priority);
 }
 
-/** The upstream's error message (Anthropic's envelope, or a bare one), without the channel's key. */
-function messageOf(text: string, channel: Channel): { type: string | null; message: string } {
+/** The upstream's error message (Anthropic's envelope, or a bare one), redacted (channel keys, token-shaped credentials). */
+function messageOf(text: string): { type: string | null; message: string } {
   let type: string | null = null;
   let message = text.replace(/\s+/g, ' ').trim().slice(0, 300) || 'no body';
   try {
@@ -35,7 +36,7 @@ function messageOf(text: string, channel: Channel): { type: string | null; messa
   } catch {
     // not JSON: the text itself
   }
-  return { type, message: channel.key ? message.split(channel.key).join('[redacted]') : message };
+  return { type, message: redact(message) };
 }
 
 /**
@@ -73,7 +74,7 @@ export async function countTokens(req: FastifyRequest, reply: FastifyReply, deps
       continue;
     }
     if (status >= 200 && status < 300) return reply.status(status).type('application/json').send(text);
-    const refusal = messageOf(text, channel);
+    const refusal = messageOf(text);
     if (status >= 500 || status === 429) {
       last = `channel ${channel.name} answered ${status}: ${refusal.message}`;
       continue;
