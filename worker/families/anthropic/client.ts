@@ -23,7 +23,6 @@ export interface ForwardedHeaders {
   beta: string | null;
 }
 
-export type { StreamOpening } from '../../upstream/stream-opening.js';
 
 /**
  * A client of one Anthropic-compatible upstream: `POST {baseUrl}/v1/messages` with the body as the

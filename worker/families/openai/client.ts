@@ -12,7 +12,6 @@ export interface OpenAiChannel {
 /** An upstream's 2xx answer as it came: status, content type, bytes. */
 export type UpstreamAnswer = Answer;
 
-export type { StreamOpening } from '../../upstream/stream-opening.js';
 
 /**
  * A client of one OpenAI-compatible upstream: requests are forwarded as they came. Non-2xx answers
